@@ -1,0 +1,133 @@
+// The one place that reads configuration: a JSON file (optional) overlaid by environment variables,
+// validated once at start. Nothing else in the code reads process.env.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.object({
+  env: z.enum(['development', 'production', 'test']).default('development'),
+  http: z
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: integer(0, 65535).default(3000),
+    })
+    .prefault({}),
+  database: z
+    .object({
+      /** Any PostgreSQL; when unset, Tally runs its own embedded PostgreSQL under dataDir. */
+      url: z.string().url().optional(),
+      poolSize: integer(1, 500).default(10),
+      embeddedPort: integer(1024, 65535).default(54329),
+    })
+    .prefault({}),
+  dataDir: z.string().min(1).default('.tally'),
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** auto: pretty in a terminal, JSON otherwise. */
+      format: z.enum(['auto', 'pretty', 'json']).default('auto'),
+    })
+    .prefault({}),
+  ledger: z
+    .object({
+      /** Most ledger operations one shared commit carries. */
+      batchSize: integer(1, 5000).default(512),
+      /** Batches in flight at once per process (each holds one connection). */
+      batchConcurrency: integer(1, 64).default(3),
+      /** How often the worker voids expired holds. */
+      expireIntervalSeconds: integer(1, 86400).default(30),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** Environment variable -> path in the config object. Several names may feed one path (aliases). */
+export const envVariables: Record<string, string> = {
+  NODE_ENV: 'env',
+  HOST: 'http.host',
+  PORT: 'http.port',
+  DATABASE_URL: 'database.url',
+  TALLY_DB_POOL_SIZE: 'database.poolSize',
+  TALLY_PG_PORT: 'database.embeddedPort',
+  TALLY_DATA_DIR: 'dataDir',
+  LOG_LEVEL: 'log.level',
+  LOG_FORMAT: 'log.format',
+  TALLY_LEDGER_BATCH_SIZE: 'ledger.batchSize',
+  TALLY_LEDGER_BATCH_CONCURRENCY: 'ledger.batchConcurrency',
+  TALLY_LEDGER_EXPIRE_INTERVAL_SECONDS: 'ledger.expireIntervalSeconds',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface LoadConfigOptions {
+  env?: Record<string, string | undefined>;
+  /** Path of a JSON config file; defaults to TALLY_CONFIG, else ./tally.config.json when it exists. */
+  file?: string;
+  /** Values that win over file and environment (used by tests and the CLI). */
+  overrides?: ConfigInput;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const fileValues = readConfigFile(options.file ?? env.TALLY_CONFIG);
+  const merged: Record<string, unknown> = structuredClone(fileValues);
+  for (const [name, target] of Object.entries(envVariables)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(merged, target, value);
+  }
+  deepMerge(merged, (options.overrides ?? {}) as Record<string, unknown>);
+
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = issue.path.join('.');
+      const names = Object.entries(envVariables).filter(([, p]) => p === key).map(([n]) => n);
+      const where = names.length ? `${names.join(' / ')} (config key "${key}")` : `config key "${key}"`;
+      return `  ${where}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+function readConfigFile(file: string | undefined): Record<string, unknown> {
+  const candidate = file ?? 'tally.config.json';
+  if (!existsSync(candidate)) {
+    if (file) throw new ConfigError(`Config file not found: ${path.resolve(file)} (set by TALLY_CONFIG)`);
+    return {};
+  }
+  try {
+    const value: unknown = JSON.parse(readFileSync(candidate, 'utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('the top level must be an object');
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`Config file ${path.resolve(candidate)} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(source)) {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
+      deepMerge(target[key] as Record<string, unknown>, value as Record<string, unknown>);
+    } else if (value !== undefined) {
+      target[key] = value;
+    }
+  }
+}

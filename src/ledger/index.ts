@@ -1,0 +1,158 @@
+// The ledger's public surface. Every balance change in Tally goes through `execute` (batched, its own
+// commit) or `executeIn` (inside a caller's transaction, for writes that must commit with other rows).
+import type { Client, Pool, Queryable } from '../db/pool.ts';
+import type { Logger } from '../log.ts';
+import { Batcher } from './batcher.ts';
+import { ledgerError } from './errors.ts';
+import { checkInvariants, type InvariantReport } from './invariants.ts';
+import { validateOperation, type Outcome } from './plan.ts';
+import { applyOperations, TRANSFER_COLUMNS, transferFromRow, type TransferRow } from './store.ts';
+import type { Account, AccountId, Action, Balance, HistoryEntry, Operation, OperationResult, Transfer } from './types.ts';
+
+export * from './errors.ts';
+export type * from './types.ts';
+export type { InvariantReport } from './invariants.ts';
+
+export interface OpenAccountInput {
+  id: AccountId;
+  asset: string;
+  kind: string;
+  ownerId?: string | null;
+  neverNegative?: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+export type TransferInput = Omit<Extract<Action, { type: 'transfer' }>, 'type' | 'pending' | 'expiresAt'>;
+
+const ACCOUNT_ID = /^[A-Za-z0-9_:.@-]{1,200}$/;
+
+export class Ledger {
+  private readonly batcher: Batcher;
+
+  constructor(
+    private readonly pool: Pool,
+    options: { batchSize: number; batchConcurrency: number; log?: Logger },
+  ) {
+    this.batcher = new Batcher(pool, { batchSize: options.batchSize, concurrency: options.batchConcurrency, log: options.log });
+  }
+
+  get batchStats() {
+    return this.batcher.stats;
+  }
+
+  /** Opens an account, or returns it if one with this id exists with the same asset, kind and flags. */
+  async openAccount(input: OpenAccountInput, db: Queryable = this.pool): Promise<Account> {
+    if (!ACCOUNT_ID.test(input.id)) throw ledgerError('invalid_operation', 'account id must be 1-200 of A-Z a-z 0-9 _ : . @ -', { field: 'id' });
+    if (!input.asset || !input.kind) throw ledgerError('invalid_operation', 'asset and kind are required', { field: input.asset ? 'kind' : 'asset' });
+    await db.query(
+      `insert into ledger_accounts (id, asset, kind, owner_id, never_negative, metadata) values ($1, $2, $3, $4, $5, $6)
+       on conflict (id) do nothing`,
+      [input.id, input.asset, input.kind, input.ownerId ?? null, input.neverNegative ?? false, JSON.stringify(input.metadata ?? {})],
+    );
+    const account = (await this.getAccount(input.id, db))!;
+    if (account.asset !== input.asset || account.kind !== input.kind || account.neverNegative !== (input.neverNegative ?? false) || account.ownerId !== (input.ownerId ?? null)) {
+      throw ledgerError('account_conflict', `account ${input.id} exists with other properties`, { account: input.id });
+    }
+    return account;
+  }
+
+  async getAccount(id: AccountId, db: Queryable = this.pool): Promise<Account | undefined> {
+    const { rows } = await db.query('select * from ledger_accounts where id = $1', [id]);
+    const row = rows[0];
+    return row && { id: row.id, asset: row.asset, kind: row.kind, ownerId: row.owner_id, neverNegative: row.never_negative, balance: row.balance, metadata: row.metadata, createdAt: row.created_at.toISOString() };
+  }
+
+  /** Runs one operation (its actions all or none) in a shared batched commit. */
+  async execute(op: Operation): Promise<OperationResult> {
+    validateOperation(op);
+    return unwrap(await this.batcher.submit(op));
+  }
+
+  /** Runs one operation inside the caller's open transaction; it commits or rolls back with it. */
+  async executeIn(client: Client, op: Operation): Promise<OperationResult> {
+    validateOperation(op);
+    const [outcome] = await applyOperations(client, [op]);
+    return unwrap(outcome!);
+  }
+
+  /** Posted transfers, linked: all move or none does. */
+  transfer(input: { key: string; transfers: TransferInput[] }): Promise<OperationResult> {
+    return this.execute({ key: input.key, actions: input.transfers.map((t) => ({ type: 'transfer', ...t })) });
+  }
+
+  /** Pending transfers: the debit side is reserved now; post or void them later by `key`. */
+  placeHold(input: { key: string; transfers: TransferInput[]; expiresAt?: Date }): Promise<OperationResult> {
+    return this.execute({ key: input.key, actions: input.transfers.map((t) => ({ type: 'transfer', ...t, pending: true, expiresAt: input.expiresAt })) });
+  }
+
+  postHold(input: { hold: string; amounts?: number[]; key?: string }): Promise<OperationResult> {
+    return this.execute({ key: input.key ?? `post:${input.hold}`, actions: [{ type: 'post', hold: input.hold, amounts: input.amounts }] });
+  }
+
+  voidHold(input: { hold: string; key?: string }): Promise<OperationResult> {
+    return this.execute({ key: input.key ?? `void:${input.hold}`, actions: [{ type: 'void', hold: input.hold }] });
+  }
+
+  /** Voids every hold past its expiry (the sweeper). Returns how many holds it expired. */
+  async expireHolds(now?: Date, limit = 1000): Promise<number> {
+    const { rows } = await this.pool.query<{ request_key: string }>(
+      `select distinct request_key from ledger_transfers where state = 'pending' and expires_at <= coalesce($1, now()) limit $2`,
+      [now ?? null, limit],
+    );
+    const outcomes = await Promise.all(
+      rows.map((row) => this.batcher.submit({ key: `expire:${row.request_key}`, actions: [{ type: 'expire', hold: row.request_key, ...(now ? { asOf: now } : {}) }] })),
+    );
+    return outcomes.filter((o) => o.ok && !o.result.replayed).length;
+  }
+
+  async balanceOf(accountId: AccountId, db: Queryable = this.pool): Promise<Balance> {
+    const { rows } = await db.query<{ id: string; asset: string; balance: number; pending: number }>(
+      `select a.id, a.asset, a.balance,
+              coalesce((select sum(amount) from ledger_transfers where debit_account_id = a.id and state = 'pending'), 0)::bigint as pending
+         from ledger_accounts a where a.id = $1`,
+      [accountId],
+    );
+    const row = rows[0];
+    if (!row) throw ledgerError('account_not_found', `account ${accountId} does not exist`, { account: accountId });
+    return { accountId: row.id, asset: row.asset, balance: row.balance, pending: row.pending, posted: row.balance + row.pending };
+  }
+
+  /** Newest first. Pass the returned cursor to read the next page. */
+  async history(accountId: AccountId, options: { cursor?: string; limit?: number } = {}): Promise<{ entries: HistoryEntry[]; cursor: string | null }> {
+    const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
+    const { rows } = await this.pool.query<TransferRow>(
+      `(select ${TRANSFER_COLUMNS} from ledger_transfers where debit_account_id = $1 and ($2::text is null or id < $2) order by id desc limit $3)
+       union all
+       (select ${TRANSFER_COLUMNS} from ledger_transfers where credit_account_id = $1 and ($2::text is null or id < $2) order by id desc limit $3)
+       order by id desc limit $3`,
+      [accountId, options.cursor ?? null, limit],
+    );
+    const entries = rows.map((row) => entryFor(accountId, transferFromRow(row)));
+    return { entries, cursor: rows.length === limit ? rows[rows.length - 1]!.id : null };
+  }
+
+  async transfersOf(requestKey: string): Promise<Transfer[]> {
+    const { rows } = await this.pool.query<TransferRow>(`select ${TRANSFER_COLUMNS} from ledger_transfers where request_key = $1 order by position`, [requestKey]);
+    return rows.map(transferFromRow);
+  }
+
+  checkInvariants(): Promise<InvariantReport> {
+    return checkInvariants(this.pool);
+  }
+
+  /** Waits for queued operations to commit (for shutdown). */
+  drain(): Promise<void> {
+    return this.batcher.drain();
+  }
+}
+
+function unwrap(outcome: Outcome): OperationResult {
+  if (!outcome.ok) throw outcome.error;
+  return outcome.result;
+}
+
+function entryFor(accountId: AccountId, transfer: Transfer): HistoryEntry {
+  const direction = transfer.debitAccountId === accountId ? 'debit' : 'credit';
+  const moved = transfer.state === 'posted' ? transfer.postedAmount! : transfer.state === 'pending' && direction === 'debit' ? transfer.amount : 0;
+  return { transfer, direction, effect: direction === 'debit' ? -moved : moved };
+}

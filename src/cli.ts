@@ -1,0 +1,173 @@
+// tally <command>: the one binary for every role (see `tally help`).
+import { serve as listen } from '@hono/node-server';
+import type { Server } from 'node:http';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './config/index.ts';
+import { connectDatabase, redactUrl, type Database } from './db/connect.ts';
+import { EmbeddedPostgresError } from './db/embedded.ts';
+import { migrate, MigrationError, migrationStatus } from './db/migrate.ts';
+import { seedDemo } from './demo.ts';
+import { createApp } from './http/app.ts';
+import { formatReport } from './ledger/invariants.ts';
+import { Ledger } from './ledger/index.ts';
+import { createLogger, type Logger } from './log.ts';
+import { startWorker, type Worker } from './worker.ts';
+
+const HELP = `Usage: tally <command> [options]
+
+Commands:
+  start [--demo]   Run everything in one process: database (embedded unless DATABASE_URL), migrations,
+                   HTTP API and worker. --demo also seeds demo data (idempotent).
+  serve            Run the HTTP API only.
+  worker           Run the worker only (hold sweeper; queues and schedules as they arrive).
+  migrate          Apply pending database migrations.
+  ledger check     Verify every ledger invariant; exits 1 on any violation.
+  help             Show this help.
+
+Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment; see README.md.`;
+
+type Command = (args: string[], ctx: { config: Config; log: Logger }) => Promise<number | 'running'>;
+
+const commands: Record<string, Command> = {
+  start: (args, ctx) => run(ctx, { http: true, worker: true, migrate: true, demo: parseArgs({ args, options: { demo: { type: 'boolean' } } }).values.demo ?? false }),
+  serve: (_args, ctx) => run(ctx, { http: true, worker: false, migrate: false, demo: false }),
+  worker: (_args, ctx) => run(ctx, { http: false, worker: true, migrate: false, demo: false }),
+  migrate: async (_args, { config, log }) =>
+    withDatabase(config, log, async (db) => {
+      const applied = await migrate(db.pool, { onApply: (name) => log.info({ migration: name }, 'applying migration') });
+      log.info({ applied: applied.length }, applied.length ? 'migrations applied' : 'database already up to date');
+      return 0;
+    }),
+  ledger: async (args, { config, log }) => {
+    if (args[0] !== 'check') {
+      process.stderr.write(`Unknown ledger command "${args[0] ?? ''}". Try: tally ledger check\n`);
+      return 2;
+    }
+    return withDatabase(config, log, async (db) => {
+      const status = await migrationStatus(db.pool);
+      if (!status.current) {
+        process.stderr.write('The database schema is not current; run `tally migrate` first.\n');
+        return 1;
+      }
+      const report = await new Ledger(db.pool, config.ledger).checkInvariants();
+      process.stdout.write(`${formatReport(report)}\n`);
+      return report.ok ? 0 : 1;
+    });
+  },
+};
+
+async function withDatabase(config: Config, log: Logger, work: (db: Database) => Promise<number>): Promise<number> {
+  const db = await connectDatabase(config, log);
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
+interface Roles { http: boolean; worker: boolean; migrate: boolean; demo: boolean }
+
+async function run({ config, log }: { config: Config; log: Logger }, roles: Roles): Promise<'running'> {
+  const db = await connectDatabase(config, log);
+  try {
+    return await startRoles(db, { config, log }, roles);
+  } catch (error) {
+    await db.close(); // never leave an embedded PostgreSQL behind a failed start
+    throw error;
+  }
+}
+
+async function startRoles(db: Database, { config, log }: { config: Config; log: Logger }, roles: Roles): Promise<'running'> {
+  log.info({ database: redactUrl(db.url), embedded: db.embedded?.mode ?? false }, 'database connected');
+  const ledger = new Ledger(db.pool, { ...config.ledger, log });
+  if (roles.migrate) {
+    const applied = await migrate(db.pool, { onApply: (name) => log.info({ migration: name }, 'applying migration') });
+    if (applied.length) log.info({ applied: applied.length }, 'migrations applied');
+  } else {
+    const status = await migrationStatus(db.pool);
+    if (!status.current) log.error({ pending: status.pending }, 'database migrations are not current: run `tally migrate`; /readyz answers 503 until then');
+  }
+  if (roles.demo) {
+    const demo = await seedDemo(ledger);
+    log.info(demo, 'demo data ready');
+  }
+
+  let server: Server | undefined;
+  if (roles.http) {
+    const app = createApp({ pool: db.pool });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = listen({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s as Server)) as Server;
+      s.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new Error(`Port ${config.http.port} is in use: stop the other process or set PORT to a free port.`) : error),
+      );
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    log.info({ url: `http://${config.http.host}:${port}` }, 'HTTP API listening');
+  }
+  const worker: Worker | undefined = roles.worker ? startWorker({ config, ledger, log }) : undefined;
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn('second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    if (server) {
+      const closed = new Promise((resolve) => server!.close(resolve));
+      server.closeIdleConnections();
+      await closed;
+    }
+    await worker?.stop();
+    await ledger.drain();
+    await db.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  return 'running';
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name = 'help', ...args] = argv;
+  if (name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`Unknown command "${name}".\n\n${HELP}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 78; // EX_CONFIG
+      return;
+    }
+    throw error;
+  }
+  const log = createLogger(config);
+  try {
+    const result = await command(args, { config, log });
+    if (result !== 'running') process.exitCode = result;
+  } catch (error) {
+    if (error instanceof EmbeddedPostgresError || error instanceof MigrationError) {
+      log.fatal(error.message);
+    } else {
+      log.fatal({ err: error }, 'tally failed');
+    }
+    process.exitCode = 1;
+    // Give pino-pretty's worker a moment to flush, then leave even if handles remain open.
+    setTimeout(() => process.exit(1), 200).unref();
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,151 @@
+// Concurrency claims, proven against the real PostgreSQL.
+import { spawn } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { withTransaction } from '../src/db/pool.ts';
+import { InsufficientFundsError, Ledger, type OperationResult } from '../src/ledger/index.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+
+let db: TestDatabase;
+let ledger: Ledger;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ poolSize: 30 });
+  ledger = new Ledger(db.pool, { batchSize: 64, batchConcurrency: 4 });
+  await ledger.openAccount({ id: 'issuance', asset: 'credits', kind: 'issuance' });
+  await ledger.openAccount({ id: 'spent', asset: 'credits', kind: 'spent' });
+  await ledger.openAccount({ id: 'units:external', asset: 'units', kind: 'external' });
+  await ledger.openAccount({ id: 'units:consumed', asset: 'units', kind: 'consumed' });
+});
+
+async function fundedWallet(id: string, credits: number) {
+  await ledger.openAccount({ id, asset: 'credits', kind: 'wallet', neverNegative: true });
+  await ledger.transfer({ key: `fund:${id}`, transfers: [{ debit: 'issuance', credit: id, amount: credits }] });
+  return id;
+}
+
+const settled = <T>(promises: Promise<T>[]) => Promise.allSettled(promises);
+
+describe('the ledger under concurrency', () => {
+  it('200 concurrent holds of 1 on a wallet of 10: exactly 10 succeed, the rest are typed insufficient funds', async () => {
+    const wallet = await fundedWallet('w-200', 10);
+    const results = await settled(
+      Array.from({ length: 200 }, (_, i) => ledger.placeHold({ key: `h200:${i}`, transfers: [{ debit: wallet, credit: 'spent', amount: 1 }] })),
+    );
+    const accepted = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(accepted).toHaveLength(10);
+    expect(refused).toHaveLength(190);
+    for (const r of refused) expect(r.reason).toBeInstanceOf(InsufficientFundsError);
+    expect(await ledger.balanceOf(wallet)).toMatchObject({ balance: 0, pending: 10, posted: 10 });
+    expect((await ledger.checkInvariants()).ok).toBe(true);
+  });
+
+  it('50 concurrent calls with one idempotency key make one transfer', async () => {
+    const wallet = await fundedWallet('w-idem', 100);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => ledger.transfer({ key: 'one-key', transfers: [{ debit: wallet, credit: 'spent', amount: 7 }] })),
+    );
+    expect(new Set(results.map((r) => r.transfers[0]!.id)).size).toBe(1);
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    expect(await ledger.transfersOf('one-key')).toHaveLength(1);
+    expect((await ledger.balanceOf(wallet)).balance).toBe(93);
+  });
+
+  it('the same key from two separate OS processes still makes one transfer', async () => {
+    const wallet = await fundedWallet('w-procs', 100);
+    const run = () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/same-key-client.ts', db.url, 'two-procs', wallet, 'spent', '25'], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk));
+      const done = new Promise<{ transferId?: string; replayed?: boolean; error?: string }[]>((resolve, reject) =>
+        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exited ${code}`)))),
+      );
+      return { child, done };
+    };
+    const clients = [run(), run()];
+    // Both processes have loaded and connected once they read stdin; start them together.
+    for (const { child } of clients) child.stdin.end('go\n');
+    const answers = (await Promise.all(clients.map((c) => c.done))).flat();
+    expect(answers).toHaveLength(50);
+    expect(answers.filter((a) => a.error)).toEqual([]);
+    expect(new Set(answers.map((a) => a.transferId)).size).toBe(1);
+    expect(answers.filter((a) => a.replayed === false)).toHaveLength(1);
+    expect(await ledger.transfersOf('two-procs')).toHaveLength(1);
+    expect((await ledger.balanceOf(wallet)).balance).toBe(93);
+  });
+
+  it('a hot pool debited by 64 concurrent clients never goes negative, and every unit is accounted for', async () => {
+    await ledger.openAccount({ id: 'units:pool', asset: 'units', kind: 'pool', neverNegative: true });
+    await ledger.transfer({ key: 'pool:refill', transfers: [{ debit: 'units:external', credit: 'units:pool', amount: 1000 }] });
+    const wallets = await Promise.all(Array.from({ length: 64 }, (_, i) => fundedWallet(`hot-${i}`, 50)));
+    // Two ledgers on one database behave like two processes: their batches interleave.
+    const ledgers = [ledger, new Ledger(db.pool, { batchSize: 16, batchConcurrency: 3 })];
+    let posted = 0;
+    let voided = 0;
+    let refused = 0;
+    await Promise.all(
+      wallets.map(async (wallet, client) => {
+        const l = ledgers[client % 2]!;
+        for (let i = 0; ; i++) {
+          const key = `hot:${client}:${i}`;
+          const units = 1 + ((client + i) % 7);
+          let hold: OperationResult;
+          try {
+            hold = await l.placeHold({ key, transfers: [{ debit: wallet, credit: 'spent', amount: 1 }, { debit: 'units:pool', credit: 'units:consumed', amount: units }] });
+          } catch (error) {
+            expect(error).toBeInstanceOf(InsufficientFundsError);
+            refused++;
+            return; // this client is out: the pool (or its wallet) is empty for its next hold
+          }
+          expect(hold.transfers).toHaveLength(2);
+          if (i % 4 === 3) {
+            await l.voidHold({ hold: key });
+            voided += units;
+          } else {
+            await l.postHold({ hold: key });
+            posted += units;
+          }
+        }
+      }),
+    );
+    const pool = await ledger.balanceOf('units:pool');
+    expect(pool.balance).toBeGreaterThanOrEqual(0);
+    expect(pool.pending).toBe(0);
+    expect(pool.balance + posted).toBe(1000);
+    expect((await ledger.balanceOf('units:consumed')).balance).toBe(posted);
+    expect(refused).toBe(64);
+    expect(voided).toBeGreaterThan(0);
+    expect((await ledger.checkInvariants()).ok).toBe(true);
+  });
+
+  it('transfers in both directions between the same accounts from two ledgers do not deadlock', async () => {
+    const a = await fundedWallet('ping', 500);
+    const b = await fundedWallet('pong', 500);
+    const other = new Ledger(db.pool, { batchSize: 8, batchConcurrency: 4 });
+    await Promise.all(
+      Array.from({ length: 400 }, (_, i) => {
+        const [from, to] = i % 2 ? [a, b] : [b, a];
+        return (i % 3 ? ledger : other).transfer({ key: `pingpong:${i}`, transfers: [{ debit: from, credit: to, amount: 1 + (i % 5) }] });
+      }),
+    );
+    expect((await ledger.balanceOf(a)).balance + (await ledger.balanceOf(b)).balance).toBe(1000);
+    expect((await ledger.checkInvariants()).ok).toBe(true);
+  });
+
+  it('inside a caller’s transaction, a ledger operation rolls back with it', async () => {
+    const wallet = await fundedWallet('w-tx', 10);
+    await expect(
+      withTransaction(db.pool, async (client) => {
+        await ledger.executeIn(client, { key: 'in-tx', actions: [{ type: 'transfer', debit: wallet, credit: 'spent', amount: 4 }] });
+        throw new Error('the domain write failed');
+      }),
+    ).rejects.toThrow('the domain write failed');
+    expect((await ledger.balanceOf(wallet)).balance).toBe(10);
+    expect(await ledger.transfersOf('in-tx')).toEqual([]);
+    // The key was not spent by the rolled-back attempt.
+    await withTransaction(db.pool, (client) => ledger.executeIn(client, { key: 'in-tx', actions: [{ type: 'transfer', debit: wallet, credit: 'spent', amount: 4 }] }));
+    expect((await ledger.balanceOf(wallet)).balance).toBe(6);
+  });
+});

@@ -26,7 +26,7 @@ Commands:
 
 Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment; see README.md.`;
 
-type Command = (args: string[], ctx: { config: Config; log: Logger }) => Promise<number | 'running'>;
+type Command = (args: string[], ctx: { config: Config; log: Logger }) => Promise<number>;
 
 const commands: Record<string, Command> = {
   start: (args, ctx) => run(ctx, { http: true, worker: true, migrate: true, demo: parseArgs({ args, options: { demo: { type: 'boolean' } } }).values.demo ?? false }),
@@ -67,17 +67,51 @@ async function withDatabase(config: Config, log: Logger, work: (db: Database) =>
 
 interface Roles { http: boolean; worker: boolean; migrate: boolean; demo: boolean }
 
-async function run({ config, log }: { config: Config; log: Logger }, roles: Roles): Promise<'running'> {
+async function run({ config, log }: { config: Config; log: Logger }, roles: Roles): Promise<number> {
+  // Listen for Ctrl-C before anything starts: a signal during start-up lets start-up finish, then
+  // stops everything it started, the embedded PostgreSQL included.
+  const stopRequested = waitForStopSignal(log);
   const db = await connectDatabase(config, log);
+  let started: Started;
   try {
-    return await startRoles(db, { config, log }, roles);
+    started = await startRoles(db, { config, log }, roles);
   } catch (error) {
     await db.close(); // never leave an embedded PostgreSQL behind a failed start
     throw error;
   }
+  await stopRequested;
+  if (started.server) {
+    const closed = new Promise((resolve) => started.server!.close(resolve));
+    started.server.closeIdleConnections();
+    await closed;
+  }
+  await started.worker?.stop();
+  await started.ledger.drain();
+  await db.close();
+  log.info('stopped');
+  return 0;
 }
 
-async function startRoles(db: Database, { config, log }: { config: Config; log: Logger }, roles: Roles): Promise<'running'> {
+function waitForStopSignal(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        log.warn('second signal: exiting without a clean stop');
+        process.exit(1);
+      }
+      received = true;
+      log.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+interface Started { server?: Server; worker?: Worker; ledger: Ledger }
+
+async function startRoles(db: Database, { config, log }: { config: Config; log: Logger }, roles: Roles): Promise<Started> {
   log.info({ database: redactUrl(db.url), embedded: db.embedded?.mode ?? false }, 'database connected');
   const ledger = new Ledger(db.pool, { ...config.ledger, log });
   if (roles.migrate) {
@@ -105,30 +139,8 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     log.info({ url: `http://${config.http.host}:${port}` }, 'HTTP API listening');
   }
-  const worker: Worker | undefined = roles.worker ? startWorker({ config, ledger, log }) : undefined;
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      log.warn('second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    if (server) {
-      const closed = new Promise((resolve) => server!.close(resolve));
-      server.closeIdleConnections();
-      await closed;
-    }
-    await worker?.stop();
-    await ledger.drain();
-    await db.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  return 'running';
+  const worker = roles.worker ? startWorker({ config, ledger, log }) : undefined;
+  return { server, worker, ledger };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -156,8 +168,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const log = createLogger(config);
   try {
-    const result = await command(args, { config, log });
-    if (result !== 'running') process.exitCode = result;
+    process.exitCode = await command(args, { config, log });
   } catch (error) {
     if (error instanceof EmbeddedPostgresError || error instanceof MigrationError) {
       log.fatal(error.message);

@@ -20,9 +20,13 @@ export function startWorker(deps: { config: Config; ledger: Ledger; log: Logger 
       } catch (error) {
         log.error({ err: error }, 'hold sweeper failed; retrying at the next interval');
       }
+      if (stopped) break;
       await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, deps.config.ledger.expireIntervalSeconds * 1000).unref();
+        const timer = setTimeout(resolve, deps.config.ledger.expireIntervalSeconds * 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
     }
   })();

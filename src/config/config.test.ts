@@ -1,0 +1,39 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './index.ts';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'tally-config-'));
+
+describe('loadConfig', () => {
+  it('has working defaults with nothing set', () => {
+    const config = loadConfig({ env: {}, file: undefined });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000 });
+    expect(config.database.url).toBeUndefined();
+    expect(config.dataDir).toBe('.tally');
+  });
+
+  it('reads a file and lets the environment override it', () => {
+    const file = path.join(dir, 'tally.config.json');
+    writeFileSync(file, JSON.stringify({ http: { port: 4000, host: '0.0.0.0' }, ledger: { batchSize: 10 } }));
+    const config = loadConfig({ env: { PORT: '5000' }, file });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 5000 });
+    expect(config.ledger.batchSize).toBe(10);
+  });
+
+  it('names the variable of an invalid value', () => {
+    expect(() => loadConfig({ env: { PORT: 'abc' } })).toThrow(/PORT \(config key "http.port"\)/);
+    expect(() => loadConfig({ env: { DATABASE_URL: 'not a url' } })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ env: { LOG_LEVEL: 'loud' } })).toThrow(ConfigError);
+  });
+
+  it('names the file key of an invalid file value, and a broken file', () => {
+    const file = path.join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ ledger: { batchConcurrency: 0 } }));
+    expect(() => loadConfig({ env: {}, file })).toThrow(/TALLY_LEDGER_BATCH_CONCURRENCY \(config key "ledger.batchConcurrency"\)/);
+    writeFileSync(file, '{ nope');
+    expect(() => loadConfig({ env: {}, file })).toThrow(/is not valid JSON/);
+    expect(() => loadConfig({ env: {}, file: path.join(dir, 'missing.json') })).toThrow(/not found/);
+  });
+});

@@ -1,0 +1,99 @@
+// The service as a user runs it: `tally start --demo` on a fresh data dir, health endpoints, the ledger
+// check against the running server, a clean Ctrl-C, and a second start on the same data.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/db/embedded.ts';
+import { runCli, startCli } from './support/cli.ts';
+import { createTestDatabase } from './support/database.ts';
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'tally-cli-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+async function environment() {
+  return { TALLY_DATA_DIR: dataDir, PORT: String(await freePort()), TALLY_PG_PORT: String(await freePort()), DATABASE_URL: '' };
+}
+
+describe('tally start --demo', () => {
+  it('serves health and readiness on an embedded PostgreSQL, seeds the demo, stops cleanly on Ctrl-C, and restarts on the same data', async () => {
+    const env = await environment();
+    const first = startCli(['start', '--demo'], env);
+    await first.waitFor(/HTTP API listening/);
+    expect(first.output()).toMatch(/"msg":"demo data ready"/);
+    expect(first.output()).toMatch(/"credits":10/);
+
+    const base = `http://127.0.0.1:${env.PORT}`;
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+
+    // Another command attaches to the running server's database.
+    const check = await runCli(['ledger', 'check'], env);
+    expect(check.code).toBe(0);
+    expect(check.output).toContain('All invariants hold.');
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/"msg":"stopped"/);
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+
+    // Second start: same data, demo seeding changes nothing.
+    const second = startCli(['start', '--demo'], env);
+    await second.waitFor(/HTTP API listening/);
+    expect(second.output()).not.toMatch(/initialising a new embedded PostgreSQL/);
+    expect(second.output()).toMatch(/"credits":10/);
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('recovers when the process that owned the embedded PostgreSQL was killed', async () => {
+    const env = await environment();
+    const crashed = startCli(['start'], env);
+    await crashed.waitFor(/HTTP API listening/);
+    crashed.child.kill('SIGKILL');
+    await crashed.exited;
+
+    const next = startCli(['start'], env);
+    await next.waitFor(/HTTP API listening/);
+    expect(next.output()).toMatch(/adopted an embedded PostgreSQL/);
+    next.child.kill('SIGINT');
+    expect(await next.exited).toBe(0);
+    expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  });
+});
+
+describe('commands against DATABASE_URL', () => {
+  it('migrate reports an up-to-date database; ledger check passes on it', async () => {
+    const db = await createTestDatabase({ poolSize: 2 });
+    const migrated = await runCli(['migrate'], { DATABASE_URL: db.url });
+    expect(migrated.code).toBe(0);
+    expect(migrated.output).toContain('database already up to date');
+    const check = await runCli(['ledger', 'check'], { DATABASE_URL: db.url });
+    expect(check.code).toBe(0);
+  });
+
+  it('ledger check exits non-zero and names the violation', async () => {
+    const db = await createTestDatabase({ poolSize: 2 });
+    await db.pool.query(`insert into ledger_accounts (id, asset, kind, balance) values ('tampered', 'credits', 'wallet', 5)`);
+    const check = await runCli(['ledger', 'check'], { DATABASE_URL: db.url });
+    expect(check.code).toBe(1);
+    expect(check.output).toMatch(/FAIL balance-derivable/);
+    expect(check.output).toContain('"id":"tampered"');
+  });
+});
+
+describe('configuration errors', () => {
+  it('an invalid value stops the start with a message naming the variable', async () => {
+    const result = await runCli(['start'], { PORT: 'not-a-port', TALLY_DATA_DIR: dataDir });
+    expect(result.code).toBe(78);
+    expect(result.output).toMatch(/PORT \(config key "http.port"\)/);
+  });
+
+  it('an unknown command prints the help', async () => {
+    const result = await runCli(['frobnicate'], {});
+    expect(result.code).toBe(2);
+    expect(result.output).toContain('Usage: tally <command>');
+  });
+});

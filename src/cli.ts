@@ -7,7 +7,11 @@ import { connectDatabase, redactUrl, type Database } from './db/connect.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
 import { migrate, MigrationError, migrationStatus } from './db/migrate.ts';
 import { seedDemo } from './demo.ts';
+import { createApiKey, listApiKeys, registerConfiguredAdminKey, revokeApiKey } from './auth/api-keys.ts';
+import { createUserTokenVerifier } from './auth/jwt.ts';
+import { demoCredentials, printDemoCredentials } from './demo.ts';
 import { createApp } from './http/app.ts';
+import { createMetrics } from './http/metrics.ts';
 import { formatReport } from './ledger/invariants.ts';
 import { Ledger } from './ledger/index.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -22,6 +26,10 @@ Commands:
   worker           Run the worker only (hold sweeper; queues and schedules as they arrive).
   migrate          Apply pending database migrations.
   ledger check     Verify every ledger invariant; exits 1 on any violation.
+  keys create --role admin|service [--name NAME]
+                   Create an API key (printed once).
+  keys list        List API keys (never the keys themselves).
+  keys revoke ID   Revoke an API key.
   help             Show this help.
 
 Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment; see README.md.`;
@@ -55,6 +63,40 @@ const commands: Record<string, Command> = {
     });
   },
 };
+
+const keys: Command = async (args, { config, log }) => {
+  const [action, ...rest] = args;
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { role: { type: 'string' }, name: { type: 'string' } } });
+  return withDatabase(config, log, async (db) => {
+    if (action === 'create') {
+      if (values.role !== 'admin' && values.role !== 'service') {
+        process.stderr.write('Give the key a role: tally keys create --role admin|service [--name NAME]\n');
+        return 2;
+      }
+      const { key, apiKey } = await createApiKey(db.pool, { role: values.role, name: values.name ?? `${values.role} key` });
+      process.stdout.write(`Created ${apiKey.role} key ${apiKey.id} (${apiKey.name}). Store it now; it is not shown again:\n${key}\n`);
+      return 0;
+    }
+    if (action === 'list') {
+      for (const k of await listApiKeys(db.pool)) {
+        process.stdout.write(`${k.id}  ${k.role.padEnd(7)}  ${k.keyPrefix}…  ${k.revokedAt ? `revoked ${k.revokedAt}` : 'active'}  ${k.name}\n`);
+      }
+      return 0;
+    }
+    if (action === 'revoke' && positionals[0]) {
+      const revoked = await revokeApiKey(db.pool, positionals[0]);
+      if (!revoked) {
+        process.stderr.write(`No API key ${positionals[0]}; see tally keys list\n`);
+        return 1;
+      }
+      process.stdout.write(`Revoked ${revoked.id} at ${revoked.revokedAt}\n`);
+      return 0;
+    }
+    process.stderr.write('Usage: tally keys create --role admin|service [--name NAME] | tally keys list | tally keys revoke ID\n');
+    return 2;
+  });
+};
+commands.keys = keys;
 
 async function withDatabase(config: Config, log: Logger, work: (db: Database) => Promise<number>): Promise<number> {
   const db = await connectDatabase(config, log);
@@ -126,9 +168,14 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
     log.info(demo, 'demo data ready');
   }
 
+  if (config.auth.adminApiKey) await registerConfiguredAdminKey(db.pool, config.auth.adminApiKey);
+
   let server: Server | undefined;
   if (roles.http) {
-    const app = createApp({ pool: db.pool });
+    const demoAuth = roles.demo ? await demoCredentials(db, config) : undefined;
+    const auth = demoAuth?.auth ?? config.auth;
+    const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats });
+    const app = createApp({ config: { ...config, auth }, pool: db.pool, ledger, log, verifyUserToken: createUserTokenVerifier(auth), metrics });
     server = await new Promise<Server>((resolve, reject) => {
       const s = listen({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s as Server)) as Server;
       s.once('error', (error: NodeJS.ErrnoException) =>
@@ -137,7 +184,9 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
     });
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
-    log.info({ url: `http://${config.http.host}:${port}` }, 'HTTP API listening');
+    const url = `http://${config.http.host}:${port}`;
+    log.info({ url, docs: `${url}/docs` }, 'HTTP API listening');
+    if (demoAuth) printDemoCredentials(url, demoAuth);
   }
   const worker = roles.worker ? startWorker({ config, ledger, log }) : undefined;
   return { server, worker, ledger };

@@ -9,7 +9,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'tally-config-'));
 describe('loadConfig', () => {
   it('has working defaults with nothing set', () => {
     const config = loadConfig({ env: {}, file: undefined });
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000 });
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000, corsOrigins: [], maxJsonBytes: 1024 * 1024 });
     expect(config.database.url).toBeUndefined();
     expect(config.dataDir).toBe('.tally');
   });
@@ -18,7 +18,7 @@ describe('loadConfig', () => {
     const file = path.join(dir, 'tally.config.json');
     writeFileSync(file, JSON.stringify({ http: { port: 4000, host: '0.0.0.0' }, ledger: { batchSize: 10 } }));
     const config = loadConfig({ env: { PORT: '5000' }, file });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 5000 });
+    expect(config.http).toMatchObject({ host: '0.0.0.0', port: 5000 });
     expect(config.ledger.batchSize).toBe(10);
   });
 

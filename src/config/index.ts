@@ -5,6 +5,9 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform((v) => ['true', '1', 'yes', 'on'].includes(v))]);
+const list = z.union([z.array(z.string()), z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))]);
+const secret = (min: number) => z.string().min(min, `must be at least ${min} characters`);
 
 export const configSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
@@ -12,6 +15,34 @@ export const configSchema = z.object({
     .object({
       host: z.string().min(1).default('127.0.0.1'),
       port: integer(0, 65535).default(3000),
+      /** Origins allowed by CORS; empty turns CORS off. */
+      corsOrigins: list.default([]),
+      maxJsonBytes: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
+      maxUploadBytes: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+      rateLimit: z
+        .object({
+          enabled: bool.default(true),
+          /** Requests per minute per user and per API key, in each process (state is in memory). */
+          perMinute: integer(1, 1_000_000).default(600),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  auth: z
+    .object({
+      /** HS256 secret for end-user JWTs (Supabase: the project's JWT secret). */
+      jwtSecret: secret(16).optional(),
+      /** JWKS URL for RS256/ES256 end-user JWTs (Supabase: https://<project>.supabase.co/auth/v1/.well-known/jwks.json). */
+      jwksUrl: z.string().url().optional(),
+      issuer: z.string().optional(),
+      audience: z.string().optional(),
+      sessionCookie: z.string().min(1).default('lr_session'),
+      /** Registered as an admin API key at start. */
+      adminApiKey: z.string().regex(/^tly_[A-Za-z0-9_-]{20,}$/, 'must look like tly_ followed by at least 20 characters').optional(),
+      /** Bearer token for scheduled-job triggers on /api/background/*. */
+      backgroundJobToken: secret(16).optional(),
+      /** Bearer token for GET /metrics (an admin API key works too). */
+      metricsToken: secret(16).optional(),
     })
     .prefault({}),
   database: z
@@ -54,6 +85,20 @@ export const envVariables: Record<string, string> = {
   TALLY_DB_POOL_SIZE: 'database.poolSize',
   TALLY_PG_PORT: 'database.embeddedPort',
   TALLY_DATA_DIR: 'dataDir',
+  TALLY_CORS_ORIGINS: 'http.corsOrigins',
+  TALLY_MAX_JSON_BYTES: 'http.maxJsonBytes',
+  TALLY_MAX_UPLOAD_BYTES: 'http.maxUploadBytes',
+  TALLY_RATE_LIMIT_ENABLED: 'http.rateLimit.enabled',
+  TALLY_RATE_LIMIT_PER_MINUTE: 'http.rateLimit.perMinute',
+  JWT_SECRET: 'auth.jwtSecret',
+  SUPABASE_JWT_SECRET: 'auth.jwtSecret',
+  JWT_JWKS_URL: 'auth.jwksUrl',
+  JWT_ISSUER: 'auth.issuer',
+  JWT_AUDIENCE: 'auth.audience',
+  TALLY_SESSION_COOKIE: 'auth.sessionCookie',
+  TALLY_ADMIN_API_KEY: 'auth.adminApiKey',
+  BACKGROUND_JOB_TOKEN: 'auth.backgroundJobToken',
+  TALLY_METRICS_TOKEN: 'auth.metricsToken',
   LOG_LEVEL: 'log.level',
   LOG_FORMAT: 'log.format',
   TALLY_LEDGER_BATCH_SIZE: 'ledger.batchSize',

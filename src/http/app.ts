@@ -1,34 +1,75 @@
-import { Hono } from 'hono';
-import type { Pool } from '../db/pool.ts';
-import { migrationStatus } from '../db/migrate.ts';
+// The HTTP app: middleware in the order a request meets it, then the routes, then the documents.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { cors } from 'hono/cors';
+import { authenticate, securitySchemes } from './access.ts';
+import type { AppDependencies, AppEnv } from './context.ts';
+import { ApiError, handleError, problemResponse, validationError } from './errors.ts';
+import { bodyRules, rateLimit, requestContext } from './middleware.ts';
+import { registerAccountRoutes } from './routes/accounts.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { registerBackgroundRoutes } from './routes/background.ts';
+import { registerSystemRoutes } from './routes/system.ts';
 
-export interface AppDependencies {
-  pool: Pool;
-}
+export type { AppDependencies } from './context.ts';
 
-export function createApp(deps: AppDependencies): Hono {
-  const app = new Hono();
+export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    // Every validation failure becomes one problem+json naming the fields, whatever the route.
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error, targetName(result.target));
+    },
+  });
+  const { http } = deps.config;
 
-  // Liveness: the process is up and serving. No dependency is checked, so a database outage does not
-  // get the process restarted.
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.use('*', requestContext(deps));
+  if (http.corsOrigins.length > 0) {
+    app.use('*', cors({ origin: http.corsOrigins, credentials: true, exposeHeaders: ['X-Request-Id', 'Retry-After'] }));
+  }
+  app.use('*', bodyRules(http.maxJsonBytes));
+  app.use('*', authenticate);
+  app.use('*', rateLimit(http.rateLimit));
 
-  // Readiness: the database answers and its schema is what this code expects.
-  app.get('/readyz', async (c) => {
-    try {
-      const status = await migrationStatus(deps.pool);
-      if (!status.current) {
-        return problem(503, 'Not ready', `migrations not current: ${status.pending.length} pending, ${status.changed.length} changed, ${status.unknown.length} unknown. Run \`tally migrate\`.`);
-      }
-      return c.json({ status: 'ready', migrations: status.applied.length });
-    } catch {
-      return problem(503, 'Not ready', 'the database is unreachable');
-    }
+  registerSystemRoutes(app);
+  registerAccountRoutes(app);
+  registerAdminRoutes(app);
+  registerBackgroundRoutes(app);
+
+  for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tally API',
+      version: '0.1.0',
+      description: 'Credits, ledger and generations. Errors are application/problem+json; every response carries X-Request-Id.',
+    },
+  });
+  app.get('/docs', (c) => c.html(DOCS_PAGE));
+  app.get('/docs/assets/:file', async (c) => {
+    const file = c.req.param('file');
+    if (!DOCS_ASSETS.has(file)) throw new ApiError('not_found', `no such asset ${file}`);
+    const body = await readFile(path.join(swaggerDist, file));
+    return c.body(body, 200, { 'content-type': file.endsWith('.css') ? 'text/css' : 'text/javascript', 'cache-control': 'public, max-age=86400' });
   });
 
+  app.notFound((c) => problemResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}; the API is described at /openapi.json`)));
+  app.onError(handleError);
   return app;
 }
 
-function problem(status: number, title: string, detail: string): Response {
-  return new Response(JSON.stringify({ type: 'about:blank', title, status, detail }), { status, headers: { 'content-type': 'application/problem+json' } });
+function targetName(target: string): string {
+  return target === 'param' ? 'path' : target === 'json' ? 'body' : target;
 }
+
+// The API reference is Swagger UI served from the swagger-ui-dist package, so /docs works offline.
+const swaggerDist = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const DOCS_ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js']);
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Tally API</title><link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="api"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#api', deepLinking: true, persistAuthorization: true });</script>
+</body></html>`;

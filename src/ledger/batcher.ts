@@ -5,7 +5,7 @@
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
 import type { Outcome } from './plan.ts';
-import { applyOperations } from './store.ts';
+import { applyOperations, OptimisticConflict, type Locking } from './store.ts';
 import type { Operation } from './types.ts';
 
 interface Waiting {
@@ -28,7 +28,7 @@ export class Batcher {
   private inFlight = 0;
   private idle: (() => void)[] = [];
   /** Operations per committed batch, for the metrics and the benchmark. */
-  readonly stats = { batches: 0, operations: 0, retries: 0 };
+  readonly stats = { batches: 0, operations: 0, retries: 0, lockedReruns: 0 };
 
   constructor(private readonly pool: Pool, private readonly options: BatcherOptions) {}
 
@@ -72,16 +72,23 @@ export class Batcher {
     }
   }
 
+  /** Optimistic first; a batch whose optimistic plan the database does not confirm reruns locked. */
   private async commit(ops: Operation[]): Promise<Outcome[]> {
+    let locking: Locking = 'optimistic';
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
         await client.query('begin');
-        const outcomes = await applyOperations(client, ops);
+        const outcomes = await applyOperations(client, ops, locking);
         await client.query('commit');
         return outcomes;
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
+        if (error instanceof OptimisticConflict) {
+          locking = 'locked';
+          this.stats.lockedReruns++;
+          continue;
+        }
         const code = (error as { code?: string }).code;
         if (!code || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw error;
         this.stats.retries++;

@@ -105,12 +105,13 @@ export class Ledger {
     return outcomes.filter((o) => o.ok && !o.result.replayed).length;
   }
 
-  async balanceOf(accountId: AccountId, db: Queryable = this.pool): Promise<Balance> {
-    const { rows } = await db.query<{ id: string; asset: string; balance: number; pending: number }>(
+  /** With `ownerId`, only that owner's account is found: others are "not found", never "forbidden". */
+  async balanceOf(accountId: AccountId, options: { ownerId?: string; db?: Queryable } = {}): Promise<Balance> {
+    const { rows } = await (options.db ?? this.pool).query<{ id: string; asset: string; balance: number; pending: number }>(
       `select a.id, a.asset, a.balance,
               coalesce((select sum(amount) from ledger_transfers where debit_account_id = a.id and state = 'pending'), 0)::bigint as pending
-         from ledger_accounts a where a.id = $1`,
-      [accountId],
+         from ledger_accounts a where a.id = $1 and ($2::text is null or a.owner_id = $2)`,
+      [accountId, options.ownerId ?? null],
     );
     const row = rows[0];
     if (!row) throw ledgerError('account_not_found', `account ${accountId} does not exist`, { account: accountId });
@@ -118,8 +119,10 @@ export class Ledger {
   }
 
   /** Newest first. Pass the returned cursor to read the next page. */
-  async history(accountId: AccountId, options: { cursor?: string; limit?: number } = {}): Promise<{ entries: HistoryEntry[]; cursor: string | null }> {
+  async history(accountId: AccountId, options: { cursor?: string; limit?: number; ownerId?: string } = {}): Promise<{ entries: HistoryEntry[]; cursor: string | null }> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
+    const owned = await this.pool.query('select 1 from ledger_accounts where id = $1 and ($2::text is null or owner_id = $2)', [accountId, options.ownerId ?? null]);
+    if (owned.rowCount === 0) throw ledgerError('account_not_found', `account ${accountId} does not exist`, { account: accountId });
     const { rows } = await this.pool.query<TransferRow>(
       `(select ${TRANSFER_COLUMNS} from ledger_transfers where debit_account_id = $1 and ($2::text is null or id < $2) order by id desc limit $3)
        union all
@@ -129,6 +132,16 @@ export class Ledger {
     );
     const entries = rows.map((row) => entryFor(accountId, transferFromRow(row)));
     return { entries, cursor: rows.length === limit ? rows[rows.length - 1]!.id : null };
+  }
+
+  async accountsOwnedBy(ownerId: string): Promise<Balance[]> {
+    const { rows } = await this.pool.query<{ id: string; asset: string; balance: number; pending: number }>(
+      `select a.id, a.asset, a.balance,
+              coalesce((select sum(amount) from ledger_transfers where debit_account_id = a.id and state = 'pending'), 0)::bigint as pending
+         from ledger_accounts a where a.owner_id = $1 order by a.id`,
+      [ownerId],
+    );
+    return rows.map((row) => ({ accountId: row.id, asset: row.asset, balance: row.balance, pending: row.pending, posted: row.balance + row.pending }));
   }
 
   async transfersOf(requestKey: string): Promise<Transfer[]> {

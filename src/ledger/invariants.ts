@@ -54,12 +54,12 @@ export const ledgerChecks: InvariantCheck[] = [
   },
   {
     name: 'transfer-assets-match',
-    description: 'Every transfer moves one asset between two accounts of that asset.',
+    description: 'Every transfer moves one asset between two existing accounts of that asset.',
     sql: `select t.id, t.asset, d.asset as debit_asset, c.asset as credit_asset
             from ledger_transfers t
-            join ledger_accounts d on d.id = t.debit_account_id
-            join ledger_accounts c on c.id = t.credit_account_id
-           where d.asset <> t.asset or c.asset <> t.asset`,
+            left join ledger_accounts d on d.id = t.debit_account_id
+            left join ledger_accounts c on c.id = t.credit_account_id
+           where d.asset is distinct from t.asset or c.asset is distinct from t.asset`,
   },
   {
     name: 'transfers-have-requests',

@@ -5,12 +5,13 @@
 //   1. one advisory lock per idempotency key (sorted by hash): same-key operations run one at a time,
 //      across processes, and the second sees the first's stored answer;
 //   2. the hold transfers that operations post, void or expire (FOR UPDATE);
-//   3. the accounts, sorted by id (FOR UPDATE).
+//   3. the accounts, in id order (FOR UPDATE when read `locked`, else by the final balance update,
+//      which visits them through the primary key index, in id order too).
 // The balance update then runs under the never-negative CHECK constraint: the database refuses a
 // negative flagged balance in the very statement that moves the money, whatever the plan said.
 import type { Client } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
-import { planBatch, type AccountState, type Outcome, type StoredRequest } from './plan.ts';
+import { planBatch, type AccountState, type BatchPlan, type Outcome, type StoredRequest } from './plan.ts';
 import type { Operation, Transfer } from './types.ts';
 
 export const TRANSFER_COLUMNS = `id, request_key, position, debit_account_id, credit_account_id, asset, amount, state, posted_amount,
@@ -52,24 +53,40 @@ export function transferFromRow(row: TransferRow): Transfer {
   };
 }
 
+/**
+ * How accounts are read. `locked`: every account is read FOR UPDATE, so the plan sees balances no one
+ * else can change before commit. `optimistic`: accounts are read without locks, and their rows are locked
+ * only by the final balance update, so a hot account (a shared pool) is held for the write and the commit
+ * only, and concurrent batches overlap. An optimistic plan is trusted only for what the database then
+ * proves: a too-low balance fails the CHECK constraint, and a refusal for funds may rest on a stale read;
+ * either way `OptimisticConflict` is thrown and the caller reruns the batch `locked`.
+ */
+export type Locking = 'locked' | 'optimistic';
+
+export class OptimisticConflict extends Error {
+  override name = 'OptimisticConflict';
+}
+
+interface BatchRead {
+  now: string;
+  requests: StoredRequest[];
+  holds: Record<keyof TransferRow, unknown>[];
+  accounts: { id: string; asset: string; never_negative: boolean; balance: number }[];
+}
+
+/** A transfer row as ledger_read_batch returns it (JSON: timestamps as strings). */
+function transferFromJson(row: Record<keyof TransferRow, unknown>): Transfer {
+  const time = (value: unknown) => (value === null ? null : new Date(value as string));
+  return transferFromRow({ ...(row as unknown as TransferRow), expires_at: time(row.expires_at), created_at: time(row.created_at)!, resolved_at: time(row.resolved_at) });
+}
+
 /** Applies operations in order inside the caller's transaction; one outcome per operation. */
-export async function applyOperations(client: Client, ops: Operation[]): Promise<Outcome[]> {
-  const keys = [...new Set(ops.map((op) => op.key))];
-  await client.query(
-    `select pg_advisory_xact_lock(h) from (select distinct hashtextextended(k, 0) as h from unnest($1::text[]) as k order by h) locks`,
-    [keys],
-  );
-
-  const stored = await client.query<{ key: string; fingerprint: string; status: StoredRequest['status']; result: StoredRequest['result'] }>(
-    'select key, fingerprint, status, result from ledger_requests where key = any($1)',
-    [keys],
-  );
-  const requests = new Map(stored.rows.map((row) => [row.key, row]));
-
+export async function applyOperations(client: Client, ops: Operation[], locking: Locking = 'locked'): Promise<Outcome[]> {
+  const keys = new Set<string>();
   const holdKeys = new Set<string>();
   const accountIds = new Set<string>();
   for (const op of ops) {
-    if (requests.has(op.key)) continue;
+    keys.add(op.key);
     for (const action of op.actions) {
       if (action.type === 'transfer') {
         accountIds.add(action.debit);
@@ -79,78 +96,77 @@ export async function applyOperations(client: Client, ops: Operation[]): Promise
       }
     }
   }
-
+  const { rows } = await client.query<{ state: BatchRead }>({
+    name: 'ledger-read-batch',
+    text: 'select ledger_read_batch($1, $2, $3, $4) as state',
+    values: [[...keys], [...holdKeys], [...accountIds], locking === 'locked'],
+  });
+  const read = rows[0]!.state;
+  const now = new Date(read.now);
+  const requests = new Map(read.requests.map((request) => [request.key, request]));
   const holds = new Map<string, Transfer[]>();
-  if (holdKeys.size > 0) {
-    // A hold is every transfer its operation created as pending: still pending, or resolved by a later key.
-    const rows = await client.query<TransferRow>(
-      `select ${TRANSFER_COLUMNS} from ledger_transfers
-        where request_key = any($1) and (state <> 'posted' or resolved_by is not null)
-        order by request_key, position for update`,
-      [[...holdKeys]],
-    );
-    for (const row of rows.rows) {
-      const transfer = transferFromRow(row);
-      holds.set(transfer.requestKey, [...(holds.get(transfer.requestKey) ?? []), transfer]);
-      accountIds.add(transfer.debitAccountId);
-      accountIds.add(transfer.creditAccountId);
-    }
+  for (const row of read.holds) {
+    const transfer = transferFromJson(row);
+    holds.set(transfer.requestKey, [...(holds.get(transfer.requestKey) ?? []), transfer]);
   }
-
-  const locked = await client.query<{ id: string; asset: string; never_negative: boolean; balance: number; now: Date }>(
-    `select id, asset, never_negative, balance, now() as now from ledger_accounts where id = any($1) order by id for update`,
-    [[...accountIds]],
-  );
-  const now = locked.rows[0]?.now ?? (await client.query<{ now: Date }>('select now() as now')).rows[0]!.now;
-  const accounts = new Map<string, AccountState>(locked.rows.map((row) => [row.id, { id: row.id, asset: row.asset, neverNegative: row.never_negative, balance: row.balance }]));
+  const accounts = new Map<string, AccountState>(read.accounts.map((a) => [a.id, { id: a.id, asset: a.asset, neverNegative: a.never_negative, balance: a.balance }]));
 
   const plan = planBatch(ops, { now, accounts, requests, holds }, () => newId('tr'));
-
-  if (plan.newRequests.length > 0) {
-    await client.query(
-      `insert into ledger_requests (key, fingerprint, status, error_code, result, created_at)
-       select key, fingerprint, status, error_code, result, $6 from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
-         as r(key, fingerprint, status, error_code, result)`,
-      [
-        plan.newRequests.map((r) => r.key),
-        plan.newRequests.map((r) => r.fingerprint),
-        plan.newRequests.map((r) => r.status),
-        plan.newRequests.map((r) => ('error' in r.result ? r.result.error.code : null)),
-        plan.newRequests.map((r) => JSON.stringify(r.result)),
-        now,
-      ],
-    );
+  if (locking === 'optimistic' && plan.newRequests.some((r) => 'error' in r.result && r.result.error.code === 'insufficient_funds')) {
+    throw new OptimisticConflict('a refusal for funds must be confirmed under locks');
   }
-  if (plan.newTransfers.length > 0) {
-    const t = plan.newTransfers;
-    await client.query(
-      `insert into ledger_transfers (${TRANSFER_COLUMNS})
-       select * from unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[],
-         $9::bigint[], $10::timestamptz[], $11::jsonb[], $12::timestamptz[], $13::timestamptz[], $14::text[])`,
-      [
-        t.map((x) => x.id), t.map((x) => x.requestKey), t.map((x) => x.position), t.map((x) => x.debitAccountId),
-        t.map((x) => x.creditAccountId), t.map((x) => x.asset), t.map((x) => x.amount), t.map((x) => x.state),
-        t.map((x) => x.postedAmount), t.map((x) => x.expiresAt), t.map((x) => (x.metadata ? JSON.stringify(x.metadata) : null)),
-        t.map((x) => x.createdAt), t.map((x) => x.resolvedAt), t.map((x) => x.resolvedBy),
-      ],
-    );
-  }
-  if (plan.resolvedTransfers.length > 0) {
-    const t = plan.resolvedTransfers;
-    await client.query(
-      `update ledger_transfers as t set state = r.state, posted_amount = r.posted_amount, resolved_at = r.resolved_at, resolved_by = r.resolved_by
-         from unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[]) as r(id, state, posted_amount, resolved_at, resolved_by)
-        where t.id = r.id and t.state = 'pending'`,
-      [t.map((x) => x.id), t.map((x) => x.state), t.map((x) => x.postedAmount), t.map((x) => x.resolvedAt), t.map((x) => x.resolvedBy)],
-    );
-  }
-  const deltas = [...plan.balanceDeltas].filter(([, delta]) => delta !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  if (deltas.length > 0) {
-    await client.query(
-      `update ledger_accounts as a set balance = a.balance + d.delta
-         from unnest($1::text[], $2::bigint[]) as d(id, delta) where a.id = d.id`,
-      [deltas.map(([id]) => id), deltas.map(([, delta]) => delta)],
-    );
+  try {
+    await writePlan(client, plan, now);
+  } catch (error) {
+    if (locking === 'optimistic' && (error as { code?: string }).code === '23514') throw new OptimisticConflict('a balance changed since it was read');
+    throw error;
   }
   return plan.outcomes;
+}
+
+/**
+ * All of a batch's writes in one statement (one round trip): stored answers, new transfers, resolved
+ * holds, and each account's net balance change. The balance update is where the never-negative CHECK
+ * constraint bites. It finds rows by `id = any(...)` rather than joining an unnest, which the planner
+ * turns into a sequential scan of every account once a batch touches a few dozen of them.
+ */
+async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<void> {
+  const requests = plan.newRequests;
+  const created = plan.newTransfers;
+  const resolved = plan.resolvedTransfers;
+  const deltas = [...plan.balanceDeltas].filter(([, delta]) => delta !== 0);
+  if (requests.length + created.length + resolved.length + deltas.length === 0) return;
+  const { rows } = await client.query<{ resolved: number }>({
+    name: 'ledger-write-plan',
+    text: `with stored as (
+       insert into ledger_requests (key, fingerprint, status, error_code, result, created_at)
+       select key, fingerprint, status, error_code, result, $1 from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+         as r(key, fingerprint, status, error_code, result)),
+     created as (
+       insert into ledger_transfers (${TRANSFER_COLUMNS})
+       select * from unnest($7::text[], $8::text[], $9::smallint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[],
+         $15::bigint[], $16::timestamptz[], $17::jsonb[], $18::timestamptz[], $19::timestamptz[], $20::text[])),
+     resolved as (
+       update ledger_transfers set state = ($22::text[])[i], posted_amount = ($23::bigint[])[i], resolved_at = $1, resolved_by = ($24::text[])[i]
+         from (select array_position($21::text[], id) as i, id as found from ledger_transfers where id = any($21::text[]) and state = 'pending') r
+        where id = r.found
+        returning 1),
+     balances as (
+       update ledger_accounts set balance = balance + ($26::bigint[])[array_position($25::text[], id)]
+        where id = any($25::text[]))
+     select (select count(*) from resolved)::int as resolved`,
+    values: [
+      now,
+      requests.map((r) => r.key), requests.map((r) => r.fingerprint), requests.map((r) => r.status),
+      requests.map((r) => ('error' in r.result ? r.result.error.code : null)), requests.map((r) => JSON.stringify(r.result)),
+      created.map((x) => x.id), created.map((x) => x.requestKey), created.map((x) => x.position), created.map((x) => x.debitAccountId),
+      created.map((x) => x.creditAccountId), created.map((x) => x.asset), created.map((x) => x.amount), created.map((x) => x.state),
+      created.map((x) => x.postedAmount), created.map((x) => x.expiresAt), created.map((x) => (x.metadata ? JSON.stringify(x.metadata) : null)),
+      created.map((x) => x.createdAt), created.map((x) => x.resolvedAt), created.map((x) => x.resolvedBy),
+      resolved.map((x) => x.id), resolved.map((x) => x.state), resolved.map((x) => x.postedAmount), resolved.map((x) => x.resolvedBy),
+      deltas.map(([id]) => id), deltas.map(([, delta]) => delta),
+    ],
+  });
+  // The holds were locked when read, so each must still be pending; anything else is a bug worth a loud failure.
+  if (rows[0]!.resolved !== resolved.length) throw new Error(`ledger: ${resolved.length - rows[0]!.resolved} held transfers changed under their lock`);
 }

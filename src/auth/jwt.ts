@@ -1,0 +1,39 @@
+// End-user tokens: HS256 with a shared secret, or RS256/ES256 from a JWKS URL. Supabase Auth tokens work
+// as they are (HS256 with the project's JWT secret, or its JWKS; `sub` is the user id).
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../config/index.ts';
+
+export interface VerifiedUser {
+  userId: string;
+}
+
+export type UserTokenVerifier = (token: string) => Promise<VerifiedUser>;
+
+export class InvalidTokenError extends Error {
+  override name = 'InvalidTokenError';
+}
+
+export function createUserTokenVerifier(auth: Config['auth']): UserTokenVerifier {
+  const secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
+  const jwks: JWTVerifyGetKey | undefined = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl)) : undefined;
+  const claims = { issuer: auth.issuer, audience: auth.audience };
+
+  return async (token) => {
+    if (!secret && !jwks) throw new InvalidTokenError('user tokens are not accepted: neither JWT_SECRET nor JWT_JWKS_URL is configured');
+    let payload;
+    try {
+      const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { alg?: string };
+      if (header.alg === 'HS256' && secret) {
+        ({ payload } = await jwtVerify(token, secret, { ...claims, algorithms: ['HS256'] }));
+      } else if (jwks) {
+        ({ payload } = await jwtVerify(token, jwks, { ...claims, algorithms: ['RS256', 'ES256'] }));
+      } else {
+        throw new Error(`algorithm ${header.alg ?? 'none'} is not accepted`);
+      }
+    } catch (error) {
+      throw new InvalidTokenError(`invalid token: ${(error as Error).message}`);
+    }
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) throw new InvalidTokenError('invalid token: no subject');
+    return { userId: payload.sub };
+  };
+}

@@ -1,0 +1,37 @@
+import type { Config } from '../config/index.ts';
+import type { ApiKeyRole } from '../auth/api-keys.ts';
+import type { UserTokenVerifier } from '../auth/jwt.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Ledger } from '../ledger/index.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from './metrics.ts';
+
+/** Who is calling, as established by the authenticate middleware. */
+export type Caller =
+  | { kind: 'anonymous' }
+  | { kind: 'user'; userId: string }
+  | { kind: 'api-key'; keyId: string; role: ApiKeyRole }
+  | { kind: 'job' }
+  | { kind: 'metrics' };
+
+export interface AppDependencies {
+  config: Config;
+  pool: Pool;
+  ledger: Ledger;
+  log: Logger;
+  verifyUserToken: UserTokenVerifier;
+  metrics: Metrics;
+}
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    deps: AppDependencies;
+    caller: Caller;
+    /** Why presented credentials were refused, reported only if the route needs them. */
+    authFailure?: string;
+    /** The user a request acts for: the token's subject, or X-Tally-User from a service key. */
+    userId?: string;
+  };
+}

@@ -41,8 +41,7 @@ export function bodyRules(maxJsonBytes: number) {
     },
   });
   return createMiddleware<AppEnv>(async (c, next) => {
-    const hasBody = c.req.header('content-length') ? c.req.header('content-length') !== '0' : c.req.header('transfer-encoding') !== undefined;
-    if (!hasBody) return next();
+    if (c.req.raw.body === null || c.req.header('content-length') === '0') return next();
     const type = c.req.header('content-type') ?? '';
     if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
       throw new ApiError('unsupported_media_type', `send the body as application/json (got ${type ? `"${type.slice(0, 100)}"` : 'no content type'})`);

@@ -1,5 +1,6 @@
-// Typed ledger errors. Rejections (everything but `invalid_*` and `idempotency_conflict`) are stored
-// under the operation's key, so a replay gets the same error again.
+// Typed ledger errors. A refusal decided against the ledger's state is stored under the operation's key,
+// so a replay gets the same error again. Malformed operations (refused by validateOperation before any
+// state is read) and `idempotency_conflict` are not stored.
 export const ledgerErrorCodes = [
   'insufficient_funds',
   'account_not_found',

@@ -40,6 +40,12 @@ export interface BatchPlan {
   resolvedTransfers: Transfer[];
   /** Net change of each account's balance. */
   balanceDeltas: Map<string, number>;
+  /**
+   * Lowest point each account's balance reaches during the batch, relative to where it started (≤ 0).
+   * The plan is valid for any starting balance at or above -lowestDip: what an optimistic batch must
+   * confirm against the balance it finally locks.
+   */
+  lowestDips: Map<string, number>;
 }
 
 export const MAX_AMOUNT = 2 ** 50; // far above any real balance, far below 2^53
@@ -54,10 +60,10 @@ export function validateOperation(op: Operation): void {
   if (!Array.isArray(op.actions) || op.actions.length === 0 || op.actions.length > MAX_ACTIONS) {
     throw ledgerError('invalid_operation', `an operation needs 1-${MAX_ACTIONS} actions`, { field: 'actions' });
   }
-  op.actions.forEach((action, index) => validateAction(action, `actions[${index}]`));
+  op.actions.forEach((action, index) => validateAction(action, `actions[${index}]`, op.key));
 }
 
-function validateAction(action: Action, field: string): void {
+function validateAction(action: Action, field: string, opKey: string): void {
   switch (action?.type) {
     case 'transfer': {
       for (const side of ['debit', 'credit'] as const) {
@@ -81,6 +87,7 @@ function validateAction(action: Action, field: string): void {
     // falls through: post, void and expire all name a hold
     case 'void':
     case 'expire':
+      if (action.hold === opKey) throw ledgerError('invalid_operation', 'an operation cannot resolve the hold it places; post or void it in a later operation', { field: `${field}.hold` });
       if (action.type === 'expire' && action.asOf !== undefined && Number.isNaN(new Date(action.asOf).getTime())) {
         throw ledgerError('invalid_operation', 'asOf is not a valid time', { field: `${field}.asOf` });
       }
@@ -129,6 +136,7 @@ export function planBatch(ops: Operation[], state: BatchState, newTransferId: ()
   const created = new Map<string, Transfer>();
   const resolved = new Map<string, Transfer>();
   const balanceDeltas = new Map<string, number>();
+  const lowestDips = new Map<string, number>();
   const newRequests: StoredRequest[] = [];
 
   const outcomes = ops.map((op): Outcome => {
@@ -146,14 +154,16 @@ export function planBatch(ops: Operation[], state: BatchState, newTransferId: ()
 
     for (const [account, delta] of attempt.effects) {
       balances.set(account, balances.get(account)! + delta);
-      balanceDeltas.set(account, (balanceDeltas.get(account) ?? 0) + delta);
+      const net = (balanceDeltas.get(account) ?? 0) + delta;
+      balanceDeltas.set(account, net);
+      lowestDips.set(account, Math.min(lowestDips.get(account) ?? 0, net));
     }
     for (const transfer of attempt.changes) (created.has(transfer.id) || transfer.requestKey === op.key ? created : resolved).set(transfer.id, transfer);
     for (const [key, transfers] of attempt.holds) holds.set(key, transfers);
     return { ok: true, result: { key: op.key, replayed: false, transfers: attempt.changes } };
   });
 
-  return { outcomes, newRequests, newTransfers: [...created.values()], resolvedTransfers: [...resolved.values()], balanceDeltas };
+  return { outcomes, newRequests, newTransfers: [...created.values()], resolvedTransfers: [...resolved.values()], balanceDeltas, lowestDips };
 
   type Attempt =
     | { ok: true; changes: Transfer[]; effects: Map<string, number>; holds: Map<string, Transfer[]> }

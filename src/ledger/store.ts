@@ -116,7 +116,7 @@ export async function applyOperations(client: Client, ops: Operation[], locking:
     throw new OptimisticConflict('a refusal for funds must be confirmed under locks');
   }
   try {
-    await writePlan(client, plan, now);
+    await writePlan(client, plan, now, locking);
   } catch (error) {
     if (locking === 'optimistic' && (error as { code?: string }).code === '23514') throw new OptimisticConflict('a balance changed since it was read');
     throw error;
@@ -130,13 +130,16 @@ export async function applyOperations(client: Client, ops: Operation[], locking:
  * constraint bites. It finds rows by `id = any(...)` rather than joining an unnest, which the planner
  * turns into a sequential scan of every account once a batch touches a few dozen of them.
  */
-async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<void> {
+async function writePlan(client: Client, plan: BatchPlan, now: Date, locking: Locking): Promise<void> {
   const requests = plan.newRequests;
   const created = plan.newTransfers;
   const resolved = plan.resolvedTransfers;
-  const deltas = [...plan.balanceDeltas].filter(([, delta]) => delta !== 0);
+  // Accounts whose balance dips during the batch are updated (and so locked and checked) even when
+  // their net change is zero.
+  const deltas = [...plan.balanceDeltas].filter(([id, delta]) => delta !== 0 || plan.lowestDips.get(id)! < 0);
+  const dips = deltas.map(([id]) => plan.lowestDips.get(id) ?? 0);
   if (requests.length + created.length + resolved.length + deltas.length === 0) return;
-  const { rows } = await client.query<{ resolved: number }>({
+  const { rows } = await client.query<{ resolved: number; dipped: number }>({
     name: 'ledger-write-plan',
     text: `with stored as (
        insert into ledger_requests (key, fingerprint, status, error_code, result, created_at)
@@ -153,8 +156,9 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
         returning 1),
      balances as (
        update ledger_accounts set balance = balance + ($26::bigint[])[array_position($25::text[], id)]
-        where id = any($25::text[]))
-     select (select count(*) from resolved)::int as resolved`,
+        where id = any($25::text[])
+        returning never_negative and balance - ($26::bigint[])[array_position($25::text[], id)] + ($27::bigint[])[array_position($25::text[], id)] < 0 as dipped)
+     select (select count(*) from resolved)::int as resolved, (select count(*) from balances where dipped)::int as dipped`,
     values: [
       now,
       requests.map((r) => r.key), requests.map((r) => r.fingerprint), requests.map((r) => r.status),
@@ -164,9 +168,15 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
       created.map((x) => x.postedAmount), created.map((x) => x.expiresAt), created.map((x) => (x.metadata ? JSON.stringify(x.metadata) : null)),
       created.map((x) => x.createdAt), created.map((x) => x.resolvedAt), created.map((x) => x.resolvedBy),
       resolved.map((x) => x.id), resolved.map((x) => x.state), resolved.map((x) => x.postedAmount), resolved.map((x) => x.resolvedBy),
-      deltas.map(([id]) => id), deltas.map(([, delta]) => delta),
+      deltas.map(([id]) => id), deltas.map(([, delta]) => delta), dips,
     ],
   });
+  // The plan took each account through its lowest point from the balance it read. Starting from the
+  // balance the update found (locked, latest), would any flagged account have gone below zero on the way?
+  if (rows[0]!.dipped > 0) {
+    if (locking === 'optimistic') throw new OptimisticConflict('a balance is lower than the plan assumed');
+    throw new Error('ledger: a locked balance changed under its lock');
+  }
   // The holds were locked when read, so each must still be pending; anything else is a bug worth a loud failure.
   if (rows[0]!.resolved !== resolved.length) throw new Error(`ledger: ${resolved.length - rows[0]!.resolved} held transfers changed under their lock`);
 }

@@ -1,0 +1,147 @@
+// The shared security suite: every route of the app, every kind of wrong caller. The suite lists the
+// app's own routes, so a route added without a row here fails the first test.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Access } from '../src/http/access.ts';
+import { createTestApp, listRoutes, JOB_TOKEN, METRICS_TOKEN, type TestApp } from './support/http.ts';
+
+interface RouteCase {
+  access: Access;
+  /** A concrete request the right caller may make. */
+  path: string;
+  body?: unknown;
+  /** For user routes on a resource: the same route aimed at another user's resource. */
+  othersPath?: string;
+}
+
+const routeCases: Record<string, RouteCase> = {
+  'GET /healthz': { access: 'public', path: '/healthz' },
+  'GET /readyz': { access: 'public', path: '/readyz' },
+  'GET /openapi.json': { access: 'public', path: '/openapi.json' },
+  'GET /docs': { access: 'public', path: '/docs' },
+  'GET /docs/assets/:file': { access: 'public', path: '/docs/assets/swagger-ui.css' },
+  'GET /metrics': { access: 'metrics', path: '/metrics' },
+  'GET /v1/me': { access: 'user', path: '/v1/me' },
+  'GET /v1/accounts/:accountId': { access: 'user', path: '/v1/accounts/user:alice:purchased', othersPath: '/v1/accounts/user:bob:purchased' },
+  'GET /v1/accounts/:accountId/transfers': { access: 'user', path: '/v1/accounts/user:alice:purchased/transfers', othersPath: '/v1/accounts/user:bob:purchased/transfers' },
+  'GET /v1/admin/accounts/:accountId': { access: 'admin', path: '/v1/admin/accounts/user:bob:purchased' },
+  'GET /v1/admin/accounts/:accountId/transfers': { access: 'admin', path: '/v1/admin/accounts/user:bob:purchased/transfers' },
+  'GET /v1/admin/ledger/check': { access: 'admin', path: '/v1/admin/ledger/check' },
+  'GET /v1/admin/api-keys': { access: 'admin', path: '/v1/admin/api-keys' },
+  'POST /v1/admin/api-keys': { access: 'admin', path: '/v1/admin/api-keys', body: { name: 'from the suite', role: 'service' } },
+  'DELETE /v1/admin/api-keys/:keyId': { access: 'admin', path: '/v1/admin/api-keys/key_does_not_exist' },
+  'POST /api/background/process-tasks': { access: 'job', path: '/api/background/process-tasks' },
+};
+
+let t: TestApp;
+let alice: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  alice = await t.userToken('alice');
+  for (const user of ['alice', 'bob']) {
+    await t.ledger.openAccount({ id: `user:${user}:purchased`, asset: 'credits', kind: 'user-purchased', ownerId: user, neverNegative: true });
+  }
+});
+
+async function expectProblem(response: Response, status: number) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toBe('application/problem+json');
+  expect(response.headers.get('x-request-id')).toBeTruthy();
+  const body = await response.json();
+  expect(body).toMatchObject({ status, type: expect.stringMatching(/^urn:tally:error:/), title: expect.any(String), detail: expect.any(String), requestId: response.headers.get('x-request-id') });
+  return body;
+}
+
+const send = (c: RouteCase, auth?: string, path = c.path, headers?: Record<string, string>) =>
+  t.request(c.path === path && c.body ? 'POST' : methodOf(c), path, { auth, body: c.body, headers });
+const methodOf = (c: RouteCase) => Object.entries(routeCases).find(([, v]) => v === c)![0].split(' ')[0]!;
+
+describe('the security suite covers every route', () => {
+  it('has a case for every route of the app, and no case for a route that does not exist', () => {
+    expect(listRoutes(t.app)).toEqual(Object.keys(routeCases).sort());
+  });
+});
+
+describe.each(Object.entries(routeCases).filter(([, c]) => c.access !== 'public'))('%s', (_name, c) => {
+  it('without credentials: 401', async () => {
+    await expectProblem(await send(c), 401);
+  });
+
+  it('with a token signed by another secret: 401', async () => {
+    await expectProblem(await send(c, await t.userToken('alice', { secret: 'another-secret-entirely-0123456789' })), 401);
+  });
+
+  it('with an expired token: 401', async () => {
+    await expectProblem(await send(c, await t.userToken('alice', { expiresIn: Math.floor(Date.now() / 1000) - 60 })), 401);
+  });
+
+  it('with a token for another audience: 401', async () => {
+    await expectProblem(await send(c, await t.userToken('alice', { audience: 'someone-else' })), 401);
+  });
+
+  it('with a revoked API key: 401', async () => {
+    await expectProblem(await send(c, t.revokedKey), 401);
+  });
+
+  it('with a malformed Authorization header: 401', async () => {
+    await expectProblem(await t.request(methodOf(c), c.path, { headers: { authorization: 'Basic abc' } }), 401);
+  });
+
+  if (c.access !== 'user') {
+    it('as an end user: 403', async () => {
+      await expectProblem(await send(c, alice), 403);
+    });
+  }
+  if (c.access === 'admin' || c.access === 'job' || c.access === 'metrics') {
+    it('with a service key: 403', async () => {
+      await expectProblem(await send(c, t.serviceKey), 403);
+    });
+  }
+  if (c.access !== 'job') {
+    it('with the background job token: 403', async () => {
+      await expectProblem(await send(c, JOB_TOKEN), 403);
+    });
+  }
+  if (c.access !== 'metrics') {
+    it('with the metrics token: 403', async () => {
+      await expectProblem(await send(c, METRICS_TOKEN), 403);
+    });
+  }
+  if (c.access === 'user') {
+    it('with an API key that does not say whom it acts for: 403', async () => {
+      await expectProblem(await send(c, t.serviceKey), 403);
+    });
+  }
+  if (c.othersPath) {
+    it('on another user’s resource: 404, for the user and for a service key acting for them', async () => {
+      await expectProblem(await send(c, alice, c.othersPath), 404);
+      await expectProblem(await send(c, t.serviceKey, c.othersPath, { 'x-tally-user': 'alice' }), 404);
+    });
+  }
+
+  it('the right caller gets through', async () => {
+    const auth = { user: alice, admin: t.adminKey, service: t.serviceKey, job: JOB_TOKEN, metrics: METRICS_TOKEN }[c.access as Exclude<Access, 'public'>];
+    const response = await send(c, auth);
+    expect(response.status, await response.clone().text()).toBeLessThan(500);
+    expect([401, 403]).not.toContain(response.status);
+  });
+});
+
+describe('acting for a user', () => {
+  it('a service key with X-Tally-User sees that user’s data', async () => {
+    const response = await t.request('GET', '/v1/me', { auth: t.serviceKey, headers: { 'x-tally-user': 'bob' } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ userId: 'bob', accounts: [{ accountId: 'user:bob:purchased' }] });
+  });
+
+  it('a malformed X-Tally-User is a 400 naming the header', async () => {
+    const body = await expectProblem(await t.request('GET', '/v1/me', { auth: t.serviceKey, headers: { 'x-tally-user': 'bad user!' } }), 400);
+    expect(body.errors).toEqual([{ path: 'header.x-tally-user', message: 'invalid user id' }]);
+  });
+
+  it('the session cookie carries the same token', async () => {
+    const response = await t.request('GET', '/v1/me', { headers: { cookie: `lr_session=${alice}` } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ userId: 'alice' });
+  });
+});

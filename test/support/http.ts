@@ -1,0 +1,68 @@
+// An in-process app on a fresh database, with every kind of caller ready: no server, `app.request()`.
+import { SignJWT } from 'jose';
+import pino from 'pino';
+import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
+import { createUserTokenVerifier } from '../../src/auth/jwt.ts';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import { createApp } from '../../src/http/app.ts';
+import { createMetrics } from '../../src/http/metrics.ts';
+import { Ledger } from '../../src/ledger/index.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export const JWT_SECRET = 'test-secret-that-is-long-enough-0123456789';
+export const AUDIENCE = 'authenticated';
+export const JOB_TOKEN = 'job-token-0123456789abcdef';
+export const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
+
+export interface TestApp {
+  app: ReturnType<typeof createApp>;
+  db: TestDatabase;
+  ledger: Ledger;
+  config: Config;
+  adminKey: string;
+  serviceKey: string;
+  revokedKey: string;
+  userToken: (sub: string, options?: { secret?: string; audience?: string; expiresIn?: string | number }) => Promise<string>;
+  request: (method: string, path: string, options?: { auth?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }) => Promise<Response>;
+}
+
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const config = loadConfig({
+    env: { JWT_SECRET, JWT_AUDIENCE: AUDIENCE, BACKGROUND_JOB_TOKEN: JOB_TOKEN, TALLY_METRICS_TOKEN: METRICS_TOKEN, TALLY_RATE_LIMIT_ENABLED: 'false', ...env },
+  });
+  const log = pino({ level: 'silent' });
+  const ledger = new Ledger(db.pool, { ...config.ledger, log });
+  const app = createApp({ config, pool: db.pool, ledger, log, verifyUserToken: createUserTokenVerifier(config.auth), metrics: createMetrics() });
+  const adminKey = (await createApiKey(db.pool, { role: 'admin', name: 'test admin' })).key;
+  const serviceKey = (await createApiKey(db.pool, { role: 'service', name: 'test service' })).key;
+  const revoked = await createApiKey(db.pool, { role: 'admin', name: 'revoked' });
+  await revokeApiKey(db.pool, revoked.apiKey.id);
+
+  const userToken: TestApp['userToken'] = async (sub, options = {}) =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(sub)
+      .setAudience(options.audience ?? AUDIENCE)
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 7200)
+      .setExpirationTime(options.expiresIn ?? '1h')
+      .sign(new TextEncoder().encode(options.secret ?? JWT_SECRET));
+
+  const request: TestApp['request'] = (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.auth) headers.authorization = `Bearer ${options.auth}`;
+    let body: string | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    return Promise.resolve(app.request(path, { method, headers, body }));
+  };
+
+  return { app, db, ledger, config, adminKey, serviceKey, revokedKey: revoked.key, userToken, request };
+}
+
+/** The app's routes as "METHOD /path" (Hono's :param form), middleware excluded. */
+export function listRoutes(app: TestApp['app']): string[] {
+  return [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))].sort();
+}

@@ -29,6 +29,15 @@ describe('tally start --demo', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
 
+    // The printed demo credentials work as printed.
+    const userToken = first.output().match(/demo user token: (\S+)/)![1]!;
+    const adminKey = first.output().match(/admin API key:\s+(tly_\S+)/)![1]!;
+    expect(await (await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${userToken}` } })).json()).toMatchObject({
+      userId: 'demo-user',
+      accounts: [{ accountId: 'user:demo-user:purchased', balance: 10 }],
+    });
+    expect((await fetch(`${base}/v1/admin/ledger/check`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(200);
+
     // Another command attaches to the running server's database.
     const check = await runCli(['ledger', 'check'], env);
     expect(check.code).toBe(0);
@@ -81,6 +90,31 @@ describe('commands against DATABASE_URL', () => {
     expect(check.code).toBe(1);
     expect(check.output).toMatch(/FAIL balance-derivable/);
     expect(check.output).toContain('"id":"tampered"');
+  });
+});
+
+describe('tally keys', () => {
+  it('creates, lists and revokes API keys; TALLY_ADMIN_API_KEY is honoured at start', async () => {
+    const db = await createTestDatabase({ poolSize: 2 });
+    const env = { DATABASE_URL: db.url };
+    const created = await runCli(['keys', 'create', '--role', 'service', '--name', 'backend'], env);
+    expect(created.code).toBe(0);
+    const key = created.output.match(/^(tly_\S+)$/m)![1]!;
+    const id = created.output.match(/Created service key (key_\S+)/)![1]!;
+    expect((await runCli(['keys', 'list'], env)).output).toContain(`${id}  service  ${key.slice(0, 10)}…  active  backend`);
+    expect((await runCli(['keys', 'revoke', id], env)).code).toBe(0);
+    expect((await runCli(['keys', 'list'], env)).output).toMatch(new RegExp(`${id}  service  .*revoked`));
+    expect((await runCli(['keys', 'revoke', 'key_nope'], env)).code).toBe(1);
+    expect((await runCli(['keys', 'create'], env)).code).toBe(2);
+
+    const adminKey = `tly_${'a'.repeat(40)}`;
+    const port = String(await freePort());
+    const server = startCli(['serve'], { ...env, PORT: port, TALLY_ADMIN_API_KEY: adminKey });
+    await server.waitFor(/HTTP API listening/);
+    const check = await fetch(`http://127.0.0.1:${port}/v1/admin/ledger/check`, { headers: { authorization: `Bearer ${adminKey}` } });
+    expect(check.status).toBe(200);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
   });
 });
 

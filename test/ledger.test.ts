@@ -97,6 +97,17 @@ describe('idempotency', () => {
     expect(await balance(a)).toBe(7);
   });
 
+  it('a replayed hold answers as it first did, even after the hold was posted', async () => {
+    const a = await wallet(10);
+    const key = unique('idem-hold');
+    const first = await ledger.placeHold({ key, transfers: [{ debit: a, credit: 'spent', amount: 2 }] });
+    const posted = await ledger.postHold({ hold: key });
+    expect((await ledger.placeHold({ key, transfers: [{ debit: a, credit: 'spent', amount: 2 }] })).transfers).toEqual(first.transfers);
+    expect((await ledger.postHold({ hold: key })).transfers).toEqual(posted.transfers);
+    expect(first.transfers[0]!.state).toBe('pending');
+    expect(await balance(a)).toBe(8);
+  });
+
   it('a replay with other parameters is rejected clearly', async () => {
     const a = await wallet(10);
     const key = unique('idem');

@@ -26,6 +26,11 @@ export type TransferInput = Omit<Extract<Action, { type: 'transfer' }>, 'type' |
 
 const ACCOUNT_ID = /^[A-Za-z0-9_:.@-]{1,200}$/;
 
+/** An account's balance with what its pending debits hold; pending is derived, never stored. */
+const BALANCE_SELECT = `select a.id, a.asset, a.balance,
+    coalesce((select sum(amount) from ledger_transfers where debit_account_id = a.id and state = 'pending'), 0)::bigint as pending
+  from ledger_accounts a`;
+
 export class Ledger {
   private readonly batcher: Batcher;
 
@@ -108,9 +113,7 @@ export class Ledger {
   /** With `ownerId`, only that owner's account is found: others are "not found", never "forbidden". */
   async balanceOf(accountId: AccountId, options: { ownerId?: string; db?: Queryable } = {}): Promise<Balance> {
     const { rows } = await (options.db ?? this.pool).query<{ id: string; asset: string; balance: number; pending: number }>(
-      `select a.id, a.asset, a.balance,
-              coalesce((select sum(amount) from ledger_transfers where debit_account_id = a.id and state = 'pending'), 0)::bigint as pending
-         from ledger_accounts a where a.id = $1 and ($2::text is null or a.owner_id = $2)`,
+      `${BALANCE_SELECT} where a.id = $1 and ($2::text is null or a.owner_id = $2)`,
       [accountId, options.ownerId ?? null],
     );
     const row = rows[0];
@@ -136,9 +139,7 @@ export class Ledger {
 
   async accountsOwnedBy(ownerId: string): Promise<Balance[]> {
     const { rows } = await this.pool.query<{ id: string; asset: string; balance: number; pending: number }>(
-      `select a.id, a.asset, a.balance,
-              coalesce((select sum(amount) from ledger_transfers where debit_account_id = a.id and state = 'pending'), 0)::bigint as pending
-         from ledger_accounts a where a.owner_id = $1 order by a.id`,
+      `${BALANCE_SELECT} where a.owner_id = $1 order by a.id`,
       [ownerId],
     );
     return rows.map((row) => ({ accountId: row.id, asset: row.asset, balance: row.balance, pending: row.pending, posted: row.balance + row.pending }));

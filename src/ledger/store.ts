@@ -69,9 +69,27 @@ export class OptimisticConflict extends Error {
 
 interface BatchRead {
   now: string;
-  requests: StoredRequest[];
+  requests: { key: string; fingerprint: string; status: StoredRequest['status']; transfer_ids: string[] | null; error: StoredError | null }[];
+  answers: Record<keyof TransferRow, unknown>[];
   holds: Record<keyof TransferRow, unknown>[];
   accounts: { id: string; asset: string; never_negative: boolean; balance: number }[];
+}
+
+type StoredError = Extract<StoredRequest['result'], { error: unknown }>['error'];
+
+/**
+ * An applied answer as it was first given: transfers the request created are shown as created (a hold
+ * later resolved was pending then); transfers it resolved are shown as they are, since a resolved
+ * transfer never changes again.
+ */
+function rebuildAnswer(key: string, ids: string[], rows: Map<string, Transfer>): Transfer[] {
+  return ids.map((id) => {
+    const transfer = rows.get(id);
+    if (!transfer) throw new Error(`ledger: transfer ${id} of request ${key} is missing`);
+    if (transfer.requestKey !== key) return transfer;
+    const createdPending = transfer.state !== 'posted' || transfer.resolvedBy !== null;
+    return createdPending ? { ...transfer, state: 'pending', postedAmount: null, resolvedAt: null, resolvedBy: null } : transfer;
+  });
 }
 
 /** A transfer row as ledger_read_batch returns it (JSON: timestamps as strings). */
@@ -103,7 +121,13 @@ export async function applyOperations(client: Client, ops: Operation[], locking:
   });
   const read = rows[0]!.state;
   const now = new Date(read.now);
-  const requests = new Map(read.requests.map((request) => [request.key, request]));
+  const answers = new Map(read.answers.map((row) => [row.id as string, transferFromJson(row)]));
+  const requests = new Map<string, StoredRequest>(
+    read.requests.map((r) => [
+      r.key,
+      { key: r.key, fingerprint: r.fingerprint, status: r.status, result: r.status === 'applied' ? { transfers: rebuildAnswer(r.key, r.transfer_ids!, answers) } : { error: r.error! } },
+    ]),
+  );
   const holds = new Map<string, Transfer[]>();
   for (const row of read.holds) {
     const transfer = transferFromJson(row);
@@ -142,9 +166,9 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date, locking: Lo
   const { rows } = await client.query<{ resolved: number; dipped: number }>({
     name: 'ledger-write-plan',
     text: `with stored as (
-       insert into ledger_requests (key, fingerprint, status, error_code, result, created_at)
-       select key, fingerprint, status, error_code, result, $1 from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-         as r(key, fingerprint, status, error_code, result)),
+       insert into ledger_requests (key, fingerprint, status, transfer_ids, error, created_at)
+       select key, fingerprint, status, string_to_array(transfer_ids, ','), error, $1 from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+         as r(key, fingerprint, status, transfer_ids, error)),
      created as (
        insert into ledger_transfers (${TRANSFER_COLUMNS})
        select * from unnest($7::text[], $8::text[], $9::smallint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[],
@@ -162,7 +186,8 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date, locking: Lo
     values: [
       now,
       requests.map((r) => r.key), requests.map((r) => r.fingerprint), requests.map((r) => r.status),
-      requests.map((r) => ('error' in r.result ? r.result.error.code : null)), requests.map((r) => JSON.stringify(r.result)),
+      requests.map((r) => ('transfers' in r.result ? r.result.transfers.map((t) => t.id).join(',') : null)),
+      requests.map((r) => ('error' in r.result ? JSON.stringify(r.result.error) : null)),
       created.map((x) => x.id), created.map((x) => x.requestKey), created.map((x) => x.position), created.map((x) => x.debitAccountId),
       created.map((x) => x.creditAccountId), created.map((x) => x.asset), created.map((x) => x.amount), created.map((x) => x.state),
       created.map((x) => x.postedAmount), created.map((x) => x.expiresAt), created.map((x) => (x.metadata ? JSON.stringify(x.metadata) : null)),

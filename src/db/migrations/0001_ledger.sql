@@ -17,14 +17,17 @@ create table ledger_accounts (
 create index ledger_accounts_owner on ledger_accounts (owner_id) where owner_id is not null;
 
 -- One row per idempotency key: what was asked (fingerprint) and what was answered, rejections included,
--- so the same key always gets the same answer.
+-- so the same key always gets the same answer. An applied answer is rebuilt from its transfers (the ones
+-- it created, as created, and the ones it resolved, which never change again), so only their ids are kept.
 create table ledger_requests (
-  key         text primary key,
-  fingerprint text not null,
-  status      text not null check (status in ('applied', 'rejected')),
-  error_code  text,
-  result      jsonb not null,
-  created_at  timestamptz not null default now()
+  key          text primary key,
+  fingerprint  text not null,
+  status       text not null check (status in ('applied', 'rejected')),
+  transfer_ids text[],
+  error        jsonb,
+  created_at   timestamptz not null default now(),
+  check ((status = 'applied') = (transfer_ids is not null)),
+  check ((status = 'rejected') = (error is not null))
 );
 
 create table ledger_transfers (
@@ -55,19 +58,24 @@ create index ledger_transfers_pending_expiry on ledger_transfers (expires_at) wh
 
 -- Everything a batch reads, in one round trip and in the one lock order every batch follows:
 -- idempotency keys (advisory locks, by hash), then hold rows (FOR UPDATE), then accounts (FOR UPDATE
--- when p_lock_accounts, in id order). Returns {now, requests, holds, accounts} as JSON.
+-- when p_lock_accounts, in id order). Returns {now, requests, answers, holds, accounts} as JSON.
 create function ledger_read_batch(p_keys text[], p_holds text[], p_accounts text[], p_lock_accounts boolean)
 returns jsonb language plpgsql as $$
 declare
   v_requests jsonb;
   v_holds jsonb;
   v_accounts jsonb;
+  v_answers jsonb;
   v_ids text[];
 begin
   perform pg_advisory_xact_lock(h) from (select distinct hashtextextended(k, 0) as h from unnest(p_keys) as k order by h) as keys;
 
-  select coalesce(jsonb_agg(jsonb_build_object('key', key, 'fingerprint', fingerprint, 'status', status, 'result', result)), '[]')
+  select coalesce(jsonb_agg(jsonb_build_object('key', key, 'fingerprint', fingerprint, 'status', status, 'transfer_ids', transfer_ids, 'error', error)), '[]')
     into v_requests from ledger_requests where key = any(p_keys);
+  -- The transfers that earlier answers are rebuilt from (replays only; usually none).
+  select coalesce(jsonb_agg(to_jsonb(t)), '[]') into v_answers
+    from ledger_transfers t
+   where t.id in (select unnest(transfer_ids) from ledger_requests where key = any(p_keys) and status = 'applied');
 
   -- A hold is every transfer its operation created as pending: still pending, or resolved later.
   select coalesce(jsonb_agg(to_jsonb(t) order by t.request_key, t.position), '[]')
@@ -90,6 +98,6 @@ begin
       into v_accounts from ledger_accounts where id = any(v_ids);
   end if;
 
-  return jsonb_build_object('now', now(), 'requests', v_requests, 'holds', v_holds, 'accounts', v_accounts);
+  return jsonb_build_object('now', now(), 'requests', v_requests, 'answers', v_answers, 'holds', v_holds, 'accounts', v_accounts);
 end;
 $$;

@@ -50,6 +50,8 @@ interface RunResult {
   p50Ms: number;
   p99Ms: number;
   opsPerBatch: number;
+  /** Share of batches whose optimistic plan the database did not confirm, rerun under locks. */
+  lockedRerunShare: number;
 }
 
 const HELP = `Usage: npx tsx bench/ledger.ts [options]
@@ -277,6 +279,7 @@ async function runClients(ledger: Ledger, scenario: Scenario, clients: number, w
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     opsPerBatch: batches > 0 ? (statsAtEnd.operations - statsAtStart.operations) / batches : 0,
+    lockedRerunShare: batches > 0 ? (statsAtEnd.lockedReruns - statsAtStart.lockedReruns) / batches : 0,
   };
 }
 
@@ -288,8 +291,8 @@ function percentile(sorted: number[], p: number): number {
 
 /** A Markdown table, so it can be pasted into bench/README.md as is. */
 function formatTable(results: RunResult[]): string {
-  const header = ['scenario', 'clients', 'pairs/s', 'p50 ms', 'p99 ms', 'ops/batch'];
-  const rows = results.map((r) => [r.scenario, String(r.clients), r.pairsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.opsPerBatch.toFixed(1)]);
+  const header = ['scenario', 'clients', 'pairs/s', 'p50 ms', 'p99 ms', 'ops/batch', 'reruns'];
+  const rows = results.map((r) => [r.scenario, String(r.clients), r.pairsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.opsPerBatch.toFixed(1), `${(r.lockedRerunShare * 100).toFixed(1)}%`]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((cell, i) => (i < 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i < 1 ? `-${'-'.repeat(w)}-` : `-${'-'.repeat(w)}:`)).join('|')}|`;
@@ -303,7 +306,7 @@ function writeResults(results: RunResult[], options: Options, postgres: string, 
   const round = (n: number, digits: number) => Number(n.toFixed(digits));
   const cpus = os.cpus();
   const body = {
-    results: results.map((r) => ({ ...r, pairsPerSecond: round(r.pairsPerSecond, 1), p50Ms: round(r.p50Ms, 2), p99Ms: round(r.p99Ms, 2), opsPerBatch: round(r.opsPerBatch, 2) })),
+    results: results.map((r) => ({ ...r, pairsPerSecond: round(r.pairsPerSecond, 1), p50Ms: round(r.p50Ms, 2), p99Ms: round(r.p99Ms, 2), opsPerBatch: round(r.opsPerBatch, 2), lockedRerunShare: round(r.lockedRerunShare, 4) })),
     machine: {
       cpus: cpus.length,
       cpuModel: cpus[0]?.model ?? 'unknown',

@@ -72,18 +72,22 @@ export class Batcher {
     }
   }
 
-  /** Optimistic first; a batch whose optimistic plan the database does not confirm reruns locked. */
+  /**
+   * Optimistic first: a read and one self-committing write, no transaction around them. A batch whose
+   * optimistic plan the database does not confirm reruns locked, in a transaction.
+   */
   private async commit(ops: Operation[]): Promise<Outcome[]> {
     let locking: Locking = 'optimistic';
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
+        if (locking === 'optimistic') return await applyOperations(client, ops, locking);
         await client.query('begin');
         const outcomes = await applyOperations(client, ops, locking);
         await client.query('commit');
         return outcomes;
       } catch (error) {
-        await client.query('rollback').catch(() => undefined);
+        if (locking === 'locked') await client.query('rollback').catch(() => undefined);
         if (error instanceof OptimisticConflict) {
           locking = 'locked';
           this.stats.lockedReruns++;

@@ -54,12 +54,14 @@ export function transferFromRow(row: TransferRow): Transfer {
 }
 
 /**
- * How accounts are read. `locked`: every account is read FOR UPDATE, so the plan sees balances no one
- * else can change before commit. `optimistic`: accounts are read without locks, and their rows are locked
- * only by the final balance update, so a hot account (a shared pool) is held for the write and the commit
- * only, and concurrent batches overlap. An optimistic plan is trusted only for what the database then
- * proves: a too-low balance fails the CHECK constraint, and a refusal for funds may rest on a stale read;
- * either way `OptimisticConflict` is thrown and the caller reruns the batch `locked`.
+ * How a batch runs. `locked`, inside a transaction: keys, holds and accounts are locked as they are read,
+ * so the plan rests on state no one else can change before commit. `optimistic`, outside any
+ * transaction: plain reads, then one write statement (its own transaction, committed with it) that
+ * proves what the plan assumed: the keys are still new, the holds still pending, and no flagged balance
+ * would have gone below zero on the way from the balance it now locks. A hot account (a shared pool) is
+ * then held only for that statement and its commit, and a batch costs two round trips. A plan that fails
+ * the proof, or that refuses an operation (a refusal may rest on a stale read), raises
+ * `OptimisticConflict`: the caller reruns the batch locked.
  */
 export type Locking = 'locked' | 'optimistic';
 
@@ -136,13 +138,15 @@ export async function applyOperations(client: Client, ops: Operation[], locking:
   const accounts = new Map<string, AccountState>(read.accounts.map((a) => [a.id, { id: a.id, asset: a.asset, neverNegative: a.never_negative, balance: a.balance }]));
 
   const plan = planBatch(ops, { now, accounts, requests, holds }, () => newId('tr'));
-  if (locking === 'optimistic' && plan.newRequests.some((r) => 'error' in r.result && r.result.error.code === 'insufficient_funds')) {
-    throw new OptimisticConflict('a refusal for funds must be confirmed under locks');
+  if (locking === 'optimistic' && plan.newRequests.some((r) => 'error' in r.result)) {
+    throw new OptimisticConflict('a refusal must be confirmed under locks');
   }
   try {
-    await writePlan(client, plan, now, locking);
+    await writePlan(client, plan, now);
   } catch (error) {
-    if (locking === 'optimistic' && (error as { code?: string }).code === '23514') throw new OptimisticConflict('a balance changed since it was read');
+    const code = (error as { code?: string }).code;
+    // TL409: the plan's assumptions no longer hold; 23514: a flagged balance would go negative.
+    if (locking === 'optimistic' && (code === 'TL409' || code === '23514')) throw new OptimisticConflict((error as Error).message);
     throw error;
   }
   return plan.outcomes;
@@ -150,11 +154,12 @@ export async function applyOperations(client: Client, ops: Operation[], locking:
 
 /**
  * All of a batch's writes in one statement (one round trip): stored answers, new transfers, resolved
- * holds, and each account's net balance change. The balance update is where the never-negative CHECK
+ * holds, and each account's net balance change, then the proof of the plan's assumptions (see Locking),
+ * which aborts the statement if one fails. The balance update is where the never-negative CHECK
  * constraint bites. It finds rows by `id = any(...)` rather than joining an unnest, which the planner
  * turns into a sequential scan of every account once a batch touches a few dozen of them.
  */
-async function writePlan(client: Client, plan: BatchPlan, now: Date, locking: Locking): Promise<void> {
+async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<void> {
   const requests = plan.newRequests;
   const created = plan.newTransfers;
   const resolved = plan.resolvedTransfers;
@@ -163,12 +168,14 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date, locking: Lo
   const deltas = [...plan.balanceDeltas].filter(([id, delta]) => delta !== 0 || plan.lowestDips.get(id)! < 0);
   const dips = deltas.map(([id]) => plan.lowestDips.get(id) ?? 0);
   if (requests.length + created.length + resolved.length + deltas.length === 0) return;
-  const { rows } = await client.query<{ resolved: number; dipped: number }>({
+  await client.query({
     name: 'ledger-write-plan',
     text: `with stored as (
        insert into ledger_requests (key, fingerprint, status, transfer_ids, error, created_at)
        select key, fingerprint, status, string_to_array(transfer_ids, ','), error, $1 from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-         as r(key, fingerprint, status, transfer_ids, error)),
+         as r(key, fingerprint, status, transfer_ids, error)
+       on conflict (key) do nothing
+       returning 1),
      created as (
        insert into ledger_transfers (${TRANSFER_COLUMNS})
        select * from unnest($7::text[], $8::text[], $9::smallint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[],
@@ -176,13 +183,17 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date, locking: Lo
      resolved as (
        update ledger_transfers set state = ($22::text[])[i], posted_amount = ($23::bigint[])[i], resolved_at = $1, resolved_by = ($24::text[])[i]
          from (select array_position($21::text[], id) as i, id as found from ledger_transfers where id = any($21::text[]) and state = 'pending') r
-        where id = r.found
+        where id = r.found and state = 'pending' -- rechecked on the latest row version if another batch got there first
         returning 1),
      balances as (
        update ledger_accounts set balance = balance + ($26::bigint[])[array_position($25::text[], id)]
         where id = any($25::text[])
         returning never_negative and balance - ($26::bigint[])[array_position($25::text[], id)] + ($27::bigint[])[array_position($25::text[], id)] < 0 as dipped)
-     select (select count(*) from resolved)::int as resolved, (select count(*) from balances where dipped)::int as dipped`,
+     select case
+       when (select count(*) from stored) <> $28 then ledger_plan_outdated('a key was answered by another batch')
+       when (select count(*) from resolved) <> $29 then ledger_plan_outdated('a hold was resolved by another batch')
+       when exists (select 1 from balances where dipped) then ledger_plan_outdated('a balance is lower than the plan assumed')
+       else 0 end`,
     values: [
       now,
       requests.map((r) => r.key), requests.map((r) => r.fingerprint), requests.map((r) => r.status),
@@ -194,14 +205,7 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date, locking: Lo
       created.map((x) => x.createdAt), created.map((x) => x.resolvedAt), created.map((x) => x.resolvedBy),
       resolved.map((x) => x.id), resolved.map((x) => x.state), resolved.map((x) => x.postedAmount), resolved.map((x) => x.resolvedBy),
       deltas.map(([id]) => id), deltas.map(([, delta]) => delta), dips,
+      requests.length, resolved.length,
     ],
   });
-  // The plan took each account through its lowest point from the balance it read. Starting from the
-  // balance the update found (locked, latest), would any flagged account have gone below zero on the way?
-  if (rows[0]!.dipped > 0) {
-    if (locking === 'optimistic') throw new OptimisticConflict('a balance is lower than the plan assumed');
-    throw new Error('ledger: a locked balance changed under its lock');
-  }
-  // The holds were locked when read, so each must still be pending; anything else is a bug worth a loud failure.
-  if (rows[0]!.resolved !== resolved.length) throw new Error(`ledger: ${resolved.length - rows[0]!.resolved} held transfers changed under their lock`);
 }

@@ -56,19 +56,22 @@ create index ledger_transfers_debit on ledger_transfers (debit_account_id, id);
 create index ledger_transfers_credit on ledger_transfers (credit_account_id, id);
 create index ledger_transfers_pending_expiry on ledger_transfers (expires_at) where state = 'pending' and expires_at is not null;
 
--- Everything a batch reads, in one round trip and in the one lock order every batch follows:
--- idempotency keys (advisory locks, by hash), then hold rows (FOR UPDATE), then accounts (FOR UPDATE
--- when p_lock_accounts, in id order). Returns {now, requests, answers, holds, accounts} as JSON.
-create function ledger_read_batch(p_keys text[], p_holds text[], p_accounts text[], p_lock_accounts boolean)
+-- Everything a batch reads, in one round trip. Locked (inside the batch's transaction): in the one lock
+-- order every batch follows, idempotency keys (advisory locks, by hash), then hold rows (FOR UPDATE),
+-- then accounts (FOR UPDATE, in id order). Optimistic (no transaction): plain reads, whose assumptions
+-- the write then proves. Returns {now, requests, answers, holds, accounts} as JSON.
+create function ledger_read_batch(p_keys text[], p_holds text[], p_accounts text[], p_locked boolean)
 returns jsonb language plpgsql as $$
 declare
   v_requests jsonb;
+  v_answers jsonb;
   v_holds jsonb;
   v_accounts jsonb;
-  v_answers jsonb;
   v_ids text[];
 begin
-  perform pg_advisory_xact_lock(h) from (select distinct hashtextextended(k, 0) as h from unnest(p_keys) as k order by h) as keys;
+  if p_locked then
+    perform pg_advisory_xact_lock(h) from (select distinct hashtextextended(k, 0) as h from unnest(p_keys) as k order by h) as keys;
+  end if;
 
   select coalesce(jsonb_agg(jsonb_build_object('key', key, 'fingerprint', fingerprint, 'status', status, 'transfer_ids', transfer_ids, 'error', error)), '[]')
     into v_requests from ledger_requests where key = any(p_keys);
@@ -78,18 +81,23 @@ begin
    where t.id in (select unnest(transfer_ids) from ledger_requests where key = any(p_keys) and status = 'applied');
 
   -- A hold is every transfer its operation created as pending: still pending, or resolved later.
-  select coalesce(jsonb_agg(to_jsonb(t) order by t.request_key, t.position), '[]')
-    into v_holds
-    from (select * from ledger_transfers
-           where request_key = any(p_holds) and (state <> 'posted' or resolved_by is not null)
-           order by request_key, position for update) as t;
+  if p_locked then
+    select coalesce(jsonb_agg(to_jsonb(t) order by t.request_key, t.position), '[]') into v_holds
+      from (select * from ledger_transfers
+             where request_key = any(p_holds) and (state <> 'posted' or resolved_by is not null)
+             order by request_key, position for update) as t;
+  else
+    select coalesce(jsonb_agg(to_jsonb(t) order by t.request_key, t.position), '[]') into v_holds
+      from ledger_transfers t
+     where request_key = any(p_holds) and (state <> 'posted' or resolved_by is not null);
+  end if;
 
   select array_agg(distinct id) into v_ids from (
     select unnest(p_accounts) as id
     union all select h->>'debit_account_id' from jsonb_array_elements(v_holds) as h
     union all select h->>'credit_account_id' from jsonb_array_elements(v_holds) as h) as ids;
 
-  if p_lock_accounts then
+  if p_locked then
     select coalesce(jsonb_agg(jsonb_build_object('id', id, 'asset', asset, 'never_negative', never_negative, 'balance', balance) order by id), '[]')
       into v_accounts
       from (select id, asset, never_negative, balance from ledger_accounts where id = any(v_ids) order by id for update) as a;
@@ -99,5 +107,13 @@ begin
   end if;
 
   return jsonb_build_object('now', now(), 'requests', v_requests, 'answers', v_answers, 'holds', v_holds, 'accounts', v_accounts);
+end;
+$$;
+
+-- Aborts the statement (and its transaction) when a batch's plan no longer matches the ledger: the
+-- batcher reruns that batch under locks. SQLSTATE TL409 is Tally's own.
+create function ledger_plan_outdated(p_reason text) returns integer language plpgsql as $$
+begin
+  raise exception 'ledger plan outdated: %', p_reason using errcode = 'TL409';
 end;
 $$;

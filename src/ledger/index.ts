@@ -1,5 +1,6 @@
 // The ledger's public surface. Every balance change in Tally goes through `execute` (batched, its own
 // commit) or `executeIn` (inside a caller's transaction, for writes that must commit with other rows).
+import { createHash } from 'node:crypto';
 import type { Client, Pool, Queryable } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
 import { Batcher } from './batcher.ts';
@@ -91,11 +92,11 @@ export class Ledger {
   }
 
   postHold(input: { hold: string; amounts?: number[]; key?: string }): Promise<OperationResult> {
-    return this.execute({ key: input.key ?? `post:${input.hold}`, actions: [{ type: 'post', hold: input.hold, amounts: input.amounts }] });
+    return this.execute({ key: input.key ?? derivedKey('post', input.hold), actions: [{ type: 'post', hold: input.hold, amounts: input.amounts }] });
   }
 
   voidHold(input: { hold: string; key?: string }): Promise<OperationResult> {
-    return this.execute({ key: input.key ?? `void:${input.hold}`, actions: [{ type: 'void', hold: input.hold }] });
+    return this.execute({ key: input.key ?? derivedKey('void', input.hold), actions: [{ type: 'void', hold: input.hold }] });
   }
 
   /** Voids every hold past its expiry (the sweeper). Returns how many holds it expired. */
@@ -105,7 +106,7 @@ export class Ledger {
       [now ?? null, limit],
     );
     const outcomes = await Promise.all(
-      rows.map((row) => this.batcher.submit({ key: `expire:${row.request_key}`, actions: [{ type: 'expire', hold: row.request_key, ...(now ? { asOf: now } : {}) }] })),
+      rows.map((row) => this.batcher.submit({ key: derivedKey('expire', row.request_key), actions: [{ type: 'expire', hold: row.request_key, ...(now ? { asOf: now } : {}) }] })),
     );
     return outcomes.filter((o) => o.ok && !o.result.replayed).length;
   }
@@ -158,6 +159,12 @@ export class Ledger {
   drain(): Promise<void> {
     return this.batcher.drain();
   }
+}
+
+/** `post:<hold>`, hashed when that would pass the key length limit. */
+function derivedKey(prefix: string, hold: string): string {
+  const key = `${prefix}:${hold}`;
+  return key.length <= 200 ? key : `${prefix}:sha256:${createHash('sha256').update(hold).digest('base64url')}`;
 }
 
 function unwrap(outcome: Outcome): OperationResult {

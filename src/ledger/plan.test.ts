@@ -1,66 +1,54 @@
-// Property tests of the pure planner, no database. Random scripts of operations are planned batch by
-// batch; each plan is written to an in-memory table set exactly the way store.ts writes it, and the result
-// is checked against the ledger invariants, against the same operations planned one at a time, and
-// against a plain reference ledger written here without looking at how plan.ts decides.
+// Property tests of the pure planner, no database. Random scripts of operations (test/support/ledger-model.ts)
+// are planned batch by batch; each plan is written to an in-memory table set exactly the way store.ts writes
+// it, and the result is checked against the ledger invariants, against the same operations planned one at a
+// time, and against the plain reference ledger of ledger-model.ts, written without looking at how plan.ts decides.
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import {
+  accountsFor,
+  actionArb,
+  changeMeaning,
+  genesisOperation,
+  INTENDED,
+  kindOf,
+  Materializer,
+  meaningOf,
+  ReferenceLedger,
+  reshape,
+  stepsArb,
+  summarize,
+  type Intent,
+  type MaterializedStep,
+  type ModelOutcome,
+  type StepTemplate,
+  type TransferSummary,
+} from '../../test/support/ledger-model.ts';
 import { LedgerError, type LedgerErrorCode } from './errors.ts';
 import { fingerprintOf, MAX_AMOUNT, planBatch, validateOperation, type BatchPlan, type BatchState, type Outcome, type StoredRequest } from './plan.ts';
-import type { Action, Operation, Transfer, TransferState } from './types.ts';
+import type { Action, Operation, Transfer } from './types.ts';
 
 const MINUTE = 60_000;
 const START = Date.parse('2030-01-01T00:00:00.000Z');
 const NUM_RUNS = 200;
+const ACCOUNTS = accountsFor('');
+const GENESIS = genesisOperation('', 40);
 
 /** toEqual, but only paid for when it fails: tens of thousands of checks run per test, and expect() is slow. */
 function expectEqual(actual: unknown, expected: unknown, message?: string): void {
   if (!isDeepStrictEqual(actual, expected)) expect(actual, message).toEqual(expected);
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Accounts: two assets, a never-negative wallet side and an unbounded issuing side for each.
-
-interface AccountSpec {
-  id: string;
-  asset: string;
-  neverNegative: boolean;
+/** What validateOperation throws, if anything. */
+function validationError(op: Operation): LedgerError | undefined {
+  try {
+    validateOperation(op);
+    return undefined;
+  } catch (error) {
+    if (error instanceof LedgerError) return error;
+    throw error;
+  }
 }
-
-const ACCOUNTS: AccountSpec[] = [
-  { id: 'credits:issuance', asset: 'credits', neverNegative: false },
-  { id: 'credits:alice', asset: 'credits', neverNegative: true },
-  { id: 'credits:bob', asset: 'credits', neverNegative: true },
-  { id: 'credits:spent', asset: 'credits', neverNegative: false },
-  { id: 'units:external', asset: 'units', neverNegative: false },
-  { id: 'units:pool', asset: 'units', neverNegative: true },
-  { id: 'units:consumed', asset: 'units', neverNegative: true },
-];
-/** Slot ids for the generator: the accounts above, then one that was never opened. */
-const SLOTS = [...ACCOUNTS.map((a) => a.id), 'credits:ghost'];
-
-// ---------------------------------------------------------------------------------------------------
-// Scripts: operation templates that refer to accounts by slot and to holds by "an earlier operation",
-// turned into real operations (keys, times, amounts) only when their batch runs.
-
-interface LegTemplate {
-  accounts: [number, number];
-  amount: number;
-  pending: boolean;
-  /** Expiry of a pending leg, in minutes after the batch's clock; may be in the past (rejected). */
-  expiresIn: number | null;
-  expiryAsDate: boolean;
-  withMetadata: boolean;
-}
-type HoldRef = { kind: 'earlier'; pick: number } | { kind: 'self' } | { kind: 'unknown' };
-type PostAmounts = 'held' | 'partial' | 'over' | 'wrong-length';
-type ActionTemplate =
-  | { type: 'transfer'; leg: LegTemplate }
-  | { type: 'post'; hold: HoldRef; amounts: PostAmounts; percents: number[] }
-  | { type: 'void'; hold: HoldRef }
-  | { type: 'expire'; hold: HoldRef; asOfIn: number | null };
-type ReplayVariant = 'same' | 'reshaped' | 'different';
-type StepTemplate = { type: 'fresh'; actions: ActionTemplate[] } | { type: 'replay'; pick: number; variant: ReplayVariant };
 
 interface Script {
   steps: StepTemplate[];
@@ -69,341 +57,11 @@ interface Script {
   advances: number[];
 }
 
-const sameAssetPairs = ACCOUNTS.flatMap((debit, i) =>
-  ACCOUNTS.flatMap((credit, j) => (i !== j && debit.asset === credit.asset ? [[i, j] as [number, number]] : [])),
-);
-const fundingPairs: [number, number][] = [[0, 1], [0, 2], [4, 5]];
-
-const pairArb = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(...fundingPairs) },
-  { weight: 6, arbitrary: fc.constantFrom(...sameAssetPairs) },
-  // Anything at all: same account, other asset, the unopened account.
-  { weight: 1, arbitrary: fc.tuple(fc.nat({ max: SLOTS.length - 1 }), fc.nat({ max: SLOTS.length - 1 })) },
-);
-
-const legArb: fc.Arbitrary<LegTemplate> = fc.record({
-  accounts: pairArb,
-  amount: fc.integer({ min: 1, max: 25 }),
-  pending: fc.boolean(),
-  expiresIn: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 3, arbitrary: fc.constantFrom(1, 2, 4) }, { weight: 1, arbitrary: fc.constantFrom(-1, 0) }),
-  expiryAsDate: fc.boolean(),
-  withMetadata: fc.boolean(),
-});
-
-const holdRefArb: fc.Arbitrary<HoldRef> = fc.oneof(
-  { weight: 10, arbitrary: fc.nat().map((pick): HoldRef => ({ kind: 'earlier', pick })) },
-  { weight: 1, arbitrary: fc.constant<HoldRef>({ kind: 'self' }) },
-  { weight: 1, arbitrary: fc.constant<HoldRef>({ kind: 'unknown' }) },
-);
-
-const postAmountsArb: fc.Arbitrary<PostAmounts> = fc.oneof(
-  { weight: 4, arbitrary: fc.constant<PostAmounts>('held') },
-  { weight: 4, arbitrary: fc.constant<PostAmounts>('partial') },
-  { weight: 1, arbitrary: fc.constantFrom<PostAmounts>('over', 'wrong-length') },
-);
-
-const actionArb: fc.Arbitrary<ActionTemplate> = fc.oneof(
-  { weight: 6, arbitrary: legArb.map((leg): ActionTemplate => ({ type: 'transfer', leg })) },
-  {
-    weight: 3,
-    arbitrary: fc
-      .record({ hold: holdRefArb, amounts: postAmountsArb, percents: fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 3 }) })
-      .map((post): ActionTemplate => ({ type: 'post', ...post })),
-  },
-  { weight: 2, arbitrary: holdRefArb.map((hold): ActionTemplate => ({ type: 'void', hold })) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({ hold: holdRefArb, asOfIn: fc.option(fc.integer({ min: -1, max: 6 }), { nil: null }) })
-      .map((expire): ActionTemplate => ({ type: 'expire', ...expire })),
-  },
-);
-
-// Mostly single actions: one failing action refuses the whole operation, so long ones rarely apply.
-const actionsArb = fc.oneof({ weight: 4, arbitrary: fc.array(actionArb, { minLength: 1, maxLength: 1 }) }, { weight: 1, arbitrary: fc.array(actionArb, { minLength: 2, maxLength: 3 }) });
-
-const stepArb: fc.Arbitrary<StepTemplate> = fc.oneof(
-  { weight: 6, arbitrary: actionsArb.map((actions): StepTemplate => ({ type: 'fresh', actions })) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({ pick: fc.nat(), variant: fc.constantFrom<ReplayVariant>('same', 'reshaped', 'different') })
-      .map((replay): StepTemplate => ({ type: 'replay', ...replay })),
-  },
-);
-
 const scriptArb: fc.Arbitrary<Script> = fc.record({
-  steps: fc.array(stepArb, { minLength: 1, maxLength: 30, size: 'max' }),
+  steps: stepsArb,
   batchSizes: fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 8 }),
   advances: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 8 }),
 });
-
-interface MaterializedStep {
-  op: Operation;
-  /** Null for a first use of its key. */
-  replayOf: ReplayVariant | null;
-}
-
-/** Turns step templates into operations, remembering each new key's actions and the amounts it held. */
-class Materializer {
-  readonly fresh: { key: string; actions: Action[]; held: number[] }[] = [];
-
-  /** `pendingHolds`: keys of the holds still pending, to aim post, void and expire at them often. */
-  constructor(private readonly pendingHolds: () => ReadonlySet<string> = () => new Set()) {}
-
-  next(step: StepTemplate, nowMs: number): MaterializedStep {
-    if (step.type === 'replay' && this.fresh.length > 0) {
-      const original = this.fresh[step.pick % this.fresh.length]!;
-      const actions = step.variant === 'same' ? original.actions : step.variant === 'reshaped' ? original.actions.map(reshape) : changeMeaning(original.actions);
-      return { op: { key: original.key, actions }, replayOf: step.variant };
-    }
-    const key = `k${this.fresh.length}`;
-    const templates: ActionTemplate[] = step.type === 'fresh' ? step.actions : [{ type: 'void', hold: { kind: 'unknown' } }];
-    const actions: Action[] = [];
-    const held: number[] = [];
-    for (const template of templates) {
-      if (template.type === 'transfer') {
-        actions.push(transferAction(template.leg, actions.length, nowMs));
-        if (template.leg.pending) held.push(template.leg.amount);
-        continue;
-      }
-      const hold = this.resolveHold(template.hold, key, held);
-      if (template.type === 'void') actions.push({ type: 'void', hold: hold.key });
-      else if (template.type === 'expire') actions.push({ type: 'expire', hold: hold.key, ...(template.asOfIn === null ? {} : { asOf: new Date(nowMs + template.asOfIn * MINUTE) }) });
-      else actions.push({ type: 'post', hold: hold.key, ...postAmounts(template, hold.held) });
-    }
-    this.fresh.push({ key, actions, held });
-    return { op: { key, actions }, replayOf: null };
-  }
-
-  private resolveHold(ref: HoldRef, ownKey: string, ownHeld: number[]): { key: string; held: number[] } {
-    if (ref.kind === 'self') return { key: ownKey, held: [...ownHeld] };
-    const holders = this.fresh.filter((f) => f.held.length > 0);
-    const candidates = holders.length > 0 ? holders : this.fresh;
-    if (ref.kind === 'unknown' || candidates.length === 0) return { key: 'no-such-hold', held: [] };
-    // Mostly a hold the reference ledger says is still pending (else one of the two newest); sometimes any
-    // earlier one, settled, refused or never a hold, since those refusals need testing too.
-    const pending = this.pendingHolds();
-    const live = holders.filter((f) => pending.has(f.key));
-    const choice = ref.pick % 4;
-    const pool = choice === 3 ? candidates : live.length > 0 ? live : candidates.slice(-2);
-    const target = pool[Math.floor(ref.pick / 4) % pool.length]!;
-    return { key: target.key, held: target.held };
-  }
-}
-
-function transferAction(leg: LegTemplate, index: number, nowMs: number): Action {
-  const [debit, credit] = leg.accounts;
-  const expiresAt = leg.pending && leg.expiresIn !== null ? new Date(nowMs + leg.expiresIn * MINUTE) : undefined;
-  return {
-    type: 'transfer',
-    debit: SLOTS[debit]!,
-    credit: SLOTS[credit]!,
-    amount: leg.amount,
-    ...(leg.pending ? { pending: true } : {}),
-    ...(expiresAt === undefined ? {} : { expiresAt: leg.expiryAsDate ? expiresAt : expiresAt.toISOString() }),
-    ...(leg.withMetadata ? { metadata: { leg: index, b: 'second', a: { z: 1, y: [1, 2] } } } : {}),
-  };
-}
-
-function postAmounts(template: Extract<ActionTemplate, { type: 'post' }>, held: number[]): { amounts?: number[] } {
-  const percentOf = (i: number) => template.percents[i % template.percents.length]!;
-  if (held.length === 0) return template.amounts === 'held' ? {} : { amounts: [1] };
-  switch (template.amounts) {
-    case 'held':
-      return {};
-    case 'partial':
-      return { amounts: held.map((amount, i) => Math.max(1, Math.floor((amount * percentOf(i)) / 100))) };
-    case 'over':
-      return { amounts: held.map((amount, i) => (i === 0 ? amount + 1 : amount)) };
-    case 'wrong-length':
-      return { amounts: [...held, 1] };
-  }
-}
-
-/** The same action spelled differently: the fingerprint must not change. */
-function reshape(action: Action): Action {
-  switch (action.type) {
-    case 'transfer': {
-      const { pending, expiresAt, metadata, ...rest } = action;
-      return {
-        ...rest,
-        pending: pending ?? false,
-        ...(expiresAt === undefined ? {} : { expiresAt: expiresAt instanceof Date ? expiresAt.toISOString() : new Date(expiresAt) }),
-        ...(metadata === undefined ? {} : { metadata: reverseKeys(metadata) as Record<string, unknown> }),
-      };
-    }
-    case 'post':
-      return { type: 'post', hold: action.hold, ...(action.amounts === undefined ? {} : { amounts: [...action.amounts] }) };
-    case 'void':
-      return { type: 'void', hold: action.hold };
-    case 'expire':
-      // asOf is when the sweeper looked, not part of what was asked.
-      return { type: 'expire', hold: action.hold, ...(action.asOf === undefined ? { asOf: new Date(START - MINUTE) } : {}) };
-  }
-}
-
-function reverseKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(reverseKeys);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reverseKeys(v)]));
-  return value;
-}
-
-/** Other actions under the same key: must be refused as an idempotency conflict. */
-function changeMeaning(actions: Action[]): Action[] {
-  const [first, ...rest] = actions;
-  const changed: Action =
-    first!.type === 'transfer'
-      ? { ...first!, amount: first!.amount + 1 }
-      : first!.type === 'void'
-        ? { type: 'expire', hold: first!.hold }
-        : { type: 'void', hold: first!.hold };
-  return [changed, ...rest];
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The reference ledger: one operation at a time, on plain maps, all or nothing by working on a copy.
-
-interface ModelTransfer {
-  debit: string;
-  credit: string;
-  amount: number;
-  /** Created as a hold; only these make up the hold addressed by their operation's key. */
-  createdPending: boolean;
-  state: TransferState;
-  postedAmount: number | null;
-  expiresAtMs: number | null;
-}
-type ModelAnswer = { ok: true } | { ok: false; code: LedgerErrorCode };
-type ModelOutcome = { kind: 'applied' } | { kind: 'rejected'; code: LedgerErrorCode } | { kind: 'replayed'; answer: ModelAnswer } | { kind: 'conflict' };
-
-/** What an operation asks for, for the model's own idempotency check (spelling does not count). */
-function meaningOf(actions: Action[]): string {
-  return JSON.stringify(
-    actions.map((a) => {
-      if (a.type === 'transfer') {
-        return [a.type, a.debit, a.credit, a.amount, a.pending === true, a.expiresAt === undefined ? null : new Date(a.expiresAt).getTime(), sortKeys(a.metadata ?? null)];
-      }
-      return a.type === 'post' ? [a.type, a.hold, a.amounts ?? null] : [a.type, a.hold];
-    }),
-  );
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') return Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sortKeys(v)]);
-  return value;
-}
-
-class ReferenceLedger {
-  private balances: Map<string, number>;
-  /** Every transfer, by the key of the operation that created it, in creation order. */
-  private transfers = new Map<string, ModelTransfer[]>();
-  private answers = new Map<string, { meaning: string; answer: ModelAnswer }>();
-
-  constructor(private readonly accounts: ReadonlyMap<string, AccountSpec>) {
-    this.balances = new Map([...accounts.keys()].map((id) => [id, 0]));
-  }
-
-  execute(op: Operation, nowMs: number): ModelOutcome {
-    const meaning = meaningOf(op.actions);
-    const earlier = this.answers.get(op.key);
-    if (earlier) return earlier.meaning === meaning ? { kind: 'replayed', answer: earlier.answer } : { kind: 'conflict' };
-    const balances = new Map(this.balances);
-    const transfers = new Map([...this.transfers].map(([key, list]) => [key, list.map((t) => ({ ...t }))]));
-    const failure = this.attempt(op, nowMs, balances, transfers);
-    this.answers.set(op.key, { meaning, answer: failure === null ? { ok: true } : { ok: false, code: failure } });
-    if (failure !== null) return { kind: 'rejected', code: failure };
-    this.balances = balances;
-    this.transfers = transfers;
-    return { kind: 'applied' };
-  }
-
-  /** Keys of the holds that can still be posted, voided or expired. */
-  pendingHoldKeys(): Set<string> {
-    const keys = new Set<string>();
-    for (const [key, list] of this.transfers) {
-      const hold = list.filter((t) => t.createdPending);
-      if (hold.length > 0 && hold.every((t) => t.state === 'pending')) keys.add(key);
-    }
-    return keys;
-  }
-
-  private attempt(op: Operation, nowMs: number, balances: Map<string, number>, transfers: Map<string, ModelTransfer[]>): LedgerErrorCode | null {
-    const add = (id: string, amount: number) => balances.set(id, balances.get(id)! + amount);
-    for (const action of op.actions) {
-      if (action.type === 'transfer') {
-        const debit = this.accounts.get(action.debit);
-        const credit = this.accounts.get(action.credit);
-        if (!debit || !credit) return 'account_not_found';
-        if (action.debit === action.credit) return 'same_account';
-        if (debit.asset !== credit.asset) return 'asset_mismatch';
-        const expiresAtMs = action.expiresAt === undefined ? null : new Date(action.expiresAt).getTime();
-        if (expiresAtMs !== null && expiresAtMs <= nowMs) return 'invalid_operation';
-        const pending = action.pending === true;
-        add(action.debit, -action.amount);
-        if (!pending) add(action.credit, action.amount);
-        const transfer: ModelTransfer = {
-          debit: action.debit,
-          credit: action.credit,
-          amount: action.amount,
-          createdPending: pending,
-          state: pending ? 'pending' : 'posted',
-          postedAmount: pending ? null : action.amount,
-          expiresAtMs,
-        };
-        transfers.set(op.key, [...(transfers.get(op.key) ?? []), transfer]);
-        continue;
-      }
-      const hold = (transfers.get(action.hold) ?? []).filter((t) => t.createdPending);
-      const expiredAt = (ms: number) => (t: ModelTransfer) => t.expiresAtMs !== null && t.expiresAtMs <= ms;
-      if (hold.length === 0) return 'hold_not_found';
-      if (hold.some((t) => t.state !== 'pending')) return 'hold_not_pending';
-      if (action.type === 'post' && hold.some(expiredAt(nowMs))) return 'hold_expired';
-      if (action.type === 'expire' && !hold.every(expiredAt(action.asOf === undefined ? nowMs : new Date(action.asOf).getTime()))) return 'hold_not_expired';
-      if (action.type === 'post' && action.amounts !== undefined && (action.amounts.length !== hold.length || action.amounts.some((a, i) => a > hold[i]!.amount))) {
-        return 'invalid_amount';
-      }
-      for (const [i, t] of hold.entries()) {
-        if (action.type === 'post') {
-          const posted = action.amounts?.[i] ?? t.amount;
-          add(t.credit, posted);
-          add(t.debit, t.amount - posted);
-          t.state = 'posted';
-          t.postedAmount = posted;
-        } else {
-          add(t.debit, t.amount);
-          t.state = action.type === 'void' ? 'voided' : 'expired';
-        }
-      }
-    }
-    // Never-negative accounts start at zero and only ever pass this check, so "still >= 0" is the rule.
-    for (const [id, account] of this.accounts) if (account.neverNegative && balances.get(id)! < 0) return 'insufficient_funds';
-    return null;
-  }
-
-  balanceOf(id: string): number {
-    return this.balances.get(id)!;
-  }
-
-  pendingOf(id: string): number {
-    return [...this.transfers.values()].flat().reduce((sum, t) => sum + (t.state === 'pending' && t.debit === id ? t.amount : 0), 0);
-  }
-
-  transferStates(): Record<string, TransferSummary[]> {
-    return Object.fromEntries(
-      [...this.transfers].map(([key, list]) => [key, list.map((t) => ({ debit: t.debit, credit: t.credit, amount: t.amount, state: t.state, postedAmount: t.postedAmount }))]),
-    );
-  }
-}
-
-interface TransferSummary {
-  debit: string;
-  credit: string;
-  amount: number;
-  state: TransferState;
-  postedAmount: number | null;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The planner under test, with its plans written to in-memory tables the way store.ts writes them.
@@ -416,10 +74,19 @@ class PlannedLedger {
   private readonly positions = new Set<string>();
   private transferCount = 0;
 
-  plan(ops: Operation[], now: Date): BatchPlan {
-    const plan = planBatch(ops, this.lockedState(ops, now), () => `tr_${String(++this.transferCount).padStart(6, '0')}`);
+  /**
+   * What `Ledger.execute` does with the operations of one batch: a malformed operation throws before
+   * anything is read and never joins the batch; the others are planned together and the plan written.
+   */
+  run(ops: Operation[], now: Date): BatchRun {
+    const refusals = ops.map(validationError);
+    const planned = ops.filter((_, i) => refusals[i] === undefined);
+    const state = this.lockedState(planned, now);
+    const plan = planBatch(planned, state, () => `tr_${String(++this.transferCount).padStart(6, '0')}`);
     this.write(plan, now);
-    return plan;
+    let next = 0;
+    const outcomes = refusals.map((error): Outcome => (error ? { ok: false, error } : plan.outcomes[next++]!));
+    return { outcomes, planned, state, plan };
   }
 
   /** What store.ts reads under its locks: the batch's stored requests, then the holds and accounts of its new operations. */
@@ -482,7 +149,6 @@ class PlannedLedger {
     }
   }
 
-
   pendingOf(id: string): number {
     return [...this.transfers.values()].reduce((sum, t) => sum + (t.state === 'pending' && t.debitAccountId === id ? t.amount : 0), 0);
   }
@@ -490,12 +156,7 @@ class PlannedLedger {
   transferStates(): Record<string, TransferSummary[]> {
     const byKey = new Map<string, Transfer[]>();
     for (const t of this.transfers.values()) byKey.set(t.requestKey, [...(byKey.get(t.requestKey) ?? []), t]);
-    return Object.fromEntries(
-      [...byKey].map(([key, list]) => [
-        key,
-        list.sort((a, b) => a.position - b.position).map((t) => ({ debit: t.debitAccountId, credit: t.creditAccountId, amount: t.amount, state: t.state, postedAmount: t.postedAmount })),
-      ]),
-    );
+    return Object.fromEntries([...byKey].map(([key, list]) => [key, list.sort((a, b) => a.position - b.position).map(summarize)]));
   }
 
   /** The checks of invariants.ts, over the in-memory tables. */
@@ -538,20 +199,36 @@ function rowProblems(t: Transfer): string[] {
 // ---------------------------------------------------------------------------------------------------
 // Running a script.
 
+interface BatchRun {
+  /** One per operation; a malformed operation's is the error validation threw. */
+  outcomes: Outcome[];
+  /** The well-formed operations, planned together. */
+  planned: Operation[];
+  /** What the plan was made from: the stored requests, holds and accounts read for the batch. */
+  state: BatchState;
+  plan: BatchPlan;
+}
+
 interface StepRecord extends MaterializedStep {
-  nowMs: number;
   /** The outcome inside its batch. */
   batched: Outcome;
   /** The same operation planned alone, after the same operations before it. */
   alone: Outcome;
   alonePlan: BatchPlan;
-  /** The stored request as it stood when the operation was planned alone. */
+  /** The stored request as it stood before and after the operation was planned alone. */
   storedBefore: StoredRequest | undefined;
+  storedAfter: StoredRequest | undefined;
   expected: ModelOutcome;
+}
+
+interface BatchRecord extends BatchRun {
+  /** Lowest point of each account's balance at the batch's operation boundaries, relative to its start, per the reference ledger. */
+  modelDips: Map<string, number>;
 }
 
 interface PlayedScript {
   records: StepRecord[];
+  batches: BatchRecord[];
   batched: PlannedLedger;
   alone: PlannedLedger;
   model: ReferenceLedger;
@@ -560,25 +237,16 @@ interface PlayedScript {
   finalNowMs: number;
 }
 
-const GENESIS: Operation = {
-  key: 'genesis',
-  actions: [
-    { type: 'transfer', debit: 'credits:issuance', credit: 'credits:alice', amount: 40 },
-    { type: 'transfer', debit: 'credits:issuance', credit: 'credits:bob', amount: 40 },
-    { type: 'transfer', debit: 'units:external', credit: 'units:pool', amount: 40 },
-  ],
-};
-
 function play(script: Script): PlayedScript {
-  const model = new ReferenceLedger(new Map(ACCOUNTS.map((a) => [a.id, a])));
-  const materializer = new Materializer(() => model.pendingHoldKeys());
+  const model = new ReferenceLedger(ACCOUNTS);
+  const materializer = new Materializer({ timeUnitMs: MINUTE, pendingHolds: () => model.pendingHoldKeys() });
   const batched = new PlannedLedger();
   const alone = new PlannedLedger();
   const records: StepRecord[] = [];
+  const batches: BatchRecord[] = [];
   const violationsAfterBatches: string[][] = [];
   let nowMs = START;
-  // Some money in the never-negative accounts to start with, so that not every early debit is refused.
-  for (const ledger of [batched, alone]) ledger.plan([GENESIS], new Date(nowMs));
+  for (const ledger of [batched, alone]) ledger.run([GENESIS], new Date(nowMs));
   expect(model.execute(GENESIS, nowMs)).toEqual({ kind: 'applied' });
   for (let start = 0, batch = 0; start < script.steps.length; batch++) {
     const size = script.batchSizes[batch % script.batchSizes.length]!;
@@ -586,23 +254,20 @@ function play(script: Script): PlayedScript {
     const now = new Date(nowMs);
     const steps = script.steps.slice(start, start + size).map((step) => materializer.next(step, nowMs));
     start += size;
-    const plan = batched.plan(steps.map((s) => s.op), now);
+    const run = batched.run(steps.map((s) => s.op), now);
+    const startBalances = new Map(ACCOUNTS.map((a) => [a.id, model.balanceOf(a.id)]));
+    const modelDips = new Map(ACCOUNTS.map((a) => [a.id, 0]));
     for (const [i, step] of steps.entries()) {
       const storedBefore = alone.requests.get(step.op.key);
-      const alonePlan = alone.plan([step.op], now);
-      records.push({ ...step, nowMs, batched: plan.outcomes[i]!, alone: alonePlan.outcomes[0]!, alonePlan, storedBefore, expected: model.execute(step.op, nowMs) });
+      const aloneRun = alone.run([step.op], now);
+      const expected = model.execute(step.op, nowMs);
+      for (const a of ACCOUNTS) modelDips.set(a.id, Math.min(modelDips.get(a.id)!, model.balanceOf(a.id) - startBalances.get(a.id)!));
+      records.push({ ...step, batched: run.outcomes[i]!, alone: aloneRun.outcomes[0]!, alonePlan: aloneRun.plan, storedBefore, storedAfter: alone.requests.get(step.op.key), expected });
     }
+    batches.push({ ...run, modelDips });
     violationsAfterBatches.push(batched.invariantViolations());
   }
-  return { records, batched, alone, model, violationsAfterBatches, materializer, finalNowMs: nowMs };
-}
-
-/** An outcome reduced to what the reference ledger can tell. */
-function kindOf(outcome: Outcome): ModelOutcome {
-  if (outcome.ok) return outcome.result.replayed ? { kind: 'replayed', answer: { ok: true } } : { kind: 'applied' };
-  const { code, replayed } = outcome.error;
-  if (replayed) return { kind: 'replayed', answer: { ok: false, code } };
-  return code === 'idempotency_conflict' ? { kind: 'conflict' } : { kind: 'rejected', code };
+  return { records, batches, batched, alone, model, violationsAfterBatches, materializer, finalNowMs: nowMs };
 }
 
 /** An outcome in full, errors included (an Error's own fields are not compared by toEqual). */
@@ -621,13 +286,8 @@ function expectNoWrites(plan: BatchPlan): void {
 }
 
 function expectConflict(outcome: Outcome, key: string): void {
-  expectEqual(comparable(outcome), {
-    ok: false,
-    name: 'LedgerError',
-    isLedgerError: true,
-    error: { code: 'idempotency_conflict', message: `key ${key} was already used for a different operation`, detail: { key } },
-    replayed: false,
-  });
+  const seen = outcome.ok ? outcome : { name: outcome.error.name, code: outcome.error.code, detail: outcome.error.detail, replayed: outcome.error.replayed };
+  expectEqual(seen, { name: 'LedgerError', code: 'idempotency_conflict', detail: { key }, replayed: false });
 }
 
 const errorName = (code: LedgerErrorCode) => (code === 'insufficient_funds' ? 'InsufficientFundsError' : 'LedgerError');
@@ -645,14 +305,15 @@ function expectStoredAnswer(outcome: Outcome, stored: StoredRequest): void {
 
 describe('planBatch, on random scripts of operations', () => {
   it('agrees with a reference ledger and keeps every ledger invariant after each batch', () => {
+    const intents = new Map<Intent, number>();
     fc.assert(
       fc.property(scriptArb, (script) => {
         const { records, batched, model, violationsAfterBatches } = play(script);
         for (const record of records) {
-          validateOperation(record.op); // every generated operation is well-formed
           expectEqual(kindOf(record.batched), record.expected, `${record.op.key}: ${JSON.stringify(record.op.actions)}`);
-          // The script's own intent and the model's idempotency rule must agree, or the test is wrong.
-          if (record.replayOf !== null) expectEqual(record.expected.kind, record.replayOf === 'different' ? 'conflict' : 'replayed');
+          // The script's own intent and the model's rules must agree, or the test is wrong.
+          expectEqual(INTENDED[record.intent].includes(record.expected.kind), true, `${record.op.key} meant as ${record.intent}, model says ${record.expected.kind}`);
+          intents.set(record.intent, (intents.get(record.intent) ?? 0) + 1);
         }
         for (const violations of violationsAfterBatches) expectEqual(violations, []);
         for (const account of ACCOUNTS) {
@@ -660,9 +321,13 @@ describe('planBatch, on random scripts of operations', () => {
           if (account.neverNegative) expect(batched.balances.get(account.id)).toBeGreaterThanOrEqual(0);
         }
         expect(batched.transferStates()).toEqual(model.transferStates());
+        // Malformed operations stored nothing: the keys with a stored request are exactly the model's.
+        expect([...batched.requests.keys()].sort()).toEqual(model.storedKeys().sort());
       }),
       { numRuns: NUM_RUNS },
     );
+    // The scripts exercised every kind of step, a key reused after malformed operations included.
+    for (const intent of Object.keys(INTENDED) as Intent[]) expect(intents.get(intent) ?? 0, intent).toBeGreaterThan(0);
   });
 
   it('decides a batch exactly as its operations one at a time, and a refused operation writes nothing', () => {
@@ -673,7 +338,12 @@ describe('planBatch, on random scripts of operations', () => {
           expectEqual(comparable(record.batched), comparable(record.alone));
           const plan = record.alonePlan;
           const outcome = record.alone;
-          if (record.storedBefore) {
+          if (kindOf(outcome).kind === 'invalid') {
+            // Refused before anything was read: not planned, and the key is left as it was.
+            expectEqual(plan.newRequests, []);
+            expectNoWrites(plan);
+            expectEqual(record.storedAfter, record.storedBefore);
+          } else if (record.storedBefore) {
             // A key seen before: answered from the stored request or refused, and nothing is written.
             expectNoWrites(plan);
             expectEqual(plan.newRequests, []);
@@ -709,32 +379,68 @@ describe('planBatch, on random scripts of operations', () => {
         const { records, batched, materializer, finalNowMs } = play(script);
         // In-script replays were answered from the request stored when they ran.
         for (const record of records) {
-          if (record.replayOf === null) continue;
+          if (record.intent !== 'replay' && record.intent !== 'conflict') continue;
           const stored = record.storedBefore!;
           expectEqual(nonZeroDeltas(record.alonePlan), []);
-          if (record.replayOf === 'different') expectConflict(record.alone, record.op.key);
+          if (record.intent === 'conflict') expectConflict(record.alone, record.op.key);
           else expectStoredAnswer(record.alone, stored);
         }
-        // Every key, replayed later, all in one batch: same answers, no writes at all.
-        const now = new Date(finalNowMs + laterMinutes * MINUTE);
-        const replays = materializer.fresh.flatMap(({ key, actions }) => [
-          { key, actions },
-          { key, actions: actions.map(reshape) },
-          { key, actions: changeMeaning(actions) },
-        ]);
-        const plan = batched.plan(replays, now);
+        // Every key, replayed later, all in one batch: same answers, no writes at all. A key that only
+        // malformed operations used has nothing stored: they are refused by validation again, every time.
+        const replays: Operation[] = [];
+        for (const { key, actions, malformed } of materializer.keys) {
+          const variants = [actions, actions.map(reshape), changeMeaning(actions)].map((a) => ({ key, actions: a }));
+          if (!malformed) {
+            replays.push(...variants);
+            continue;
+          }
+          expectEqual(batched.requests.has(key), false);
+          const field = `actions[${actions.findIndex((a) => a.type !== 'transfer' && a.hold === key)}].hold`;
+          for (const op of variants) {
+            const error = validationError(op);
+            expectEqual(error && kindOf({ ok: false, error }), { kind: 'invalid', code: 'invalid_operation', field });
+          }
+        }
+        const { plan, outcomes } = batched.run(replays, new Date(finalNowMs + laterMinutes * MINUTE));
         expectNoWrites(plan);
         expectEqual(plan.newRequests, []);
         for (const [i, op] of replays.entries()) {
-          const outcome = plan.outcomes[i]!;
-          if (i % 3 === 2) expectConflict(outcome, op.key);
-          else expectStoredAnswer(outcome, batched.requests.get(op.key)!);
+          if (i % 3 === 2) expectConflict(outcomes[i]!, op.key);
+          else expectStoredAnswer(outcomes[i]!, batched.requests.get(op.key)!);
         }
-        // ...and the answer is the one the key got the first time.
+        // ...and the answer is the one the key got when it was first stored.
         for (const record of records) {
-          if (record.replayOf !== null) continue;
-          const again = plan.outcomes[3 * materializer.fresh.findIndex((f) => f.key === record.op.key)]!;
+          if (record.intent !== 'first' && record.intent !== 'reuse') continue;
+          const again = outcomes[replays.findIndex((op) => op.key === record.op.key)]!;
           expectEqual(again.ok ? again.result.transfers : again.error.toJSON(), record.batched.ok ? record.batched.result.transfers : record.batched.error.toJSON());
+        }
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('reports the lowest point of each balance within a batch, and its plan holds from any balance at least that high', () => {
+    fc.assert(
+      fc.property(scriptArb, (script) => {
+        for (const { planned, state, plan, modelDips } of play(script).batches) {
+          for (const [id, dip] of plan.lowestDips) expectEqual(dip <= 0, true, `lowest dip of ${id} is ${dip}`);
+          // store.ts updates (and checks) every account with a balance change, by its lowest dip.
+          for (const id of plan.balanceDeltas.keys()) expectEqual(plan.lowestDips.has(id), true, `no lowest dip for ${id}`);
+          expectEqual(new Map(ACCOUNTS.map((a) => [a.id, plan.lowestDips.get(a.id) ?? 0])), modelDips);
+          for (const [id, dip] of plan.lowestDips) {
+            const account = state.accounts.get(id)!;
+            if (account.neverNegative) expectEqual(account.balance + dip >= 0, true, `${id} read at ${account.balance} dips by ${dip}`);
+          }
+          // What an optimistic batch relies on: from the lowest balances the plan allows (each never-negative
+          // account at -lowestDip), the same operations apply, move the same money, and dip as low.
+          const lowest: BatchState = {
+            ...state,
+            accounts: new Map([...state.accounts].map(([id, a]) => [id, a.neverNegative ? { ...a, balance: 0 - (plan.lowestDips.get(id) ?? 0) } : a])),
+          };
+          const replanned = planBatch(planned, lowest, (() => { let n = 0; return () => `tr_lowest_${++n}`; })());
+          expectEqual(replanned.outcomes.map(kindOf), plan.outcomes.map(kindOf));
+          expectEqual(replanned.balanceDeltas, plan.balanceDeltas);
+          expectEqual(replanned.lowestDips, plan.lowestDips);
         }
       }),
       { numRuns: NUM_RUNS },
@@ -744,7 +450,7 @@ describe('planBatch, on random scripts of operations', () => {
 
 describe('fingerprintOf', () => {
   const actionsArb = fc.tuple(fc.array(actionArb, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 1000 })).map(([templates, minutes]) => {
-    const materializer = new Materializer();
+    const materializer = new Materializer({ timeUnitMs: MINUTE });
     // An earlier hold to point at, so post/void/expire templates name a real key.
     materializer.next({ type: 'fresh', actions: [{ type: 'transfer', leg: { accounts: [0, 1], amount: 5, pending: true, expiresIn: null, expiryAsDate: false, withMetadata: false } }] }, START);
     return materializer.next({ type: 'fresh', actions: templates }, START + minutes * MINUTE).op.actions;
@@ -782,7 +488,8 @@ describe('validateOperation', () => {
       { type: 'expire', hold: 'h3', asOf: new Date(START).toISOString() },
     ],
   });
-  type Corruption = { name: string; code: LedgerErrorCode; corrupt: (op: Operation) => unknown };
+  /** `field`: the field the error names, for corruptions of one action (which lands at `actions[position]`). */
+  type Corruption = { name: string; code: LedgerErrorCode; field?: string; corrupt: (op: Operation) => unknown };
   const transferOf = (op: Operation) => op.actions[0] as Extract<Action, { type: 'transfer' }>;
   const corruptions: Corruption[] = [
     { name: 'empty key', code: 'invalid_operation', corrupt: (op) => ({ ...op, key: '' }) },
@@ -798,6 +505,10 @@ describe('validateOperation', () => {
     { name: 'array metadata', code: 'invalid_operation', corrupt: (op) => ({ ...op, actions: [{ ...transferOf(op), metadata: [] }] }) },
     { name: 'empty hold key', code: 'invalid_operation', corrupt: (op) => ({ ...op, actions: [{ type: 'void', hold: '' }] }) },
     { name: 'unreadable asOf', code: 'invalid_operation', corrupt: (op) => ({ ...op, actions: [{ type: 'expire', hold: 'h', asOf: 'later' }] }) },
+    // An operation cannot resolve the hold it places (refused even with no hold placed, as there is no state to look at).
+    { name: 'post of its own hold', code: 'invalid_operation', field: 'hold', corrupt: (op) => ({ ...op, actions: [{ type: 'post', hold: op.key, amounts: [1] }] }) },
+    { name: 'void of its own hold', code: 'invalid_operation', field: 'hold', corrupt: (op) => ({ ...op, actions: [{ type: 'void', hold: op.key }] }) },
+    { name: 'expire of its own hold', code: 'invalid_operation', field: 'hold', corrupt: (op) => ({ ...op, actions: [{ type: 'expire', hold: op.key, asOf: new Date(START) }] }) },
     { name: 'amount zero', code: 'invalid_amount', corrupt: (op) => ({ ...op, actions: [{ ...transferOf(op), amount: 0 }] }) },
     { name: 'negative amount', code: 'invalid_amount', corrupt: (op) => ({ ...op, actions: [{ ...transferOf(op), amount: -3 }] }) },
     { name: 'fractional amount', code: 'invalid_amount', corrupt: (op) => ({ ...op, actions: [{ ...transferOf(op), amount: 1.5 }] }) },
@@ -828,6 +539,7 @@ describe('validateOperation', () => {
         })();
         expect(error, corruption.name).toBeInstanceOf(LedgerError);
         expect((error as LedgerError).code, corruption.name).toBe(corruption.code);
+        if (corruption.field) expect((error as LedgerError).detail.field, corruption.name).toBe(`actions[${position}].${corruption.field}`);
       }),
       { numRuns: 100 },
     );

@@ -209,6 +209,20 @@ describe('holds', () => {
     await expect(ledger.postHold({ hold })).rejects.toMatchObject({ code: 'hold_not_pending', detail: { state: 'expired' } });
   });
 
+  it('the pending transfers of one operation share one expiry', async () => {
+    const a = await wallet(10);
+    const at = (ms: number) => new Date(Date.now() + ms);
+    await expect(
+      ledger.execute({
+        key: unique('two-deadlines'),
+        actions: [
+          { type: 'transfer', debit: a, credit: 'spent', amount: 1, pending: true, expiresAt: at(60_000) },
+          { type: 'transfer', debit: a, credit: 'spent', amount: 1, pending: true, expiresAt: at(120_000) },
+        ],
+      }),
+    ).rejects.toMatchObject({ code: 'invalid_operation', detail: { field: 'actions' } });
+  });
+
   it('a hold cannot be created already expired', async () => {
     const a = await wallet(10);
     await expect(ledger.placeHold({ key: unique('hold'), transfers: [{ debit: a, credit: 'spent', amount: 1 }], expiresAt: new Date(Date.now() - 1000) })).rejects.toMatchObject({ code: 'invalid_operation' });

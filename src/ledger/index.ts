@@ -102,7 +102,7 @@ export class Ledger {
   /** Voids every hold past its expiry (the sweeper). Returns how many holds it expired. */
   async expireHolds(now?: Date, limit = 1000): Promise<number> {
     const { rows } = await this.pool.query<{ request_key: string }>(
-      `select distinct request_key from ledger_transfers where state = 'pending' and expires_at <= coalesce($1, now()) limit $2`,
+      `select request_key from ledger_hold_deadlines where expires_at <= coalesce($1, now()) order by expires_at limit $2`,
       [now ?? null, limit],
     );
     const outcomes = await Promise.all(

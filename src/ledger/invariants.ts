@@ -68,6 +68,14 @@ export const ledgerChecks: InvariantCheck[] = [
            where not exists (select 1 from ledger_requests r where r.key = t.request_key and r.status = 'applied')
               or (t.resolved_by is not null and not exists (select 1 from ledger_requests r where r.key = t.resolved_by and r.status = 'applied'))`,
   },
+  {
+    name: 'hold-deadlines',
+    description: 'Every pending hold that expires has one deadline row, and every deadline row belongs to a pending hold.',
+    sql: `select coalesce(h.request_key, d.request_key) as request_key, h.expires_at as hold_expires_at, d.expires_at as deadline
+            from (select distinct request_key, expires_at from ledger_transfers where state = 'pending' and expires_at is not null) h
+            full join ledger_hold_deadlines d using (request_key)
+           where h.request_key is null or d.request_key is null or h.expires_at <> d.expires_at`,
+  },
 ];
 
 /** Extra checks registered by domains built on the ledger (credits adds its backing check). */

@@ -61,6 +61,9 @@ export function validateOperation(op: Operation): void {
     throw ledgerError('invalid_operation', `an operation needs 1-${MAX_ACTIONS} actions`, { field: 'actions' });
   }
   op.actions.forEach((action, index) => validateAction(action, `actions[${index}]`, op.key));
+  // One hold, one deadline: the sweeper expires a hold as a whole.
+  const expiries = new Set(op.actions.flatMap((a) => (a.type === 'transfer' && a.pending ? [a.expiresAt === undefined ? null : new Date(a.expiresAt).getTime()] : [])));
+  if (expiries.size > 1) throw ledgerError('invalid_operation', 'the pending transfers of one operation must share one expiresAt', { field: 'actions' });
 }
 
 function validateAction(action: Action, field: string, opKey: string): void {

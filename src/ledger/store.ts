@@ -168,6 +168,10 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
   const deltas = [...plan.balanceDeltas].filter(([id, delta]) => delta !== 0 || plan.lowestDips.get(id)! < 0);
   const dips = deltas.map(([id]) => plan.lowestDips.get(id) ?? 0);
   if (requests.length + created.length + resolved.length + deltas.length === 0) return;
+  // Holds still pending at the end of the batch get a deadline row if they expire; holds resolved in
+  // it lose theirs.
+  const deadlines = new Map(created.filter((t) => t.state === 'pending' && t.expiresAt !== null).map((t) => [t.requestKey, t.expiresAt!]));
+  const met = new Set(resolved.filter((t) => t.expiresAt !== null).map((t) => t.requestKey));
   await client.query({
     name: 'ledger-write-plan',
     text: `with stored as (
@@ -185,6 +189,11 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
          from (select array_position($21::text[], id) as i, id as found from ledger_transfers where id = any($21::text[]) and state = 'pending') r
         where id = r.found and state = 'pending' -- rechecked on the latest row version if another batch got there first
         returning 1),
+     deadlines as (
+       insert into ledger_hold_deadlines (request_key, expires_at)
+       select * from unnest($30::text[], $31::timestamptz[])),
+     met as (
+       delete from ledger_hold_deadlines where request_key = any($32::text[])),
      balances as (
        update ledger_accounts set balance = balance + ($26::bigint[])[array_position($25::text[], id)]
         where id = any($25::text[])
@@ -206,6 +215,7 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
       resolved.map((x) => x.id), resolved.map((x) => x.state), resolved.map((x) => x.postedAmount), resolved.map((x) => x.resolvedBy),
       deltas.map(([id]) => id), deltas.map(([, delta]) => delta), dips,
       requests.length, resolved.length,
+      [...deadlines.keys()], [...deadlines.values()], [...met],
     ],
   });
 }

@@ -211,9 +211,14 @@ export class Materializer {
     const templates: ActionTemplate[] = step.type === 'fresh' ? step.actions : [{ type: 'void', hold: { kind: 'unknown' } }];
     const actions: Action[] = [];
     const held: number[] = [];
+    let holdExpiresIn: number | null | undefined;
     for (const template of templates) {
       if (template.type === 'transfer') {
-        actions.push(this.transferAction(template.leg, actions.length, nowMs));
+        // The pending transfers of one operation form one hold with one deadline (the ledger refuses
+        // others as malformed), so later pending legs take the first one's expiry.
+        if (template.leg.pending && holdExpiresIn === undefined) holdExpiresIn = template.leg.expiresIn;
+        const leg = template.leg.pending ? { ...template.leg, expiresIn: holdExpiresIn as number | null } : template.leg;
+        actions.push(this.transferAction(leg, actions.length, nowMs));
         if (template.leg.pending) held.push(template.leg.amount);
         continue;
       }

@@ -49,12 +49,20 @@ create table ledger_transfers (
   resolved_by       text,
   check (debit_account_id <> credit_account_id),
   check ((state = 'posted') = (posted_amount is not null)),
-  check (posted_amount is null or (posted_amount > 0 and posted_amount <= amount)),
-  unique (request_key, position)
-);
+  check (posted_amount is null or (posted_amount > 0 and posted_amount <= amount))
+-- Room on each page, and no index on any column a post changes (state, posted_amount, resolved_*), so
+-- posting a hold is a HOT update: a new row version on the same page and no index writes. Holds are
+-- found through their request's transfer_ids, and expiring holds through ledger_hold_deadlines.
+) with (fillfactor = 75);
 create index ledger_transfers_debit on ledger_transfers (debit_account_id, id);
 create index ledger_transfers_credit on ledger_transfers (credit_account_id, id);
-create index ledger_transfers_pending_expiry on ledger_transfers (expires_at) where state = 'pending' and expires_at is not null;
+
+-- Pending holds that expire, one row per hold, deleted when the hold is resolved: the sweeper's work list.
+create table ledger_hold_deadlines (
+  request_key text primary key,
+  expires_at  timestamptz not null
+);
+create index ledger_hold_deadlines_expiry on ledger_hold_deadlines (expires_at);
 
 -- Everything a batch reads, in one round trip. Locked (inside the batch's transaction): in the one lock
 -- order every batch follows, idempotency keys (advisory locks, by hash), then hold rows (FOR UPDATE),
@@ -84,12 +92,14 @@ begin
   if p_locked then
     select coalesce(jsonb_agg(to_jsonb(t) order by t.request_key, t.position), '[]') into v_holds
       from (select * from ledger_transfers
-             where request_key = any(p_holds) and (state <> 'posted' or resolved_by is not null)
+             where id in (select unnest(transfer_ids) from ledger_requests where key = any(p_holds) and status = 'applied')
+               and request_key = any(p_holds) and (state <> 'posted' or resolved_by is not null)
              order by request_key, position for update) as t;
   else
     select coalesce(jsonb_agg(to_jsonb(t) order by t.request_key, t.position), '[]') into v_holds
       from ledger_transfers t
-     where request_key = any(p_holds) and (state <> 'posted' or resolved_by is not null);
+     where id in (select unnest(transfer_ids) from ledger_requests where key = any(p_holds) and status = 'applied')
+       and request_key = any(p_holds) and (state <> 'posted' or resolved_by is not null);
   end if;
 
   select array_agg(distinct id) into v_ids from (

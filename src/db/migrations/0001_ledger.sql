@@ -84,12 +84,17 @@ begin
   select coalesce(jsonb_agg(jsonb_build_object('key', key, 'fingerprint', fingerprint, 'status', status, 'transfer_ids', transfer_ids, 'error', error)), '[]')
     into v_requests from ledger_requests where key = any(p_keys);
   -- The transfers that earlier answers are rebuilt from (replays only; usually none).
-  select coalesce(jsonb_agg(to_jsonb(t)), '[]') into v_answers
-    from ledger_transfers t
-   where t.id in (select unnest(transfer_ids) from ledger_requests where key = any(p_keys) and status = 'applied');
+  v_answers := '[]';
+  if v_requests <> '[]' then
+    select coalesce(jsonb_agg(to_jsonb(t)), '[]') into v_answers
+      from ledger_transfers t
+     where t.id in (select unnest(transfer_ids) from ledger_requests where key = any(p_keys) and status = 'applied');
+  end if;
 
   -- A hold is every transfer its operation created as pending: still pending, or resolved later.
-  if p_locked then
+  if cardinality(p_holds) = 0 then
+    v_holds := '[]';
+  elsif p_locked then
     select coalesce(jsonb_agg(to_jsonb(t) order by t.request_key, t.position), '[]') into v_holds
       from (select * from ledger_transfers
              where id in (select unnest(transfer_ids) from ledger_requests where key = any(p_holds) and status = 'applied')

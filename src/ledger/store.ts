@@ -183,7 +183,8 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
      created as (
        insert into ledger_transfers (${TRANSFER_COLUMNS})
        select * from unnest($7::text[], $8::text[], $9::smallint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[],
-         $15::bigint[], $16::timestamptz[], $17::jsonb[], $18::timestamptz[], $19::timestamptz[], $20::text[])),
+         $15::bigint[], $16::timestamptz[], $17::jsonb[], $18::timestamptz[], $19::timestamptz[], $20::text[])
+       returning 1),
      resolved as (
        update ledger_transfers set state = ($22::text[])[i], posted_amount = ($23::bigint[])[i], resolved_at = $1, resolved_by = ($24::text[])[i]
          from (select array_position($21::text[], id) as i, id as found from ledger_transfers where id = any($21::text[]) and state = 'pending') r
@@ -191,16 +192,21 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
         returning 1),
      deadlines as (
        insert into ledger_hold_deadlines (request_key, expires_at)
-       select * from unnest($30::text[], $31::timestamptz[])),
+       select * from unnest($30::text[], $31::timestamptz[])
+       returning 1),
      met as (
-       delete from ledger_hold_deadlines where request_key = any($32::text[])),
+       delete from ledger_hold_deadlines where request_key = any($32::text[])
+       returning 1),
      balances as (
        update ledger_accounts set balance = balance + ($26::bigint[])[array_position($25::text[], id)]
         where id = any($25::text[])
         returning never_negative and balance - ($26::bigint[])[array_position($25::text[], id)] + ($27::bigint[])[array_position($25::text[], id)] < 0 as dipped)
+     -- The CTEs run in the order this select reads them: everything else first, the balances last, so
+     -- the hot account rows are locked only from their update to the commit.
      select case
        when (select count(*) from stored) <> $28 then ledger_plan_outdated('a key was answered by another batch')
        when (select count(*) from resolved) <> $29 then ledger_plan_outdated('a hold was resolved by another batch')
+       when (select count(*) from created) + (select count(*) from deadlines) + (select count(*) from met) < 0 then 0
        when exists (select 1 from balances where dipped) then ledger_plan_outdated('a balance is lower than the plan assumed')
        else 0 end`,
     values: [

@@ -26,6 +26,7 @@ export interface BatcherOptions {
 export class Batcher {
   private queue: Waiting[] = [];
   private inFlight = 0;
+  private pumpScheduled = false;
   private idle: (() => void)[] = [];
   /** Operations per committed batch, for the metrics and the benchmark. */
   readonly stats = { batches: 0, operations: 0, retries: 0, lockedReruns: 0 };
@@ -35,7 +36,7 @@ export class Batcher {
   submit(op: Operation): Promise<Outcome> {
     return new Promise((settle, fail) => {
       this.queue.push({ op, settle, fail });
-      this.pump();
+      this.schedulePump();
     });
   }
 
@@ -45,13 +46,27 @@ export class Batcher {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /**
+   * Starts batches on the next turn of the event loop rather than at once: the callers answered by the
+   * batch that just committed (and any others woken in this turn) submit their next operations in
+   * microtasks of this turn, and should ride the next batch instead of waiting for the one after.
+   */
+  private schedulePump() {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
   private pump() {
     while (this.inFlight < this.options.concurrency && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.batchSize);
       this.inFlight++;
       void this.run(batch).finally(() => {
         this.inFlight--;
-        if (this.queue.length > 0) this.pump();
+        if (this.queue.length > 0) this.schedulePump();
         else if (this.inFlight === 0) this.idle.splice(0).forEach((resolve) => resolve());
       });
     }

@@ -182,30 +182,33 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
        returning 1),
      created as (
        insert into ledger_transfers (${TRANSFER_COLUMNS})
-       select * from unnest($7::text[], $8::text[], $9::smallint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[],
-         $15::bigint[], $16::timestamptz[], $17::jsonb[], $18::timestamptz[], $19::timestamptz[], $20::text[])
+       select id, request_key, position, debit_account_id, credit_account_id, asset, amount, state, posted_amount, expires_at, metadata,
+              $1, case when resolved_by is not null then $1::timestamptz end, resolved_by
+         from unnest($7::text[], $8::text[], $9::smallint[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[],
+           $15::bigint[], $16::timestamptz[], $17::jsonb[], $18::text[])
+           as t(id, request_key, position, debit_account_id, credit_account_id, asset, amount, state, posted_amount, expires_at, metadata, resolved_by)
        returning 1),
      resolved as (
-       update ledger_transfers set state = ($22::text[])[i], posted_amount = ($23::bigint[])[i], resolved_at = $1, resolved_by = ($24::text[])[i]
-         from (select array_position($21::text[], id) as i, id as found from ledger_transfers where id = any($21::text[]) and state = 'pending') r
+       update ledger_transfers set state = ($20::text[])[i], posted_amount = ($21::bigint[])[i], resolved_at = $1, resolved_by = ($22::text[])[i]
+         from (select array_position($19::text[], id) as i, id as found from ledger_transfers where id = any($19::text[]) and state = 'pending') r
         where id = r.found and state = 'pending' -- rechecked on the latest row version if another batch got there first
         returning 1),
      deadlines as (
        insert into ledger_hold_deadlines (request_key, expires_at)
-       select * from unnest($30::text[], $31::timestamptz[])
+       select * from unnest($28::text[], $29::timestamptz[])
        returning 1),
      met as (
-       delete from ledger_hold_deadlines where request_key = any($32::text[])
+       delete from ledger_hold_deadlines where request_key = any($30::text[])
        returning 1),
      balances as (
-       update ledger_accounts set balance = balance + ($26::bigint[])[array_position($25::text[], id)]
-        where id = any($25::text[])
-        returning never_negative and balance - ($26::bigint[])[array_position($25::text[], id)] + ($27::bigint[])[array_position($25::text[], id)] < 0 as dipped)
+       update ledger_accounts set balance = balance + ($24::bigint[])[array_position($23::text[], id)]
+        where id = any($23::text[])
+        returning never_negative and balance - ($24::bigint[])[array_position($23::text[], id)] + ($25::bigint[])[array_position($23::text[], id)] < 0 as dipped)
      -- The CTEs run in the order this select reads them: everything else first, the balances last, so
      -- the hot account rows are locked only from their update to the commit.
      select case
-       when (select count(*) from stored) <> $28 then ledger_plan_outdated('a key was answered by another batch')
-       when (select count(*) from resolved) <> $29 then ledger_plan_outdated('a hold was resolved by another batch')
+       when (select count(*) from stored) <> $26 then ledger_plan_outdated('a key was answered by another batch')
+       when (select count(*) from resolved) <> $27 then ledger_plan_outdated('a hold was resolved by another batch')
        when (select count(*) from created) + (select count(*) from deadlines) + (select count(*) from met) < 0 then 0
        when exists (select 1 from balances where dipped) then ledger_plan_outdated('a balance is lower than the plan assumed')
        else 0 end`,
@@ -217,7 +220,7 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
       created.map((x) => x.id), created.map((x) => x.requestKey), created.map((x) => x.position), created.map((x) => x.debitAccountId),
       created.map((x) => x.creditAccountId), created.map((x) => x.asset), created.map((x) => x.amount), created.map((x) => x.state),
       created.map((x) => x.postedAmount), created.map((x) => x.expiresAt), created.map((x) => (x.metadata ? JSON.stringify(x.metadata) : null)),
-      created.map((x) => x.createdAt), created.map((x) => x.resolvedAt), created.map((x) => x.resolvedBy),
+      created.map((x) => x.resolvedBy), // created_at and resolved_at are the batch's time ($1)
       resolved.map((x) => x.id), resolved.map((x) => x.state), resolved.map((x) => x.postedAmount), resolved.map((x) => x.resolvedBy),
       deltas.map(([id]) => id), deltas.map(([, delta]) => delta), dips,
       requests.length, resolved.length,

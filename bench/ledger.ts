@@ -60,7 +60,7 @@ const HELP = `Usage: npx tsx bench/ledger.ts [options]
   --clients 8,32,64        concurrent clients, one run per value
   --scenarios A,B          any of ${SCENARIOS.join(', ')} (default both)
   --batch-size N           most operations per shared commit (default 512)
-  --batch-concurrency N    batches in flight at once (default 3)
+  --batch-concurrency N    batches in flight at once (default 2, the config default)
   --wallets N              pre-funded user wallets (default 10000)
 `;
 
@@ -72,7 +72,7 @@ function parseOptions(argv: string[]): Options {
       clients: { type: 'string', default: '8,32,64' },
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
       'batch-size': { type: 'string', default: '512' },
-      'batch-concurrency': { type: 'string', default: '3' },
+      'batch-concurrency': { type: 'string', default: '2' },
       wallets: { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -232,10 +232,13 @@ async function runClients(ledger: Ledger, scenario: Scenario, clients: number, w
   let failure: unknown;
 
   // Batch counters at the edges of the measured window, so warm-up batches are not counted.
+  // The end is taken by the first client to pass the end of the window (a timer can fire too late,
+  // after the clients have finished).
   let statsAtStart = { ...ledger.batchStats };
-  let statsAtEnd = statsAtStart;
+  let statsAtEnd: typeof statsAtStart | undefined;
   const startTimer = setTimeout(() => (statsAtStart = { ...ledger.batchStats }), WARMUP_MS);
-  const endTimer = setTimeout(() => (statsAtEnd = { ...ledger.batchStats }), WARMUP_MS + measureMs);
+  const markEnd = () => (statsAtEnd ??= { ...ledger.batchStats });
+  const endTimer = setTimeout(markEnd, WARMUP_MS + measureMs);
 
   const transfersFor = (wallet: string): TransferInput[] =>
     scenario === 'shared-pool'
@@ -257,6 +260,7 @@ async function runClients(ledger: Ledger, scenario: Scenario, clients: number, w
       const ended = performance.now();
       pairs++;
       if (ended >= measureFrom && ended < measureUntil) latencies.push(ended - began);
+      else if (ended >= measureUntil) markEnd();
     }
   };
 
@@ -271,15 +275,16 @@ async function runClients(ledger: Ledger, scenario: Scenario, clients: number, w
   if (failure !== undefined) throw failure;
 
   latencies.sort((a, b) => a - b);
-  const batches = statsAtEnd.batches - statsAtStart.batches;
+  const end = statsAtEnd ?? { ...ledger.batchStats };
+  const batches = end.batches - statsAtStart.batches;
   return {
     scenario,
     clients,
     pairsPerSecond: latencies.length / (measureMs / 1000),
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
-    opsPerBatch: batches > 0 ? (statsAtEnd.operations - statsAtStart.operations) / batches : 0,
-    lockedRerunShare: batches > 0 ? (statsAtEnd.lockedReruns - statsAtStart.lockedReruns) / batches : 0,
+    opsPerBatch: batches > 0 ? (end.operations - statsAtStart.operations) / batches : 0,
+    lockedRerunShare: batches > 0 ? (end.lockedReruns - statsAtStart.lockedReruns) / batches : 0,
   };
 }
 

@@ -66,7 +66,7 @@ export const configSchema = z.object({
       /** Most ledger operations one shared commit carries. */
       batchSize: integer(1, 5000).default(512),
       /** Batches in flight at once per process (each holds one connection). */
-      batchConcurrency: integer(1, 64).default(3),
+      batchConcurrency: integer(1, 64).default(2),
       /** How often the worker voids expired holds. */
       expireIntervalSeconds: integer(1, 86400).default(30),
     })

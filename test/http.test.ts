@@ -139,3 +139,17 @@ describe('JWKS tokens (RS256, as Supabase issues with asymmetric keys)', () => {
     await expect(verify(hs)).rejects.toThrow(/invalid token/);
   });
 });
+
+describe('internal errors', () => {
+  it('a failure on our side is a 500 that names only the request id, never the cause', async () => {
+    const broken = await createTestApp();
+    await broken.db.pool.end(); // every query now fails inside the server
+    const response = await broken.request('GET', '/v1/me', { auth: broken.adminKey, headers: { 'x-tally-user': 'zoe' } });
+    // Authentication itself needs the database: the first failure is already ours, not the caller's.
+    expect(response.status).toBe(500);
+    const body = await response.json();
+    expect(body).toMatchObject({ code: 'internal', requestId: response.headers.get('x-request-id') });
+    expect(body.detail).toContain(body.requestId);
+    expect(JSON.stringify(body)).not.toMatch(/pool|Cannot use|stack|at \w+ \(/i);
+  });
+});

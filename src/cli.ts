@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config/index.ts';
 import { connectDatabase, redactUrl, type Database } from './db/connect.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
 import { migrate, MigrationError, migrationStatus } from './db/migrate.ts';
+import { Credits } from './credits/index.ts';
 import { seedDemo } from './demo.ts';
 import { createApiKey, listApiKeys, registerConfiguredAdminKey, revokeApiKey } from './auth/api-keys.ts';
 import { createUserTokenVerifier } from './auth/jwt.ts';
@@ -156,6 +157,7 @@ interface Started { server?: Server; worker?: Worker; ledger: Ledger }
 async function startRoles(db: Database, { config, log }: { config: Config; log: Logger }, roles: Roles): Promise<Started> {
   log.info({ database: redactUrl(db.url), embedded: db.embedded?.mode ?? false }, 'database connected');
   const ledger = new Ledger(db.pool, { ...config.ledger, log });
+  const credits = new Credits({ pool: db.pool, ledger, config: config.credits });
   if (roles.migrate) {
     const applied = await migrate(db.pool, { onApply: (name) => log.info({ migration: name }, 'applying migration') });
     if (applied.length) log.info({ applied: applied.length }, 'migrations applied');
@@ -163,8 +165,9 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
     const status = await migrationStatus(db.pool);
     if (!status.current) log.error({ pending: status.pending }, 'database migrations are not current: run `tally migrate`; /readyz answers 503 until then');
   }
+  await credits.openPlatformAccounts();
   if (roles.demo) {
-    const demo = await seedDemo(ledger);
+    const demo = await seedDemo(credits);
     log.info(demo, 'demo data ready');
   }
 
@@ -175,7 +178,7 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
     const demoAuth = roles.demo ? await demoCredentials(db, config) : undefined;
     const auth = demoAuth?.auth ?? config.auth;
     const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats });
-    const app = createApp({ config: { ...config, auth }, pool: db.pool, ledger, log, verifyUserToken: createUserTokenVerifier(auth), metrics });
+    const app = createApp({ config: { ...config, auth }, pool: db.pool, ledger, credits, log, verifyUserToken: createUserTokenVerifier(auth), metrics });
     server = await new Promise<Server>((resolve, reject) => {
       const s = listen({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s as Server)) as Server;
       s.once('error', (error: NodeJS.ErrnoException) =>

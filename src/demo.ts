@@ -7,34 +7,16 @@ import { SignJWT } from 'jose';
 import { registerConfiguredAdminKey } from './auth/api-keys.ts';
 import type { Config } from './config/index.ts';
 import type { Database } from './db/connect.ts';
-import type { Ledger } from './ledger/index.ts';
+import type { Credits } from './credits/index.ts';
 
 export const DEMO_USER_ID = 'demo-user';
 
-export async function seedDemo(ledger: Ledger): Promise<{ userId: string; credits: number; poolAvailable: number }> {
-  const provider = 'nanobanana';
-  await ledger.openAccount({ id: 'credits:issuance', asset: 'credits', kind: 'issuance' });
-  await ledger.openAccount({ id: 'credits:spent', asset: 'credits', kind: 'spent' });
-  await ledger.openAccount({ id: `pool:${provider}:external`, asset: provider, kind: 'pool-external' });
-  for (const part of ['available', 'reserved'] as const) {
-    await ledger.openAccount({ id: `pool:${provider}:${part}`, asset: provider, kind: `pool-${part}`, neverNegative: true });
-  }
-  await ledger.openAccount({ id: `pool:${provider}:consumed`, asset: provider, kind: 'pool-consumed' });
-  const wallet = await ledger.openAccount({ id: `user:${DEMO_USER_ID}:purchased`, asset: 'credits', kind: 'user-purchased', ownerId: DEMO_USER_ID, neverNegative: true });
-
-  await ledger.transfer({
-    key: `demo:refill:${provider}`,
-    transfers: [{ debit: `pool:${provider}:external`, credit: `pool:${provider}:available`, amount: 1000, metadata: { reason: 'demo refill' } }],
-  });
-  // A sale of 10 credits backed by 40 provider credits (ratio 4), as one linked step.
-  await ledger.transfer({
-    key: `demo:purchase:${DEMO_USER_ID}`,
-    transfers: [
-      { debit: 'credits:issuance', credit: wallet.id, amount: 10, metadata: { reason: 'demo purchase' } },
-      { debit: `pool:${provider}:available`, credit: `pool:${provider}:reserved`, amount: 40, metadata: { reason: 'backing for demo purchase' } },
-    ],
-  });
-  return { userId: DEMO_USER_ID, credits: (await ledger.balanceOf(wallet.id)).balance, poolAvailable: (await ledger.balanceOf(`pool:${provider}:available`)).balance };
+export async function seedDemo(credits: Credits): Promise<{ userId: string; credits: number; poolAvailable: number }> {
+  // A refill of the primary pool, and a Starter package bought by the demo user (backed by the pool).
+  const pool = await credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'demo refill', key: 'demo' });
+  // Keyed: on a later start this replays the first purchase instead of buying again.
+  await credits.purchase({ userId: DEMO_USER_ID, packageId: 'starter', key: 'demo' });
+  return { userId: DEMO_USER_ID, credits: (await credits.balance(DEMO_USER_ID)).balance, poolAvailable: (await credits.poolState(pool.provider)).available };
 }
 
 /**

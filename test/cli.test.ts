@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/db/embedded.ts';
-import { runCli, startCli } from './support/cli.ts';
+import { runCli, startCli, stopAllClis } from './support/cli.ts';
 import { createTestDatabase } from './support/database.ts';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'tally-cli-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+afterAll(async () => {
+  await stopAllClis(); // a failed test must not leave a server (and its PostgreSQL) behind for the next
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 async function environment() {
   return { TALLY_DATA_DIR: dataDir, PORT: String(await freePort()), TALLY_PG_PORT: String(await freePort()), DATABASE_URL: '' };
@@ -34,8 +37,9 @@ describe('tally start --demo', () => {
     const adminKey = first.output().match(/admin API key:\s+(tly_\S+)/)![1]!;
     expect(await (await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${userToken}` } })).json()).toMatchObject({
       userId: 'demo-user',
-      accounts: [{ accountId: 'user:demo-user:purchased', balance: 10 }],
+      accounts: expect.arrayContaining([expect.objectContaining({ accountId: 'user:demo-user:purchased', balance: 10 })]),
     });
+    expect(await (await fetch(`${base}/api/credits/balance`, { headers: { authorization: `Bearer ${userToken}` } })).json()).toMatchObject({ balance: 10, purchased: 10, tier: 'free' });
     expect((await fetch(`${base}/v1/admin/ledger/check`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(200);
 
     // Another command attaches to the running server's database.

@@ -30,6 +30,18 @@ const routeCases: Record<string, RouteCase> = {
   'POST /v1/admin/api-keys': { access: 'admin', path: '/v1/admin/api-keys', body: { name: 'from the suite', role: 'service' } },
   'DELETE /v1/admin/api-keys/:keyId': { access: 'admin', path: '/v1/admin/api-keys/key_does_not_exist' },
   'POST /api/background/process-tasks': { access: 'job', path: '/api/background/process-tasks' },
+  'GET /api/credits/balance': { access: 'user', path: '/api/credits/balance' },
+  'GET /v1/credits/balance': { access: 'user', path: '/v1/credits/balance' },
+  'GET /api/credits/purchase': { access: 'public', path: '/api/credits/purchase' },
+  'GET /v1/credits/packages': { access: 'public', path: '/v1/credits/packages' },
+  'POST /api/credits/purchase': { access: 'user', path: '/api/credits/purchase', body: { packageId: 'starter' } },
+  'POST /v1/credits/purchases': { access: 'user', path: '/v1/credits/purchases', body: { packageId: 'starter' } },
+  'GET /api/admin/credit-stats': { access: 'admin', path: '/api/admin/credit-stats' },
+  'POST /api/admin/refill-credits': { access: 'admin', path: '/api/admin/refill-credits', body: { provider: 'nanobanana', amount: 5 } },
+  'GET /v1/admin/pools': { access: 'admin', path: '/v1/admin/pools' },
+  'POST /v1/admin/pools/:provider/refills': { access: 'admin', path: '/v1/admin/pools/nanobanana/refills', body: { amount: 5 } },
+  'GET /api/admin/alerts': { access: 'admin', path: '/api/admin/alerts' },
+  'GET /v1/admin/alerts': { access: 'admin', path: '/v1/admin/alerts' },
 };
 
 let t: TestApp;

@@ -61,6 +61,52 @@ export const configSchema = z.object({
       format: z.enum(['auto', 'pretty', 'json']).default('auto'),
     })
     .prefault({}),
+  credits: z
+    .object({
+      /** Monthly allowance and overflow cap per tier, in user credits. */
+      tiers: z
+        .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.object({ allowance: z.number().int().min(0), overflowCap: z.number().int().min(0).default(0) }))
+        .default({ free: { allowance: 0, overflowCap: 0 }, plus: { allowance: 10, overflowCap: 0 }, pro: { allowance: 25, overflowCap: 0 } }),
+      packages: z
+        .array(
+          z.object({
+            id: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+            credits: z.number().int().positive(),
+            /** Integer minor units (cents). */
+            price: z.number().int().nonnegative(),
+            currency: z.string().regex(/^[A-Z]{3}$/),
+          }),
+        )
+        .default([
+          { id: 'starter', credits: 10, price: 999, currency: 'EUR' },
+          { id: 'creative', credits: 50, price: 3999, currency: 'EUR' },
+          { id: 'pro', credits: 100, price: 6999, currency: 'EUR' },
+          { id: 'studio', credits: 500, price: 29999, currency: 'EUR' },
+        ]),
+      /** The provider whose pool backs every sale and allowance. */
+      primaryProvider: z.string().default('nanobanana'),
+      pools: z
+        .record(
+          z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+          z.object({
+            /** Provider units consumed per user credit of work. */
+            ratio: z.number().int().positive(),
+            /** What one provider unit costs the platform, in micro-USD. */
+            unitCostMicroUsd: z.number().int().nonnegative(),
+            lowThreshold: z.number().int().nonnegative().default(100),
+            criticalThreshold: z.number().int().nonnegative().default(40),
+          }),
+        )
+        .default({
+          nanobanana: { ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40 },
+          seedream: { ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40 },
+        }),
+      /** The original design's buffer levels for the primary pool, shown beside it. */
+      bufferLevels: z.object({ minimum: z.number().int(), comfortable: z.number().int(), ideal: z.number().int() }).default({ minimum: 400, comfortable: 2000, ideal: 10000 }),
+      /** Largest single refill or grant an admin may book, as a guard against typos. */
+      maxAdminAmount: z.number().int().positive().default(100_000_000),
+    })
+    .prefault({}),
   ledger: z
     .object({
       /** Most ledger operations one shared commit carries. */
@@ -74,6 +120,7 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+export type CreditsConfig = Config['credits'];
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variable -> path in the config object. Several names may feed one path (aliases). */

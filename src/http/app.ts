@@ -9,8 +9,10 @@ import type { AppDependencies, AppEnv } from './context.ts';
 import { ApiError, handleError, problemResponse, validationError } from './errors.ts';
 import { bodyRules, rateLimit, requestContext } from './middleware.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
+import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerBackgroundRoutes } from './routes/background.ts';
+import { registerCreditRoutes } from './routes/credits.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 
 export type { AppDependencies } from './context.ts';
@@ -35,6 +37,8 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerSystemRoutes(app);
   registerAccountRoutes(app);
   registerAdminRoutes(app);
+  registerCreditRoutes(app);
+  registerAdminCreditRoutes(app);
   registerBackgroundRoutes(app);
 
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);

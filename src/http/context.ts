@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.ts';
 import type { ApiKeyRole } from '../auth/api-keys.ts';
 import type { UserTokenVerifier } from '../auth/jwt.ts';
+import type { Credits } from '../credits/index.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Ledger } from '../ledger/index.ts';
 import type { Logger } from '../log.ts';
@@ -18,6 +19,7 @@ export interface AppDependencies {
   config: Config;
   pool: Pool;
   ledger: Ledger;
+  credits: Credits;
   log: Logger;
   verifyUserToken: UserTokenVerifier;
   metrics: Metrics;

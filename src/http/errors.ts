@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
+import { CreditsError } from '../credits/index.ts';
 import { isLedgerError, type LedgerError } from '../ledger/index.ts';
 import type { AppEnv } from './context.ts';
 
@@ -14,6 +15,7 @@ export const errorStatus = {
   not_found: 404,
   conflict: 409,
   idempotency_conflict: 409,
+  sale_blocked: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -32,6 +34,7 @@ const titles: Record<ErrorCode, string> = {
   not_found: 'Not found',
   conflict: 'Conflict',
   idempotency_conflict: 'Idempotency key reused',
+  sale_blocked: 'Sale blocked',
   payload_too_large: 'Payload too large',
   unsupported_media_type: 'Unsupported media type',
   rate_limited: 'Too many requests',
@@ -82,8 +85,15 @@ function fromLedgerError(error: LedgerError): ApiError {
   }
 }
 
+function fromCreditsError(error: CreditsError): ApiError {
+  // API.md: a blocked sale answers exactly "Service temporarily unavailable".
+  if (error.code === 'sale_blocked') return new ApiError('sale_blocked', 'Service temporarily unavailable');
+  return new ApiError('validation_failed', error.message, { errors: error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined });
+}
+
 export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
+  if (error instanceof CreditsError) return fromCreditsError(error);
   if (isLedgerError(error)) return fromLedgerError(error);
   if (error instanceof HTTPException) {
     if (error.status === 413) return new ApiError('payload_too_large', error.message || 'the request body is too large');

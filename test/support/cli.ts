@@ -8,6 +8,18 @@ export interface RunningCli {
   exited: Promise<number | null>;
 }
 
+const running = new Set<RunningCli>();
+
+/** Stops every CLI process a test started and left running. */
+export async function stopAllClis(): Promise<void> {
+  await Promise.all(
+    [...running].map((cli) => {
+      cli.child.kill('SIGINT');
+      return cli.exited;
+    }),
+  );
+}
+
 /** Starts `tally <args>` as its own OS process, exactly as a user would. */
 export function startCli(args: string[], env: Record<string, string>): RunningCli {
   const child = spawn(process.execPath, ['bin/tally.mjs', ...args], { env: { ...process.env, LOG_FORMAT: 'json', ...env } });
@@ -38,7 +50,10 @@ export function startCli(args: string[], env: Record<string, string>): RunningCl
       void exited.then((code) => reject(new Error(`tally ${args.join(' ')} exited (${code}) before printing ${pattern}:\n${output}`)));
       check();
     });
-  return { child, output: () => output, waitFor, exited };
+  const cli = { child, output: () => output, waitFor, exited };
+  running.add(cli);
+  void exited.then(() => running.delete(cli));
+  return cli;
 }
 
 /** Runs `tally <args>` to completion. */

@@ -4,6 +4,7 @@ import pino from 'pino';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
 import { createUserTokenVerifier } from '../../src/auth/jwt.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
+import { Credits } from '../../src/credits/index.ts';
 import { createApp } from '../../src/http/app.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { Ledger } from '../../src/ledger/index.ts';
@@ -18,6 +19,7 @@ export interface TestApp {
   app: ReturnType<typeof createApp>;
   db: TestDatabase;
   ledger: Ledger;
+  credits: Credits;
   config: Config;
   adminKey: string;
   serviceKey: string;
@@ -33,7 +35,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   });
   const log = pino({ level: 'silent' });
   const ledger = new Ledger(db.pool, { ...config.ledger, log });
-  const app = createApp({ config, pool: db.pool, ledger, log, verifyUserToken: createUserTokenVerifier(config.auth), metrics: createMetrics() });
+  const credits = new Credits({ pool: db.pool, ledger, config: config.credits });
+  await credits.openPlatformAccounts();
+  const app = createApp({ config, pool: db.pool, ledger, credits, log, verifyUserToken: createUserTokenVerifier(config.auth), metrics: createMetrics() });
   const adminKey = (await createApiKey(db.pool, { role: 'admin', name: 'test admin' })).key;
   const serviceKey = (await createApiKey(db.pool, { role: 'service', name: 'test service' })).key;
   const revoked = await createApiKey(db.pool, { role: 'admin', name: 'revoked' });
@@ -59,7 +63,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     return Promise.resolve(app.request(path, { method, headers, body }));
   };
 
-  return { app, db, ledger, config, adminKey, serviceKey, revokedKey: revoked.key, userToken, request };
+  return { app, db, ledger, credits, config, adminKey, serviceKey, revokedKey: revoked.key, userToken, request };
 }
 
 /** The app's routes as "METHOD /path" (Hono's :param form), middleware excluded. */

@@ -1,0 +1,224 @@
+// The credits domain (SPEC §1.1–1.3) on the ledger: users and tiers, buckets, provider pools, capacity
+// and purchases. Every balance here is a ledger account; this module only decides which transfers to ask
+// for, and the ledger's never-negative accounts make the capacity check atomic with the sale.
+import type { CreditsConfig } from '../config/index.ts';
+import type { Pool, Queryable } from '../db/pool.ts';
+import { newId } from '../lib/id.ts';
+import { isLedgerError, type Ledger } from '../ledger/index.ts';
+import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
+import { recordAlert } from './alerts.ts';
+
+export { canonicalProvider } from './accounts.ts';
+
+export type CreditsErrorCode = 'unknown_package' | 'unknown_provider' | 'unknown_tier' | 'sale_blocked' | 'amount_too_large';
+
+export class CreditsError extends Error {
+  override name = 'CreditsError';
+  constructor(
+    readonly code: CreditsErrorCode,
+    message: string,
+    /** The request field the error is about, when there is one. */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface UserBalance {
+  userId: string;
+  balance: number;
+  allowance: number;
+  purchased: number;
+  tier: string;
+  nextTier: string | null;
+  resetsAt: string;
+}
+
+export interface PoolState {
+  provider: string;
+  ratio: number;
+  available: number;
+  reserved: number;
+  consumed: number;
+  /** available + reserved: what the platform holds at the provider by the database's count. */
+  balance: number;
+  /** User credits that can be sold now: floor(available / ratio). */
+  sellableUserCredits: number;
+  unitCostMicroUsd: number;
+  lowThreshold: number;
+  criticalThreshold: number;
+}
+
+export interface PackageOffer {
+  id: string;
+  credits: number;
+  price: number;
+  currency: string;
+  disabled: boolean;
+  message: string | null;
+}
+
+export interface Capacity {
+  primaryProvider: string;
+  pools: PoolState[];
+  packages: PackageOffer[];
+  bufferLevels: CreditsConfig['bufferLevels'];
+}
+
+const SALE_BLOCKED_MESSAGE = 'Temporarily unavailable';
+
+export class Credits {
+  private readonly knownUsers = new Set<string>();
+
+  constructor(private readonly deps: { pool: Pool; ledger: Ledger; config: CreditsConfig }) {}
+
+  private get config() {
+    return this.deps.config;
+  }
+
+  /** Opens the platform's accounts: issuance, spent, and each configured pool's four parts. */
+  async openPlatformAccounts(): Promise<void> {
+    const { ledger } = this.deps;
+    await ledger.openAccount({ id: ISSUANCE, asset: 'credits', kind: 'issuance' });
+    await ledger.openAccount({ id: SPENT, asset: 'credits', kind: 'spent' });
+    for (const provider of Object.keys(this.config.pools)) {
+      await ledger.openAccount({ id: poolAccount(provider, 'external'), asset: provider, kind: 'pool-external' });
+      await ledger.openAccount({ id: poolAccount(provider, 'available'), asset: provider, kind: 'pool-available', neverNegative: true });
+      await ledger.openAccount({ id: poolAccount(provider, 'reserved'), asset: provider, kind: 'pool-reserved', neverNegative: true });
+      await ledger.openAccount({ id: poolAccount(provider, 'consumed'), asset: provider, kind: 'pool-consumed' });
+    }
+  }
+
+  /** A user is created on first sight, on the lowest tier, with empty buckets. */
+  async ensureUser(userId: string): Promise<void> {
+    if (this.knownUsers.has(userId)) return;
+    await this.deps.pool.query(`insert into credit_users (id, tier) values ($1, $2) on conflict (id) do nothing`, [userId, this.lowestTier()]);
+    for (const bucket of ['allowance', 'purchased'] as const) {
+      await this.deps.ledger.openAccount({ id: userAccount(userId, bucket), asset: 'credits', kind: `user-${bucket}`, ownerId: userId, neverNegative: true });
+    }
+    this.knownUsers.add(userId);
+  }
+
+  async balance(userId: string): Promise<UserBalance> {
+    await this.ensureUser(userId);
+    const { rows } = await this.deps.pool.query<{ tier: string; next_tier: string | null; allowance: number; purchased: number }>(
+      `select u.tier, u.next_tier,
+              (select balance from ledger_accounts where id = $2 and owner_id = u.id) as allowance,
+              (select balance from ledger_accounts where id = $3 and owner_id = u.id) as purchased
+         from credit_users u where u.id = $1`,
+      [userId, userAccount(userId, 'allowance'), userAccount(userId, 'purchased')],
+    );
+    const row = rows[0]!;
+    return { userId, balance: row.allowance + row.purchased, allowance: row.allowance, purchased: row.purchased, tier: row.tier, nextTier: row.next_tier, resetsAt: nextMonthlyReset(new Date()).toISOString() };
+  }
+
+  async poolState(provider: string, db: Queryable = this.deps.pool): Promise<PoolState> {
+    const name = this.requirePool(provider);
+    const settings = this.config.pools[name]!;
+    const { rows } = await db.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1)', [
+      (['available', 'reserved', 'consumed'] as const).map((part) => poolAccount(name, part)),
+    ]);
+    const part = (p: 'available' | 'reserved' | 'consumed') => rows.find((r) => r.id === poolAccount(name, p))?.balance ?? 0;
+    const available = part('available');
+    return {
+      provider: name,
+      ratio: settings.ratio,
+      available,
+      reserved: part('reserved'),
+      consumed: part('consumed'),
+      balance: available + part('reserved'),
+      sellableUserCredits: Math.floor(available / settings.ratio),
+      unitCostMicroUsd: settings.unitCostMicroUsd,
+      lowThreshold: settings.lowThreshold,
+      criticalThreshold: settings.criticalThreshold,
+    };
+  }
+
+  async capacity(): Promise<Capacity> {
+    const pools = await Promise.all(Object.keys(this.config.pools).map((provider) => this.poolState(provider)));
+    const primary = pools.find((p) => p.provider === this.config.primaryProvider)!;
+    const packages = this.config.packages.map((pkg) => {
+      const disabled = pkg.credits > primary.sellableUserCredits;
+      return { ...pkg, disabled, message: disabled ? SALE_BLOCKED_MESSAGE : null };
+    });
+    return { primaryProvider: primary.provider, pools, packages, bufferLevels: this.config.bufferLevels };
+  }
+
+  /**
+   * A sale (development mode: granted at once). The user's credits and the pool's backing move in one
+   * ledger operation; the pool's available account is never-negative, so a sale the pool cannot back is
+   * refused by the database itself, with nothing changed.
+   */
+  async purchase(input: { userId: string; packageId: string; key?: string }): Promise<{ granted: number; balance: UserBalance; packageId: string }> {
+    const pkg = this.config.packages.find((p) => p.id === input.packageId);
+    if (!pkg) throw new CreditsError('unknown_package', `no package "${input.packageId}"; packages: ${this.config.packages.map((p) => p.id).join(', ')}`, 'packageId');
+    await this.ensureUser(input.userId);
+    const provider = this.config.primaryProvider;
+    const backing = pkg.credits * this.config.pools[provider]!.ratio;
+    const key = `purchase:${input.userId}:${input.key ?? newId('pur')}`;
+    try {
+      await this.deps.ledger.execute({
+        key,
+        actions: [
+          { type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'purchased'), amount: pkg.credits, metadata: { reason: 'purchase', package: pkg.id, price: pkg.price, currency: pkg.currency } },
+          { type: 'transfer', debit: poolAccount(provider, 'available'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: 'backing for purchase', userId: input.userId, package: pkg.id } },
+        ],
+      });
+    } catch (error) {
+      if (isLedgerError(error, 'insufficient_funds') && error.detail.account === poolAccount(provider, 'available')) {
+        await recordAlert(this.deps.pool, {
+          type: 'sale_blocked',
+          level: 'warning',
+          message: `Sale of ${pkg.id} (${pkg.credits} credits) blocked: the ${provider} pool cannot back it`,
+          data: { userId: input.userId, packageId: pkg.id, needed: backing, available: error.detail.available },
+        });
+        throw new CreditsError('sale_blocked', SALE_BLOCKED_MESSAGE);
+      }
+      throw error;
+    }
+    const pool = await this.poolState(provider);
+    if (pool.available < pool.lowThreshold) {
+      await recordAlert(this.deps.pool, {
+        type: 'capacity_low',
+        level: pool.available < pool.criticalThreshold ? 'critical' : 'warning',
+        message: `The ${provider} pool has ${pool.available} units available after a sale (${pool.sellableUserCredits} user credits sellable)`,
+        data: { provider, available: pool.available, sellableUserCredits: pool.sellableUserCredits },
+      });
+    }
+    return { granted: pkg.credits, balance: await this.balance(input.userId), packageId: pkg.id };
+  }
+
+  /** The operator bought provider credits: external -> available. */
+  async refill(input: { provider: string; amount: number; reason?: string; key?: string }): Promise<PoolState> {
+    const provider = this.requirePool(input.provider);
+    if (input.amount > this.config.maxAdminAmount) throw new CreditsError('amount_too_large', `amount is over the limit of ${this.config.maxAdminAmount}`, 'amount');
+    await this.deps.ledger.execute({
+      key: `refill:${provider}:${input.key ?? newId('ref')}`,
+      actions: [{ type: 'transfer', debit: poolAccount(provider, 'external'), credit: poolAccount(provider, 'available'), amount: input.amount, metadata: { reason: input.reason ?? 'manual refill' } }],
+    });
+    return this.poolState(provider);
+  }
+
+  /** Known tiers, lowest allowance first. */
+  tiers(): string[] {
+    return Object.entries(this.config.tiers)
+      .sort(([, a], [, b]) => a.allowance - b.allowance)
+      .map(([name]) => name);
+  }
+
+  private lowestTier(): string {
+    return this.tiers()[0]!;
+  }
+
+  /** The configured pool of a provider (aliases accepted), or a clear error. */
+  requirePool(provider: string): string {
+    const name = canonicalProvider(provider);
+    if (!this.config.pools[name]) throw new CreditsError('unknown_provider', `no provider "${provider}"; providers: ${Object.keys(this.config.pools).join(', ')}`, 'provider');
+    return name;
+  }
+}
+
+/** The monthly reset: 00:00 UTC on the first of the next month. */
+export function nextMonthlyReset(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+}

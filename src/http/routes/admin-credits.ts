@@ -1,0 +1,150 @@
+// Operators' view of the platform pools: capacity, refills, alerts.
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { openAlerts } from '../../credits/alerts.ts';
+import { guard } from '../access.ts';
+import type { AppEnv } from '../context.ts';
+import { json, problems } from '../schemas.ts';
+
+const adminProblems = problems(400, 401, 403, 429);
+
+const PoolBody = z
+  .object({
+    provider: z.string(),
+    ratio: z.number().int(),
+    available: z.number().int(),
+    reserved: z.number().int(),
+    consumed: z.number().int(),
+    balance: z.number().int(),
+    sellableUserCredits: z.number().int(),
+    unitCostMicroUsd: z.number().int(),
+    lowThreshold: z.number().int(),
+    criticalThreshold: z.number().int(),
+  })
+  .openapi('PoolState');
+
+const RefillRequest = z
+  .object({
+    provider: z.string().min(1).max(64),
+    amount: z.number().int().positive(),
+    reason: z.string().trim().min(1).max(500).optional(),
+  })
+  .openapi('RefillRequest');
+
+const AlertBody = z
+  .object({ id: z.string(), type: z.string(), level: z.enum(['info', 'warning', 'critical']), message: z.string(), data: z.record(z.string(), z.unknown()), createdAt: z.string(), acknowledgedAt: z.string().nullable() })
+  .openapi('Alert');
+
+const creditStats = createRoute({
+  method: 'get',
+  path: '/api/admin/credit-stats',
+  tags: ['admin'],
+  summary: 'Platform credits at a glance (original design’s shape)',
+  ...guard('admin'),
+  responses: {
+    200: json(
+      z.object({
+        platformCreditsRemaining: z.number().int(),
+        dailyUsage: z.number().int(),
+        activeUsers: z.number().int(),
+        monthlyCost: z.string().openapi({ description: 'USD, exact decimal' }),
+        providers: z.array(
+          z.object({
+            name: z.string(),
+            isHealthy: z.boolean(),
+            costPerRequest: z.string().openapi({ description: 'USD per user credit of work, exact decimal' }),
+            successRate: z.number().nullable(),
+            creditsRemaining: z.number().int(),
+            reserved: z.number().int(),
+            sellableUserCredits: z.number().int(),
+          }),
+        ),
+      }),
+      'Stats',
+    ),
+    ...adminProblems,
+  },
+});
+
+const compatRefill = createRoute({
+  method: 'post',
+  path: '/api/admin/refill-credits',
+  tags: ['admin'],
+  summary: 'Book provider credits the operator bought (external → available)',
+  ...guard('admin'),
+  request: { body: { required: true, content: { 'application/json': { schema: RefillRequest } } } },
+  responses: { 200: json(PoolBody, 'The pool after the refill'), ...adminProblems, ...problems(413, 415) },
+});
+
+const pools = createRoute({
+  method: 'get',
+  path: '/v1/admin/pools',
+  tags: ['admin'],
+  summary: 'Every pool: available, reserved, consumed, sellable; packages; buffer levels',
+  ...guard('admin'),
+  responses: {
+    200: json(
+      z.object({ primaryProvider: z.string(), pools: z.array(PoolBody), packages: z.array(z.object({ id: z.string(), credits: z.number().int(), disabled: z.boolean() }).passthrough()), bufferLevels: z.record(z.string(), z.number().int()) }),
+      'Capacity',
+    ),
+    ...adminProblems,
+  },
+});
+
+const v1Refill = createRoute({
+  method: 'post',
+  path: '/v1/admin/pools/{provider}/refills',
+  tags: ['admin'],
+  summary: 'Book a refill of one pool',
+  ...guard('admin'),
+  request: {
+    params: z.object({ provider: z.string().min(1).max(64).openapi({ param: { name: 'provider', in: 'path' } }) }),
+    body: { required: true, content: { 'application/json': { schema: RefillRequest.omit({ provider: true }).openapi('PoolRefill') } } },
+  },
+  responses: { 200: json(PoolBody, 'The pool after the refill'), ...adminProblems, ...problems(413, 415) },
+});
+
+const alertsResponse = { 200: json(z.object({ alerts: z.array(AlertBody) }), 'Open alerts, newest first'), ...adminProblems };
+const compatAlerts = createRoute({ method: 'get', path: '/api/admin/alerts', tags: ['admin'], summary: 'Open alerts', ...guard('admin'), responses: alertsResponse });
+const v1Alerts = createRoute({ ...compatAlerts, path: '/v1/admin/alerts' });
+
+export function registerAdminCreditRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(creditStats, async (c) => {
+    const { credits, pool } = c.get('deps');
+    const capacity = await credits.capacity();
+    const primary = capacity.pools.find((p) => p.provider === capacity.primaryProvider)!;
+    const users = await pool.query<{ count: number }>('select count(*)::bigint as count from credit_users');
+    return c.json(
+      {
+        platformCreditsRemaining: primary.available,
+        // Usage and cost come from generations, which arrive with the generations work.
+        dailyUsage: 0,
+        activeUsers: users.rows[0]!.count,
+        monthlyCost: '0.000000',
+        providers: capacity.pools.map((p) => ({
+          name: p.provider,
+          isHealthy: true,
+          costPerRequest: microUsdToDecimal(p.unitCostMicroUsd * p.ratio),
+          successRate: null,
+          creditsRemaining: p.available,
+          reserved: p.reserved,
+          sellableUserCredits: p.sellableUserCredits,
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(compatRefill, async (c) => c.json(await c.get('deps').credits.refill(c.req.valid('json')), 200));
+  app.openapi(v1Refill, async (c) => c.json(await c.get('deps').credits.refill({ ...c.req.valid('json'), provider: c.req.valid('param').provider }), 200));
+  app.openapi(pools, async (c) => c.json(await c.get('deps').credits.capacity(), 200));
+  for (const route of [compatAlerts, v1Alerts]) app.openapi(route, async (c) => c.json({ alerts: await openAlerts(c.get('deps').pool) }, 200));
+}
+
+
+
+/** Exact decimal USD from integer micro-USD: no float ever touches money. */
+export function microUsdToDecimal(microUsd: number): string {
+  const sign = microUsd < 0 ? '-' : '';
+  const abs = Math.abs(microUsd);
+  return `${sign}${Math.floor(abs / 1_000_000)}.${String(abs % 1_000_000).padStart(6, '0')}`;
+}

@@ -31,6 +31,9 @@ Commands:
                    Create an API key (printed once).
   keys list        List API keys (never the keys themselves).
   keys revoke ID   Revoke an API key.
+  credits reset-month [--period YYYY-MM]
+                   Monthly reset: expire last month's allowance, apply pending downgrades, grant this
+                   month's allowance (idempotent; the scheduler runs it on the 1st).
   help             Show this help.
 
 Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment; see README.md.`;
@@ -98,6 +101,23 @@ const keys: Command = async (args, { config, log }) => {
   });
 };
 commands.keys = keys;
+
+commands.credits = async (args, { config, log }) => {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { period: { type: 'string' } } });
+  if (positionals[0] !== 'reset-month' || (values.period !== undefined && !/^\d{4}-(0[1-9]|1[0-2])$/.test(values.period))) {
+    process.stderr.write('Usage: tally credits reset-month [--period YYYY-MM]\n');
+    return 2;
+  }
+  return withDatabase(config, log, async (db) => {
+    const ledger = new Ledger(db.pool, { ...config.ledger, log });
+    const credits = new Credits({ pool: db.pool, ledger, config: config.credits });
+    await credits.openPlatformAccounts();
+    const totals = await credits.resetMonth(values.period, (users) => process.stderr.write(`\r  ${users} users reset…`));
+    process.stderr.write('\n');
+    process.stdout.write(`Reset ${totals.users} users for ${values.period ?? 'this month'}: ${totals.expired} allowance credits expired, ${totals.granted} granted.\n`);
+    return 0;
+  });
+};
 
 async function withDatabase(config: Config, log: Logger, work: (db: Database) => Promise<number>): Promise<number> {
   const db = await connectDatabase(config, log);

@@ -122,6 +122,16 @@ describe('tally keys', () => {
   });
 });
 
+describe('tally credits reset-month', () => {
+  it('resets every user for a month, and refuses a malformed month', async () => {
+    const db = await createTestDatabase({ poolSize: 2 });
+    const reset = await runCli(['credits', 'reset-month', '--period', '2030-01'], { DATABASE_URL: db.url });
+    expect(reset.code).toBe(0);
+    expect(reset.output).toContain('Reset 0 users for 2030-01');
+    expect((await runCli(['credits', 'reset-month', '--period', '2030-13'], { DATABASE_URL: db.url })).code).toBe(2);
+  });
+});
+
 describe('configuration errors', () => {
   it('an invalid value stops the start with a message naming the variable', async () => {
     const result = await runCli(['start'], { PORT: 'not-a-port', TALLY_DATA_DIR: dataDir });

@@ -42,6 +42,7 @@ const routeCases: Record<string, RouteCase> = {
   'POST /v1/admin/pools/:provider/refills': { access: 'admin', path: '/v1/admin/pools/nanobanana/refills', body: { amount: 5 } },
   'GET /api/admin/alerts': { access: 'admin', path: '/api/admin/alerts' },
   'GET /v1/admin/alerts': { access: 'admin', path: '/v1/admin/alerts' },
+  'PUT /v1/users/:userId/tier': { access: 'service', path: '/v1/users/alice/tier', body: { tier: 'plus' } },
 };
 
 let t: TestApp;
@@ -64,8 +65,7 @@ async function expectProblem(response: Response, status: number) {
   return body;
 }
 
-const send = (c: RouteCase, auth?: string, path = c.path, headers?: Record<string, string>) =>
-  t.request(c.path === path && c.body ? 'POST' : methodOf(c), path, { auth, body: c.body, headers });
+const send = (c: RouteCase, auth?: string, path = c.path, headers?: Record<string, string>) => t.request(methodOf(c), path, { auth, body: c.body, headers });
 const methodOf = (c: RouteCase) => Object.entries(routeCases).find(([, v]) => v === c)![0].split(' ')[0]!;
 
 describe('the security suite covers every route', () => {

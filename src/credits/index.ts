@@ -7,6 +7,7 @@ import { newId } from '../lib/id.ts';
 import { isLedgerError, type Ledger } from '../ledger/index.ts';
 import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
+import { grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
 
 export { canonicalProvider } from './accounts.ts';
 
@@ -186,6 +187,47 @@ export class Credits {
       });
     }
     return { granted: pkg.credits, balance: await this.balance(input.userId), packageId: pkg.id };
+  }
+
+  /**
+   * The host application sets a user's tier. An upgrade applies at once and tops the allowance up by
+   * the difference (backed like any grant); a downgrade waits for the next monthly reset.
+   */
+  async setTier(userId: string, tier: string): Promise<UserBalance> {
+    const target = this.config.tiers[tier];
+    if (!target) throw new CreditsError('unknown_tier', `no tier "${tier}"; tiers: ${this.tiers().join(', ')}`, 'tier');
+    await this.ensureUser(userId);
+    const deps = { pool: this.deps.pool, ledger: this.deps.ledger, config: this.config };
+    await withNamedLock(this.deps.pool, `allowance-reset:${userId}`, async () => {
+      const { rows } = await this.deps.pool.query<{ tier: string }>('select tier from credit_users where id = $1', [userId]);
+      const current = this.config.tiers[rows[0]!.tier]?.allowance ?? 0;
+      if (target.allowance < current) {
+        await this.deps.pool.query('update credit_users set next_tier = $2, updated_at = now() where id = $1', [userId, tier]);
+        return;
+      }
+      await this.deps.pool.query('update credit_users set tier = $2, next_tier = null, updated_at = now() where id = $1', [userId, tier]);
+      const period = periodOf(new Date());
+      await grantAllowance(deps, { userId, credits: target.allowance - current, key: topUpKey(userId, period, tier), reason: `upgrade to ${tier} in ${period}` });
+    });
+    return this.balance(userId);
+  }
+
+  /** The monthly reset of every user for `period` (default: this month). Idempotent. */
+  async resetMonth(period = periodOf(new Date()), onProgress?: (done: number) => void): Promise<{ users: number; expired: number; granted: number }> {
+    const deps = { pool: this.deps.pool, ledger: this.deps.ledger, config: this.config };
+    const totals = { users: 0, expired: 0, granted: 0 };
+    for (let after = ''; ; ) {
+      const { rows } = await this.deps.pool.query<{ id: string }>('select id from credit_users where id > $1 order by id limit 200', [after]);
+      if (rows.length === 0) return totals;
+      const results = await Promise.all(rows.map((row) => resetUserMonth(deps, { userId: row.id, period })));
+      for (const r of results) {
+        totals.expired += r.expired;
+        totals.granted += r.granted;
+      }
+      totals.users += rows.length;
+      onProgress?.(totals.users);
+      after = rows[rows.length - 1]!.id;
+    }
   }
 
   /** The operator bought provider credits: external -> available. */

@@ -71,7 +71,25 @@ const compatPurchase = createRoute({
 });
 const v1Purchase = createRoute({ ...compatPurchase, path: '/v1/credits/purchases' });
 
+const setTier = createRoute({
+  method: 'put',
+  path: '/v1/users/{userId}/tier',
+  tags: ['credits'],
+  summary: 'Set a user’s tier (upgrades now, downgrades at the next monthly reset)',
+  ...guard('service'),
+  request: {
+    params: z.object({ userId: z.string().regex(/^[A-Za-z0-9_:.@-]{1,200}$/).openapi({ param: { name: 'userId', in: 'path' } }) }),
+    body: { required: true, content: { 'application/json': { schema: z.object({ tier: z.string().min(1).max(32) }).openapi('SetTier') } } },
+  },
+  responses: { 200: json(BalanceBody.extend({ nextTier: z.string().nullable() }), 'The user’s balance after the change'), ...problems(400, 401, 403, 413, 415, 429) },
+});
+
 export function registerCreditRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(setTier, async (c) => {
+    const balance = await c.get('deps').credits.setTier(c.req.valid('param').userId, c.req.valid('json').tier);
+    return c.json({ ...compatBalanceShape(balance), nextTier: balance.nextTier }, 200);
+  });
+
   const balanceHandler = async (c: Parameters<Parameters<typeof app.openapi<typeof v1Balance>>[1]>[0]) =>
     c.json(compatBalanceShape(await c.get('deps').credits.balance(currentUserId(c))), 200);
   app.openapi(compatBalance, balanceHandler);

@@ -1,0 +1,138 @@
+// Monthly allowances (SPEC §1.2): granted at the tier's amount with backing reserved from the primary
+// pool, expired at the monthly reset with the backing released. Every step is a keyed ledger operation,
+// so running a reset twice, or from two processes at once, grants once.
+import type { CreditsConfig } from '../config/index.ts';
+import type { Pool } from '../db/pool.ts';
+import { isLedgerError, type Ledger } from '../ledger/index.ts';
+import { ISSUANCE, poolAccount, userAccount } from './accounts.ts';
+import { recordAlert } from './alerts.ts';
+
+/** `2026-11`: the month an allowance belongs to, in UTC. */
+export function periodOf(date: Date): string {
+  return date.toISOString().slice(0, 7);
+}
+
+export function previousPeriod(period: string): string {
+  const [year, month] = period.split('-').map(Number) as [number, number];
+  return periodOf(new Date(Date.UTC(year, month - 2, 1)));
+}
+
+interface Deps {
+  pool: Pool;
+  ledger: Ledger;
+  config: CreditsConfig;
+}
+
+/**
+ * Grants `credits` of allowance under `key`, backed by the primary pool. A grant is never refused for
+ * lack of pool: without enough backing the credits are granted unbacked (`<key>:unbacked`) and a
+ * critical alert says so.
+ */
+export async function grantAllowance(deps: Deps, input: { userId: string; credits: number; key: string; reason: string }): Promise<{ backed: boolean }> {
+  if (input.credits <= 0) return { backed: true };
+  const provider = deps.config.primaryProvider;
+  const backing = input.credits * deps.config.pools[provider]!.ratio;
+  const userLeg = { type: 'transfer' as const, debit: ISSUANCE, credit: userAccount(input.userId, 'allowance'), amount: input.credits, metadata: { reason: input.reason } };
+  try {
+    await deps.ledger.execute({
+      key: input.key,
+      actions: [userLeg, { type: 'transfer', debit: poolAccount(provider, 'available'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: `backing: ${input.reason}`, userId: input.userId } }],
+    });
+    return { backed: true };
+  } catch (error) {
+    if (!isLedgerError(error, 'insufficient_funds') || error.detail.account !== poolAccount(provider, 'available')) throw error;
+  }
+  const unbacked = await deps.ledger.execute({ key: `${input.key}:unbacked`, actions: [userLeg] });
+  if (!unbacked.replayed) {
+    await recordAlert(deps.pool, {
+      type: 'allowance_shortfall',
+      level: 'critical',
+      message: `Granted ${input.credits} allowance credits to ${input.userId} without backing: the ${provider} pool is short of ${backing} units`,
+      data: { userId: input.userId, credits: input.credits, backing, key: input.key },
+    });
+  }
+  return { backed: false };
+}
+
+export const grantKey = (userId: string, period: string) => `allowance:${userId}:${period}`;
+export const topUpKey = (userId: string, period: string, tier: string) => `allowance-topup:${userId}:${period}:${tier}`;
+
+/**
+ * Whether a month's allowance was granted with backing. If any grant of the month had to go unbacked,
+ * its expiry releases nothing (the backing check then reports the drift rather than hiding it).
+ */
+async function wasBacked(deps: Deps, userId: string, period: string): Promise<boolean> {
+  const keys = [grantKey(userId, period), ...Object.keys(deps.config.tiers).map((tier) => topUpKey(userId, period, tier))];
+  for (const key of keys) if ((await deps.ledger.transfersOf(`${key}:unbacked`)).length > 0) return false;
+  return true;
+}
+
+/** Runs `work` while holding a lock named `name`, across every process on this database. */
+export async function withNamedLock<T>(pool: Pool, name: string, work: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
+    const result = await work();
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * The reset of one user for `period` (the month that starts): the previous month's remaining allowance
+ * expires (its backing returns to available), a pending downgrade takes effect, and the new month's
+ * allowance is granted. Purchased credits are never touched.
+ */
+export async function resetUserMonth(deps: Deps, input: { userId: string; period: string }): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
+  // One reset of a user at a time, in any process: the second finds the month already granted.
+  return withNamedLock(deps.pool, `allowance-reset:${input.userId}`, () => resetLocked(deps, input));
+}
+
+async function resetLocked(deps: Deps, input: { userId: string; period: string }): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
+  const done = (await deps.ledger.transfersOf(grantKey(input.userId, input.period))).length + (await deps.ledger.transfersOf(`${grantKey(input.userId, input.period)}:unbacked`)).length > 0;
+  const current = (await deps.pool.query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [input.userId])).rows[0];
+  if (!current) throw new Error(`no user ${input.userId}`);
+  if (done) return { expired: 0, granted: 0, tier: current.tier, alreadyDone: true };
+  const provider = deps.config.primaryProvider;
+  const ratio = deps.config.pools[provider]!.ratio;
+  const previous = previousPeriod(input.period);
+  const wallet = userAccount(input.userId, 'allowance');
+
+  // The amount to expire is read, then moved under a key that names it: if the user spends in between,
+  // the transfer is refused for funds and the loop reads again (a new amount, a new key).
+  let expired = 0;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const remaining = (await deps.ledger.balanceOf(wallet)).balance;
+    if (remaining === 0) break;
+    const backed = await wasBacked(deps, input.userId, previous);
+    try {
+      await deps.ledger.execute({
+        key: `allowance-expiry:${input.userId}:${input.period}:${remaining}`,
+        actions: [
+          { type: 'transfer', debit: wallet, credit: ISSUANCE, amount: remaining, metadata: { reason: `allowance of ${previous} expired` } },
+          ...(backed ? [{ type: 'transfer' as const, debit: poolAccount(provider, 'reserved'), credit: poolAccount(provider, 'available'), amount: remaining * ratio, metadata: { reason: 'backing of expired allowance released', userId: input.userId } }] : []),
+        ],
+      });
+      expired = remaining;
+      break;
+    } catch (error) {
+      if (!isLedgerError(error, 'insufficient_funds') || error.detail.account !== wallet) throw error;
+    }
+  }
+
+  // The tier the new month is granted at: a pending downgrade applies now.
+  const { rows } = await deps.pool.query<{ tier: string }>(
+    `update credit_users set tier = coalesce(next_tier, tier), next_tier = null, updated_at = now() where id = $1 returning tier`,
+    [input.userId],
+  );
+  const tier = rows[0]!.tier;
+  const granted = deps.config.tiers[tier]?.allowance ?? 0;
+  await grantAllowance(deps, { userId: input.userId, credits: granted, key: grantKey(input.userId, input.period), reason: `${tier} allowance for ${input.period}` });
+  return { expired, granted, tier, alreadyDone: false };
+}

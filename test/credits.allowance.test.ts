@@ -1,0 +1,87 @@
+// Tiers, allowances and the monthly reset (SPEC §1.2), with the pool's backing moving alongside.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './support/http.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+  await t.credits.refill({ provider: 'nanobanana', amount: 10_000, key: 'start' });
+});
+
+const pool = () => t.credits.poolState('nanobanana');
+const setTier = (userId: string, tier: string) => t.request('PUT', `/v1/users/${userId}/tier`, { auth: t.serviceKey, body: { tier } });
+
+describe('tiers', () => {
+  it('an upgrade applies at once and tops the allowance up by the difference, backed by the pool', async () => {
+    const before = await pool();
+    expect((await setTier('ann', 'plus')).status).toBe(200);
+    expect(await t.credits.balance('ann')).toMatchObject({ tier: 'plus', allowance: 10 });
+    const response = await setTier('ann', 'pro');
+    expect(await response.json()).toMatchObject({ tier: 'pro', allowance: 25, balance: 25, nextTier: null });
+    expect(await pool()).toMatchObject({ available: before.available - 25 * 4, reserved: before.reserved + 25 * 4 });
+  });
+
+  it('a downgrade waits for the reset', async () => {
+    const response = await setTier('ann', 'free');
+    expect(await response.json()).toMatchObject({ tier: 'pro', nextTier: 'free', allowance: 25 });
+  });
+
+  it('an unknown tier is a 400 naming the field, and changes nothing', async () => {
+    const response = await setTier('ann', 'platinum');
+    expect(response.status).toBe(400);
+    expect((await response.json()).errors[0].path).toBe('body.tier');
+    expect(await t.credits.balance('ann')).toMatchObject({ tier: 'pro', nextTier: 'free' });
+  });
+
+  it('only service and admin keys may set tiers', async () => {
+    expect((await t.request('PUT', '/v1/users/ann/tier', { auth: await t.userToken('ann'), body: { tier: 'pro' } })).status).toBe(403);
+  });
+});
+
+describe('the monthly reset', () => {
+  it('expires what is left of the allowance, releases its backing, grants the new month’s, and keeps purchased credits', async () => {
+    await setTier('ben', 'plus');
+    await t.credits.purchase({ userId: 'ben', packageId: 'starter', key: 'ben-1' });
+    await t.ledger.transfer({ key: 'ben-spends', transfers: [{ debit: 'user:ben:allowance', credit: 'credits:spent', amount: 4 }] });
+    expect(await t.credits.balance('ben')).toMatchObject({ allowance: 6, purchased: 10 });
+    const poolBefore = await pool();
+
+    const next = nextPeriod();
+    const { resetUserMonth } = await import('../src/credits/allowance.ts');
+    const deps = { pool: t.db.pool, ledger: t.ledger, config: t.config.credits };
+    expect(await resetUserMonth(deps, { userId: 'ben', period: next })).toMatchObject({ expired: 6, granted: 10, tier: 'plus', alreadyDone: false });
+    expect(await t.credits.balance('ben')).toMatchObject({ allowance: 10, purchased: 10 });
+    // 6 credits of backing released, 10 reserved again: net 4 more reserved.
+    expect(await pool()).toMatchObject({ available: poolBefore.available - 16, reserved: poolBefore.reserved + 16 });
+
+    // Twice: nothing more happens.
+    expect(await resetUserMonth(deps, { userId: 'ben', period: next })).toMatchObject({ alreadyDone: true });
+    expect(await t.credits.balance('ben')).toMatchObject({ allowance: 10, purchased: 10 });
+  });
+
+  it('applies a pending downgrade', async () => {
+    const { resetUserMonth } = await import('../src/credits/allowance.ts');
+    const result = await resetUserMonth({ pool: t.db.pool, ledger: t.ledger, config: t.config.credits }, { userId: 'ann', period: nextPeriod() });
+    expect(result).toMatchObject({ expired: 25, granted: 0, tier: 'free' });
+    expect(await t.credits.balance('ann')).toMatchObject({ tier: 'free', nextTier: null, allowance: 0 });
+  });
+
+  it('run concurrently for every user, it grants each user once, and the ledger check passes', async () => {
+    for (const user of ['cy', 'di', 'ed']) await setTier(user, 'pro');
+    const period = periodAfter(nextPeriod());
+    const runs = await Promise.all([t.credits.resetMonth(period), t.credits.resetMonth(period), t.credits.resetMonth(period)]);
+    expect(runs.reduce((sum, r) => sum + r.granted, 0)).toBe(3 * 25 + 10); // cy, di, ed at pro, ben at plus
+    for (const user of ['cy', 'di', 'ed']) expect((await t.credits.balance(user)).allowance).toBe(25);
+    expect((await t.ledger.checkInvariants()).ok).toBe(true);
+  });
+});
+
+function nextPeriod(): string {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 7);
+}
+
+function periodAfter(period: string): string {
+  const [y, m] = period.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 7);
+}

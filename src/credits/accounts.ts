@@ -2,7 +2,7 @@
 export const ISSUANCE = 'credits:issuance';
 export const SPENT = 'credits:spent';
 
-export type Bucket = 'allowance' | 'purchased';
+export type Bucket = 'allowance' | 'purchased' | 'overflow';
 export type PoolPart = 'external' | 'available' | 'reserved' | 'consumed';
 
 export const userAccount = (userId: string, bucket: Bucket) => `user:${userId}:${bucket}`;

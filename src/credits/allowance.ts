@@ -54,6 +54,15 @@ export async function grantAllowance(deps: Deps, input: { userId: string; credit
   return { backed: false };
 }
 
+/** A paid tier's overflow: the month's cap, lent by the platform (unbacked; its work is paid from available). */
+export async function fundOverflow(deps: Deps, input: { userId: string; credits: number; key: string }): Promise<void> {
+  if (input.credits <= 0) return;
+  await deps.ledger.execute({
+    key: input.key,
+    actions: [{ type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'overflow'), amount: input.credits, metadata: { reason: 'monthly overflow cap' } }],
+  });
+}
+
 export const grantKey = (userId: string, period: string) => `allowance:${userId}:${period}`;
 export const topUpKey = (userId: string, period: string, tier: string) => `allowance-topup:${userId}:${period}:${tier}`;
 
@@ -126,6 +135,15 @@ async function resetLocked(deps: Deps, input: { userId: string; period: string }
     }
   }
 
+  // Unused overflow lapses too (it was never backed, so nothing returns to the pool).
+  const overflowLeft = (await deps.ledger.balanceOf(userAccount(input.userId, 'overflow'))).balance;
+  if (overflowLeft > 0) {
+    await deps.ledger.execute({
+      key: `overflow-expiry:${input.userId}:${input.period}:${overflowLeft}`,
+      actions: [{ type: 'transfer', debit: userAccount(input.userId, 'overflow'), credit: ISSUANCE, amount: overflowLeft, metadata: { reason: `overflow of ${previous} lapsed` } }],
+    });
+  }
+
   // The tier the new month is granted at: a pending downgrade applies now.
   const { rows } = await deps.pool.query<{ tier: string }>(
     `update credit_users set tier = coalesce(next_tier, tier), next_tier = null, updated_at = now() where id = $1 returning tier`,
@@ -134,5 +152,6 @@ async function resetLocked(deps: Deps, input: { userId: string; period: string }
   const tier = rows[0]!.tier;
   const granted = deps.config.tiers[tier]?.allowance ?? 0;
   await grantAllowance(deps, { userId: input.userId, credits: granted, key: grantKey(input.userId, input.period), reason: `${tier} allowance for ${input.period}` });
+  await fundOverflow(deps, { userId: input.userId, credits: deps.config.tiers[tier]?.overflowCap ?? 0, key: `overflow:${input.userId}:${input.period}` });
   return { expired, granted, tier, alreadyDone: false };
 }

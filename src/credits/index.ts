@@ -7,7 +7,8 @@ import { newId } from '../lib/id.ts';
 import { isLedgerError, type Ledger } from '../ledger/index.ts';
 import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
-import { grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
+import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
+import { chargeHold, refundCharge, settleCharge, type ChargeBucket } from './charges.ts';
 
 export { canonicalProvider } from './accounts.ts';
 
@@ -27,9 +28,12 @@ export class CreditsError extends Error {
 
 export interface UserBalance {
   userId: string;
+  /** allowance + purchased: what the user owns (overflow is the platform's, lent up to a cap). */
   balance: number;
   allowance: number;
   purchased: number;
+  /** Overflow left this month (paid tiers with overflow enabled). */
+  overflow: number;
   tier: string;
   nextTier: string | null;
   resetsAt: string;
@@ -94,7 +98,7 @@ export class Credits {
   async ensureUser(userId: string): Promise<void> {
     if (this.knownUsers.has(userId)) return;
     await this.deps.pool.query(`insert into credit_users (id, tier) values ($1, $2) on conflict (id) do nothing`, [userId, this.lowestTier()]);
-    for (const bucket of ['allowance', 'purchased'] as const) {
+    for (const bucket of ['allowance', 'purchased', 'overflow'] as const) {
       await this.deps.ledger.openAccount({ id: userAccount(userId, bucket), asset: 'credits', kind: `user-${bucket}`, ownerId: userId, neverNegative: true });
     }
     this.knownUsers.add(userId);
@@ -102,15 +106,25 @@ export class Credits {
 
   async balance(userId: string): Promise<UserBalance> {
     await this.ensureUser(userId);
-    const { rows } = await this.deps.pool.query<{ tier: string; next_tier: string | null; allowance: number; purchased: number }>(
+    const { rows } = await this.deps.pool.query<{ tier: string; next_tier: string | null; allowance: number; purchased: number; overflow: number }>(
       `select u.tier, u.next_tier,
               (select balance from ledger_accounts where id = $2 and owner_id = u.id) as allowance,
-              (select balance from ledger_accounts where id = $3 and owner_id = u.id) as purchased
+              (select balance from ledger_accounts where id = $3 and owner_id = u.id) as purchased,
+              (select balance from ledger_accounts where id = $4 and owner_id = u.id) as overflow
          from credit_users u where u.id = $1`,
-      [userId, userAccount(userId, 'allowance'), userAccount(userId, 'purchased')],
+      [userId, userAccount(userId, 'allowance'), userAccount(userId, 'purchased'), userAccount(userId, 'overflow')],
     );
     const row = rows[0]!;
-    return { userId, balance: row.allowance + row.purchased, allowance: row.allowance, purchased: row.purchased, tier: row.tier, nextTier: row.next_tier, resetsAt: nextMonthlyReset(new Date()).toISOString() };
+    return {
+      userId,
+      balance: row.allowance + row.purchased,
+      allowance: row.allowance,
+      purchased: row.purchased,
+      overflow: row.overflow,
+      tier: row.tier,
+      nextTier: row.next_tier,
+      resetsAt: nextMonthlyReset(new Date()).toISOString(),
+    };
   }
 
   async poolState(provider: string, db: Queryable = this.deps.pool): Promise<PoolState> {
@@ -197,7 +211,7 @@ export class Credits {
     const target = this.config.tiers[tier];
     if (!target) throw new CreditsError('unknown_tier', `no tier "${tier}"; tiers: ${this.tiers().join(', ')}`, 'tier');
     await this.ensureUser(userId);
-    const deps = { pool: this.deps.pool, ledger: this.deps.ledger, config: this.config };
+    const deps = this.domainDeps();
     await withNamedLock(this.deps.pool, `allowance-reset:${userId}`, async () => {
       const { rows } = await this.deps.pool.query<{ tier: string }>('select tier from credit_users where id = $1', [userId]);
       const current = this.config.tiers[rows[0]!.tier]?.allowance ?? 0;
@@ -208,13 +222,15 @@ export class Credits {
       await this.deps.pool.query('update credit_users set tier = $2, next_tier = null, updated_at = now() where id = $1', [userId, tier]);
       const period = periodOf(new Date());
       await grantAllowance(deps, { userId, credits: target.allowance - current, key: topUpKey(userId, period, tier), reason: `upgrade to ${tier} in ${period}` });
+      const currentCap = this.config.tiers[rows[0]!.tier]?.overflowCap ?? 0;
+      await fundOverflow(deps, { userId, credits: target.overflowCap - currentCap, key: `overflow:${userId}:${period}:${tier}` });
     });
     return this.balance(userId);
   }
 
   /** The monthly reset of every user for `period` (default: this month). Idempotent. */
   async resetMonth(period = periodOf(new Date()), onProgress?: (done: number) => void): Promise<{ users: number; expired: number; granted: number }> {
-    const deps = { pool: this.deps.pool, ledger: this.deps.ledger, config: this.config };
+    const deps = this.domainDeps();
     const totals = { users: 0, expired: 0, granted: 0 };
     for (let after = ''; ; ) {
       const { rows } = await this.deps.pool.query<{ id: string }>('select id from credit_users where id > $1 order by id limit 200', [after]);
@@ -228,6 +244,25 @@ export class Credits {
       onProgress?.(totals.users);
       after = rows[rows.length - 1]!.id;
     }
+  }
+
+  /** Holds `credits` over the user's buckets in spending order; 402-worthy error when they cannot pay. */
+  async chargeHold(input: { userId: string; credits: number; key: string; expiresAt?: Date }): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>> }> {
+    await this.ensureUser(input.userId);
+    const { tier } = await this.balance(input.userId);
+    return chargeHold(this.domainDeps(), { ...input, tier });
+  }
+
+  settle(input: { hold: string; provider: string; units?: number }): Promise<void> {
+    return settleCharge(this.domainDeps(), { ...input, provider: this.requirePool(input.provider) });
+  }
+
+  refund(input: { hold: string }): Promise<void> {
+    return refundCharge(this.domainDeps(), input);
+  }
+
+  private domainDeps() {
+    return { pool: this.deps.pool, ledger: this.deps.ledger, config: this.config };
   }
 
   /** The operator bought provider credits: external -> available. */

@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
+import { InsufficientCreditsError } from '../credits/charges.ts';
 import { CreditsError } from '../credits/index.ts';
 import { isLedgerError, type LedgerError } from '../ledger/index.ts';
 import type { AppEnv } from './context.ts';
@@ -94,6 +95,7 @@ function fromCreditsError(error: CreditsError): ApiError {
 export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
   if (error instanceof CreditsError) return fromCreditsError(error);
+  if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message);
   if (isLedgerError(error)) return fromLedgerError(error);
   if (error instanceof HTTPException) {
     if (error.status === 413) return new ApiError('payload_too_large', error.message || 'the request body is too large');

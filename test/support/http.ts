@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import pino from 'pino';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
 import { createUserTokenVerifier } from '../../src/auth/jwt.ts';
-import { loadConfig, type Config } from '../../src/config/index.ts';
+import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
 import { Credits } from '../../src/credits/index.ts';
 import { createApp } from '../../src/http/app.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
@@ -28,10 +28,11 @@ export interface TestApp {
   request: (method: string, path: string, options?: { auth?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }) => Promise<Response>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = loadConfig({
     env: { JWT_SECRET, JWT_AUDIENCE: AUDIENCE, BACKGROUND_JOB_TOKEN: JOB_TOKEN, TALLY_METRICS_TOKEN: METRICS_TOKEN, TALLY_RATE_LIMIT_ENABLED: 'false', ...env },
+    overrides,
   });
   const log = pino({ level: 'silent' });
   const ledger = new Ledger(db.pool, { ...config.ledger, log });

@@ -1,0 +1,146 @@
+// Charging a user for work (SPEC §1.2–1.3): a hold over their buckets in spending order, then settled
+// with the pool movement of the provider that did the work, or voided (the refund).
+//
+// Buckets: allowance, then purchased, then overflow (a paid tier's monthly cap, funded unbacked like
+// an allowance). Allowance and purchased credits are backed in the primary pool's `reserved`; overflow
+// is not, so its work is paid from `available`.
+import type { CreditsConfig } from '../config/index.ts';
+import { withTransaction, type Pool } from '../db/pool.ts';
+import { isLedgerError, type Ledger, type Transfer } from '../ledger/index.ts';
+import { SPENT, poolAccount, userAccount, type Bucket } from './accounts.ts';
+import { recordAlert } from './alerts.ts';
+
+export type ChargeBucket = Bucket;
+export const CHARGE_BUCKETS: ChargeBucket[] = ['allowance', 'purchased', 'overflow'];
+
+export class InsufficientCreditsError extends Error {
+  override name = 'InsufficientCreditsError';
+  constructor(
+    message: string,
+    readonly detail: { needed: number; available: number; tier: string; upgrade: boolean },
+  ) {
+    super(message);
+  }
+}
+
+interface Deps {
+  pool: Pool;
+  ledger: Ledger;
+  config: CreditsConfig;
+}
+
+/** Decides which buckets pay, in spending order. Pure: unit-tested without a database. */
+export function splitCharge(credits: number, balances: Record<ChargeBucket, number>): Partial<Record<ChargeBucket, number>> | undefined {
+  const split: Partial<Record<ChargeBucket, number>> = {};
+  let left = credits;
+  for (const bucket of CHARGE_BUCKETS) {
+    const take = Math.min(left, balances[bucket]);
+    if (take > 0) split[bucket] = take;
+    left -= take;
+  }
+  return left === 0 ? split : undefined;
+}
+
+const userLocks = new Map<string, Promise<unknown>>();
+
+/** One charge decision per user at a time in this process (the advisory lock covers other processes). */
+function serialisePerUser<T>(userId: string, work: () => Promise<T>): Promise<T> {
+  const previous = userLocks.get(userId) ?? Promise.resolve();
+  const next = previous.then(work, work);
+  const tail = next.catch(() => undefined);
+  userLocks.set(userId, tail);
+  void tail.then(() => {
+    if (userLocks.get(userId) === tail) userLocks.delete(userId);
+  });
+  return next;
+}
+
+/**
+ * Places a hold of `credits` over the user's buckets under `key`. The balances are read and the hold
+ * placed in one transaction under a per-user lock, so concurrent charges of one user never split on a
+ * stale read; the buckets are never-negative accounts, so the database refuses an overdraft anyway.
+ */
+export async function chargeHold(deps: Deps, input: { userId: string; credits: number; key: string; expiresAt?: Date; tier: string }): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>> }> {
+  return serialisePerUser(input.userId, () =>
+    withTransaction(deps.pool, async (client) => {
+      await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`charge:${input.userId}`]);
+      const existing = await deps.ledger.transfersOf(input.key);
+      if (existing.length > 0) return { hold: input.key, split: splitOf(existing) };
+      const { rows } = await client.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1) and owner_id = $2', [
+        CHARGE_BUCKETS.map((b) => userAccount(input.userId, b)),
+        input.userId,
+      ]);
+      const balances = Object.fromEntries(CHARGE_BUCKETS.map((b) => [b, rows.find((r) => r.id === userAccount(input.userId, b))?.balance ?? 0])) as Record<ChargeBucket, number>;
+      const split = splitCharge(input.credits, balances);
+      if (!split) {
+        const available = balances.allowance + balances.purchased + balances.overflow;
+        const upgrade = (deps.config.tiers[input.tier]?.allowance ?? 0) === 0;
+        throw new InsufficientCreditsError(
+          upgrade ? `Insufficient credits: ${available} left, ${input.credits} needed. Buy a package or upgrade your plan.` : `Insufficient credits: ${available} left, ${input.credits} needed. Buy a package to continue.`,
+          { needed: input.credits, available, tier: input.tier, upgrade },
+        );
+      }
+      await deps.ledger.executeIn(client, {
+        key: input.key,
+        actions: Object.entries(split).map(([bucket, amount]) => ({
+          type: 'transfer' as const,
+          debit: userAccount(input.userId, bucket as ChargeBucket),
+          credit: SPENT,
+          amount: amount!,
+          pending: true,
+          expiresAt: input.expiresAt,
+          metadata: { bucket },
+        })),
+      });
+      return { hold: input.key, split };
+    }),
+  );
+}
+
+function splitOf(transfers: Transfer[]): Partial<Record<ChargeBucket, number>> {
+  return Object.fromEntries(transfers.map((t) => [String(t.metadata?.bucket ?? 'purchased'), t.amount]));
+}
+
+/**
+ * The work is done: the user's hold is posted and the pool moves with it. On the primary provider its
+ * backing is consumed (reserved -> consumed; overflow from available). On a fallback provider the
+ * primary's backing returns to available and the fallback's `units` are consumed from its own pool.
+ */
+export async function settleCharge(deps: Deps, input: { hold: string; provider: string; units?: number }): Promise<void> {
+  const transfers = await deps.ledger.transfersOf(input.hold);
+  if (transfers.length === 0) throw new Error(`no charge ${input.hold}`);
+  const primary = deps.config.primaryProvider;
+  const ratio = deps.config.pools[primary]!.ratio;
+  const split = splitOf(transfers);
+  const backed = ((split.allowance ?? 0) + (split.purchased ?? 0)) * ratio;
+  const unbacked = (split.overflow ?? 0) * ratio;
+  const post = { type: 'post' as const, hold: input.hold };
+  const move = (debit: string, credit: string, amount: number, reason: string) => (amount > 0 ? [{ type: 'transfer' as const, debit, credit, amount, metadata: { reason, hold: input.hold } }] : []);
+
+  const poolMoves =
+    input.provider === primary
+      ? [...move(poolAccount(primary, 'reserved'), poolAccount(primary, 'consumed'), backed, 'work done'), ...move(poolAccount(primary, 'available'), poolAccount(primary, 'consumed'), unbacked, 'overflow work done')]
+      : [
+          ...move(poolAccount(primary, 'reserved'), poolAccount(primary, 'available'), backed, `work done by ${input.provider}: backing released`),
+          ...move(poolAccount(input.provider, 'available'), poolAccount(input.provider, 'consumed'), input.units ?? 0, 'work done'),
+        ];
+  try {
+    await deps.ledger.execute({ key: `settle:${input.hold}`, actions: [post, ...poolMoves] });
+  } catch (error) {
+    if (!isLedgerError(error, 'insufficient_funds')) throw error;
+    // The work was done and the user pays for it whatever the pool says: post the hold alone and
+    // report the pool's shortfall (it shows as drift in the backing check).
+    await deps.ledger.execute({ key: `settle:${input.hold}:pool-short`, actions: [post] });
+    await recordAlert(deps.pool, {
+      type: 'pool_shortfall',
+      level: 'critical',
+      message: `Work for ${input.hold} was settled without moving the ${String(error.detail.account)} units: the pool is short`,
+      data: { hold: input.hold, provider: input.provider, ...error.detail },
+    });
+  }
+}
+
+/** The work failed: the hold is voided and the user has every credit back (the refund). */
+export async function refundCharge(deps: Deps, input: { hold: string }): Promise<void> {
+  await deps.ledger.execute({ key: `refund:${input.hold}`, actions: [{ type: 'void', hold: input.hold }] });
+}

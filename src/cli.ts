@@ -61,7 +61,8 @@ const commands: Record<string, Command> = {
         process.stderr.write('The database schema is not current; run `tally migrate` first.\n');
         return 1;
       }
-      const report = await new Ledger(db.pool, config.ledger).checkInvariants();
+      const ledger = new Ledger(db.pool, config.ledger);
+      const report = await ledger.checkInvariants(new Credits({ pool: db.pool, ledger, config: config.credits }).invariantChecks());
       process.stdout.write(`${formatReport(report)}\n`);
       return report.ok ? 0 : 1;
     });

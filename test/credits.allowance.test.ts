@@ -85,3 +85,18 @@ function periodAfter(period: string): string {
   const [y, m] = period.split('-').map(Number) as [number, number];
   return new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 7);
 }
+
+describe('an allowance the pool cannot back', () => {
+  it('is granted anyway, raises a critical alert, and shows as drift in the backing check', async () => {
+    const empty = await createTestApp();
+    const response = await empty.request('PUT', '/v1/users/kim/tier', { auth: empty.serviceKey, body: { tier: 'pro' } });
+    expect(await response.json()).toMatchObject({ tier: 'pro', allowance: 25 });
+    const alerts = (await (await empty.request('GET', '/v1/admin/alerts', { auth: empty.adminKey })).json()).alerts;
+    expect(alerts).toEqual([expect.objectContaining({ type: 'allowance_shortfall', level: 'critical' })]);
+    const report = await (await empty.request('GET', '/v1/admin/ledger/check', { auth: empty.adminKey })).json();
+    const backing = report.results.find((r: { name: string }) => r.name === 'backing-matches-credits');
+    expect(backing.violations).toEqual([{ reserved: 0, expected: 100, drift: -100 }]);
+    // The ledger's own invariants still hold: the drift is about backing, not about money going missing.
+    expect(report.results.filter((r: { name: string; ok: boolean }) => r.name !== 'backing-matches-credits' && !r.ok)).toEqual([]);
+  });
+});

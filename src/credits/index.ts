@@ -4,7 +4,7 @@
 import type { CreditsConfig } from '../config/index.ts';
 import type { Pool, Queryable } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
-import { isLedgerError, type Ledger } from '../ledger/index.ts';
+import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index.ts';
 import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
@@ -244,6 +244,28 @@ export class Credits {
       onProgress?.(totals.users);
       after = rows[rows.length - 1]!.id;
     }
+  }
+
+  /**
+   * SPEC §1.4: the primary pool's reserved units equal ratio × the user credits they back (allowance
+   * and purchased, held ones included). Allowance granted unbacked in a shortfall shows here as drift.
+   */
+  invariantChecks(): InvariantCheck[] {
+    const provider = this.config.primaryProvider;
+    const ratio = this.config.pools[provider]!.ratio;
+    return [
+      {
+        name: 'backing-matches-credits',
+        description: `${provider} reserved = ${ratio} × outstanding allowance and purchased credits (drift from unbacked grants is reported here)`,
+        sql: `with buckets as (select id, balance from ledger_accounts where kind in ('user-allowance', 'user-purchased')),
+                   outstanding as (
+                     select coalesce((select sum(balance) from buckets), 0)
+                          + coalesce((select sum(t.amount) from ledger_transfers t join buckets b on b.id = t.debit_account_id where t.state = 'pending'), 0) as credits)
+              select r.balance as reserved, (o.credits * ${ratio})::bigint as expected, (r.balance - o.credits * ${ratio})::bigint as drift
+                from ledger_accounts r, outstanding o
+               where r.id = '${poolAccount(provider, 'reserved')}' and r.balance <> o.credits * ${ratio}`,
+      },
+    ];
   }
 
   /** Holds `credits` over the user's buckets in spending order; 402-worthy error when they cannot pay. */

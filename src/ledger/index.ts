@@ -5,14 +5,14 @@ import type { Client, Pool, Queryable } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
 import { Batcher } from './batcher.ts';
 import { ledgerError } from './errors.ts';
-import { checkInvariants, type InvariantReport } from './invariants.ts';
+import { checkInvariants, type InvariantCheck, type InvariantReport } from './invariants.ts';
 import { validateOperation, type Outcome } from './plan.ts';
 import { applyOperations, TRANSFER_COLUMNS, transferFromRow, type TransferRow } from './store.ts';
 import type { Account, AccountId, Action, Balance, HistoryEntry, Operation, OperationResult, Transfer } from './types.ts';
 
 export * from './errors.ts';
 export type * from './types.ts';
-export type { InvariantReport } from './invariants.ts';
+export type { InvariantCheck, InvariantReport } from './invariants.ts';
 
 export interface OpenAccountInput {
   id: AccountId;
@@ -151,8 +151,8 @@ export class Ledger {
     return rows.map(transferFromRow);
   }
 
-  checkInvariants(): Promise<InvariantReport> {
-    return checkInvariants(this.pool);
+  checkInvariants(extra: InvariantCheck[] = []): Promise<InvariantReport> {
+    return checkInvariants(this.pool, extra);
   }
 
   /** Waits for queued operations to commit (for shutdown). */

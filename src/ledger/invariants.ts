@@ -78,14 +78,9 @@ export const ledgerChecks: InvariantCheck[] = [
   },
 ];
 
-/** Extra checks registered by domains built on the ledger (credits adds its backing check). */
-const registered: InvariantCheck[] = [];
-
-export function registerInvariant(check: InvariantCheck): void {
-  if (!registered.some((c) => c.name === check.name)) registered.push(check);
-}
-
-export async function checkInvariants(db: Queryable, checks: InvariantCheck[] = [...ledgerChecks, ...registered]): Promise<InvariantReport> {
+/** The ledger's own checks, then any a domain built on it adds (credits adds its backing check). */
+export async function checkInvariants(db: Queryable, extra: InvariantCheck[] = []): Promise<InvariantReport> {
+  const checks = [...ledgerChecks, ...extra];
   const results: InvariantResult[] = [];
   for (const check of checks) {
     const { rows } = await db.query(`${check.sql} limit 100`);

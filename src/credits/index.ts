@@ -9,10 +9,24 @@ import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './
 import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
 import { chargeHold, refundCharge, settleCharge, type ChargeBucket } from './charges.ts';
+import { findRefillRequest, decideRefillRequest, lastRefillAmount, openRefillRequest, type RefillRequest } from './refills.ts';
+import { applyDrift, syncPool, SyncNotFoundError, type ProviderBalancePort, type SyncResult } from './sync.ts';
+
+export type { ProviderBalancePort, SyncResult } from './sync.ts';
+export type { RefillRequest } from './refills.ts';
 
 export { canonicalProvider } from './accounts.ts';
 
-export type CreditsErrorCode = 'unknown_package' | 'unknown_provider' | 'unknown_tier' | 'sale_blocked' | 'amount_too_large';
+export type CreditsErrorCode =
+  | 'unknown_package'
+  | 'unknown_provider'
+  | 'unknown_tier'
+  | 'sale_blocked'
+  | 'amount_too_large'
+  | 'not_found'
+  | 'not_open'
+  | 'drift_exceeds_available'
+  | 'no_balance_source';
 
 export class CreditsError extends Error {
   override name = 'CreditsError';
@@ -75,7 +89,7 @@ const SALE_BLOCKED_MESSAGE = 'Temporarily unavailable';
 export class Credits {
   private readonly knownUsers = new Set<string>();
 
-  constructor(private readonly deps: { pool: Pool; ledger: Ledger; config: CreditsConfig }) {}
+  constructor(private readonly deps: { pool: Pool; ledger: Ledger; config: CreditsConfig; balances?: ProviderBalancePort }) {}
 
   private get config() {
     return this.deps.config;
@@ -285,6 +299,85 @@ export class Credits {
 
   private domainDeps() {
     return { pool: this.deps.pool, ledger: this.deps.ledger, config: this.config };
+  }
+
+  /** Compares the pool with the provider's count and records the drift (alerted when not zero). */
+  async sync(provider: string): Promise<SyncResult> {
+    const name = this.requirePool(provider);
+    if (!this.deps.balances) throw new CreditsError('no_balance_source', `no balance source is configured for ${name}; provider adapters supply one`);
+    const state = await this.poolState(name);
+    return syncPool({ pool: this.deps.pool, port: this.deps.balances }, { provider: name, database: state.balance });
+  }
+
+  /** Books a recorded drift as an adjustment, with the operator's reason. */
+  async applyDrift(input: { syncId: string; reason: string }): Promise<{ applied: boolean; drift: number; pool?: PoolState }> {
+    try {
+      const result = await applyDrift({ pool: this.deps.pool, ledger: this.deps.ledger }, input);
+      const { rows } = await this.deps.pool.query<{ provider: string }>('select provider from pool_syncs where id = $1', [input.syncId]);
+      return { ...result, pool: await this.poolState(rows[0]!.provider) };
+    } catch (error) {
+      if (error instanceof SyncNotFoundError) throw new CreditsError('not_found', error.message);
+      if (isLedgerError(error, 'insufficient_funds')) {
+        throw new CreditsError('drift_exceeds_available', 'the provider holds fewer units than are available here: the shortfall is backing already sold, refill before booking it');
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * An admin's grant (credits > 0, backed like a sale: 409 when the pool cannot back it) or correction
+   * (credits < 0, backing released) of a user's purchased credits, always with a reason.
+   */
+  async adjust(input: { userId: string; credits: number; reason: string; key?: string }): Promise<UserBalance> {
+    if (Math.abs(input.credits) > this.config.maxAdminAmount) throw new CreditsError('amount_too_large', `credits is over the limit of ${this.config.maxAdminAmount}`, 'credits');
+    await this.ensureUser(input.userId);
+    const provider = this.config.primaryProvider;
+    const units = Math.abs(input.credits) * this.config.pools[provider]!.ratio;
+    const [user, pool] = input.credits > 0
+      ? [[ISSUANCE, userAccount(input.userId, 'purchased')], [poolAccount(provider, 'available'), poolAccount(provider, 'reserved')]]
+      : [[userAccount(input.userId, 'purchased'), ISSUANCE], [poolAccount(provider, 'reserved'), poolAccount(provider, 'available')]];
+    try {
+      await this.deps.ledger.execute({
+        key: `adjust:${input.userId}:${input.key ?? newId('adj')}`,
+        actions: [
+          { type: 'transfer', debit: user[0]!, credit: user[1]!, amount: Math.abs(input.credits), metadata: { reason: input.reason, by: 'admin' } },
+          { type: 'transfer', debit: pool[0]!, credit: pool[1]!, amount: units, metadata: { reason: `backing: ${input.reason}`, userId: input.userId } },
+        ],
+      });
+    } catch (error) {
+      if (isLedgerError(error, 'insufficient_funds')) {
+        if (error.detail.account === poolAccount(provider, 'available')) throw new CreditsError('sale_blocked', SALE_BLOCKED_MESSAGE);
+        throw new CreditsError('amount_too_large', `the user has only ${String(error.detail.available)} purchased credits to take back`, 'credits');
+      }
+      throw error;
+    }
+    return this.balance(input.userId);
+  }
+
+  /** Pools under their refill threshold (20% of their last refill) get a refill request and an alert. */
+  async checkRefillThresholds(): Promise<RefillRequest[]> {
+    const opened: RefillRequest[] = [];
+    for (const provider of Object.keys(this.config.pools)) {
+      const last = await lastRefillAmount(this.deps.pool, provider);
+      if (!last) continue;
+      const state = await this.poolState(provider);
+      if (state.available * 5 < last) {
+        opened.push(await openRefillRequest(this.deps.pool, { provider, amount: last, reason: `${state.available} units available, under 20% of the last refill (${last})` }));
+      }
+    }
+    return opened;
+  }
+
+  async decideRefill(input: { id: string; approve: boolean; note?: string }): Promise<RefillRequest> {
+    const request = await findRefillRequest(this.deps.pool, input.id);
+    if (!request) throw new CreditsError('not_found', `no refill request ${input.id}`);
+    if (request.status !== 'open') throw new CreditsError('not_open', `refill request ${input.id} is already ${request.status}`);
+    // The refill is keyed by the request, so approving twice (or from two processes) refills once.
+    if (input.approve) await this.refill({ provider: request.provider, amount: request.amount, reason: `refill request ${request.id}`, key: request.id });
+    const decided = await decideRefillRequest(this.deps.pool, { id: input.id, status: input.approve ? 'approved' : 'rejected', note: input.note });
+    if (!decided) throw new CreditsError('not_open', `refill request ${input.id} was decided by someone else just now`);
+    if (input.approve) await recordAlert(this.deps.pool, { type: 'refill_done', level: 'info', message: `Refill of ${request.amount} ${request.provider} units booked`, data: { requestId: request.id } });
+    return decided;
   }
 
   /** The operator bought provider credits: external -> available. */

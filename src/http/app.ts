@@ -10,6 +10,7 @@ import { ApiError, handleError, problemResponse, validationError } from './error
 import { bodyRules, rateLimit, requestContext } from './middleware.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
+import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerBackgroundRoutes } from './routes/background.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
@@ -39,6 +40,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerAdminRoutes(app);
   registerCreditRoutes(app);
   registerAdminCreditRoutes(app);
+  registerAdminPoolRoutes(app);
   registerBackgroundRoutes(app);
 
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);

@@ -89,6 +89,9 @@ function fromLedgerError(error: LedgerError): ApiError {
 function fromCreditsError(error: CreditsError): ApiError {
   // API.md: a blocked sale answers exactly "Service temporarily unavailable".
   if (error.code === 'sale_blocked') return new ApiError('sale_blocked', 'Service temporarily unavailable');
+  if (error.code === 'not_found') return new ApiError('not_found', error.message);
+  if (error.code === 'not_open' || error.code === 'drift_exceeds_available') return new ApiError('conflict', error.message);
+  if (error.code === 'no_balance_source') return new ApiError('unavailable', error.message);
   return new ApiError('validation_failed', error.message, { errors: error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined });
 }
 

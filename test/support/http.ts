@@ -4,7 +4,7 @@ import pino from 'pino';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
 import { createUserTokenVerifier } from '../../src/auth/jwt.ts';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
-import { Credits } from '../../src/credits/index.ts';
+import { Credits, type ProviderBalancePort } from '../../src/credits/index.ts';
 import { createApp } from '../../src/http/app.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
 import { Ledger } from '../../src/ledger/index.ts';
@@ -28,7 +28,7 @@ export interface TestApp {
   request: (method: string, path: string, options?: { auth?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }) => Promise<Response>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}): Promise<TestApp> {
+export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}, balances?: ProviderBalancePort): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = loadConfig({
     env: { JWT_SECRET, JWT_AUDIENCE: AUDIENCE, BACKGROUND_JOB_TOKEN: JOB_TOKEN, TALLY_METRICS_TOKEN: METRICS_TOKEN, TALLY_RATE_LIMIT_ENABLED: 'false', ...env },
@@ -36,7 +36,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
   });
   const log = pino({ level: 'silent' });
   const ledger = new Ledger(db.pool, { ...config.ledger, log });
-  const credits = new Credits({ pool: db.pool, ledger, config: config.credits });
+  const credits = new Credits({ pool: db.pool, ledger, config: config.credits, balances });
   await credits.openPlatformAccounts();
   const app = createApp({ config, pool: db.pool, ledger, credits, log, verifyUserToken: createUserTokenVerifier(config.auth), metrics: createMetrics() });
   const adminKey = (await createApiKey(db.pool, { role: 'admin', name: 'test admin' })).key;

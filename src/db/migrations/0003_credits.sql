@@ -20,3 +20,30 @@ create table alerts (
   acknowledged_at timestamptz
 );
 create index alerts_open on alerts (created_at desc) where acknowledged_at is null;
+
+-- Each comparison of a pool with the provider's own count of its balance.
+create table pool_syncs (
+  id         text primary key,
+  provider   text not null,
+  real       bigint not null,
+  database   bigint not null,
+  drift      bigint not null,
+  created_at timestamptz not null default now(),
+  -- Set when an operator booked the drift as an adjustment (the ledger key of that transfer).
+  applied_by text
+);
+create index pool_syncs_provider on pool_syncs (provider, created_at desc);
+
+-- Auto-refill: a pool under its threshold asks for credits; an operator approves once they are bought.
+create table refill_requests (
+  id          text primary key,
+  provider    text not null,
+  amount      bigint not null check (amount > 0),
+  status      text not null check (status in ('open', 'approved', 'rejected')),
+  reason      text not null,
+  created_at  timestamptz not null default now(),
+  decided_at  timestamptz,
+  decided_note text
+);
+-- At most one open request per pool.
+create unique index refill_requests_open on refill_requests (provider) where status = 'open';

@@ -100,3 +100,25 @@ describe('an allowance the pool cannot back', () => {
     expect(report.results.filter((r: { name: string; ok: boolean }) => r.name !== 'backing-matches-credits' && !r.ok)).toEqual([]);
   });
 });
+
+describe('the monthly reset from two processes at once', () => {
+  it('grants each user once', async () => {
+    const { spawn } = await import('node:child_process');
+    const app = await createTestApp();
+    await app.credits.refill({ provider: 'nanobanana', amount: 10_000, key: 'start' });
+    for (let i = 0; i < 12; i++) await app.credits.setTier(`p${i}`, i % 2 ? 'plus' : 'pro');
+    const period = '2031-01';
+    const run = () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/reset-client.ts', app.db.url, period], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk));
+      return { child, done: new Promise<{ granted: number }>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}`))))) };
+    };
+    const runs = [run(), run()];
+    for (const { child } of runs) child.stdin.end('go\n');
+    const totals = await Promise.all(runs.map((r) => r.done));
+    expect(totals[0]!.granted + totals[1]!.granted).toBe(6 * 25 + 6 * 10);
+    for (let i = 0; i < 12; i++) expect((await app.credits.balance(`p${i}`)).allowance).toBe(i % 2 ? 10 : 25);
+    expect((await app.ledger.checkInvariants(app.credits.invariantChecks())).ok).toBe(true);
+  });
+});

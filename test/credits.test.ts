@@ -57,6 +57,13 @@ describe('the worked example of SPEC §1.3', () => {
     expect(alerts.body.alerts.map((a: { type: string }) => a.type)).toContain('sale_blocked');
   });
 
+  it('a sale that leaves the pool under its low threshold (100) records a capacity_low alert', async () => {
+    // 138 available: a Starter (40 units) leaves 98.
+    expect((await t.request('POST', '/api/credits/purchase', { auth: token.c, body: { packageId: 'starter' } })).status).toBe(200);
+    const alerts = (await json(await t.request('GET', '/v1/admin/alerts', { auth: t.adminKey }))).body.alerts;
+    expect(alerts.find((a: { type: string }) => a.type === 'capacity_low')).toMatchObject({ level: 'warning', data: { provider: 'nanobanana', available: 98, sellableUserCredits: 24 } });
+  });
+
   it('the ledger check passes after all of it', async () => {
     expect((await json(await t.request('GET', '/v1/admin/ledger/check', { auth: t.adminKey }))).body.ok).toBe(true);
   });

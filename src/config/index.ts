@@ -89,6 +89,8 @@ export const configSchema = z.object({
         .record(
           z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
           z.object({
+            /** What one unit of this pool is: the provider's own credit, or a micro-USD for pay-as-you-go providers. */
+            unit: z.string().min(1).default('credit'),
             /** Provider units consumed per user credit of work. */
             ratio: z.number().int().positive(),
             /** What one provider unit costs the platform, in micro-USD. */
@@ -98,8 +100,8 @@ export const configSchema = z.object({
           }),
         )
         .default({
-          nanobanana: { ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40 },
-          seedream: { ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40 },
+          nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40 },
+          seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40 },
         }),
       /** The original design's buffer levels for the primary pool, shown beside it. */
       bufferLevels: z.object({ minimum: z.number().int(), comfortable: z.number().int(), ideal: z.number().int() }).default({ minimum: 400, comfortable: 2000, ideal: 10000 }),

@@ -2,8 +2,8 @@
 // pool, expired at the monthly reset with the backing released. Every step is a keyed ledger operation,
 // so running a reset twice, or from two processes at once, grants once.
 import type { CreditsConfig } from '../config/index.ts';
-import type { Pool } from '../db/pool.ts';
-import { isLedgerError, type Ledger } from '../ledger/index.ts';
+import type { Client, Pool, Queryable } from '../db/pool.ts';
+import { isLedgerError, type Ledger, type Operation } from '../ledger/index.ts';
 import { ISSUANCE, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 
@@ -21,7 +21,16 @@ interface Deps {
   pool: Pool;
   ledger: Ledger;
   config: CreditsConfig;
+  /**
+   * Set while a named lock is held: every read and ledger operation then runs in the lock's own
+   * transaction, so work under the lock never waits for a second connection from the pool (with every
+   * connection held by lock waiters, that wait would never end).
+   */
+  tx?: Client;
 }
+
+const run = (deps: Deps, op: Operation) => (deps.tx ? deps.ledger.executeIn(deps.tx, op) : deps.ledger.execute(op));
+const dbOf = (deps: Deps): Queryable => deps.tx ?? deps.pool;
 
 /**
  * Grants `credits` of allowance under `key`, backed by the primary pool. A grant is never refused for
@@ -34,7 +43,7 @@ export async function grantAllowance(deps: Deps, input: { userId: string; credit
   const backing = input.credits * deps.config.pools[provider]!.ratio;
   const userLeg = { type: 'transfer' as const, debit: ISSUANCE, credit: userAccount(input.userId, 'allowance'), amount: input.credits, metadata: { reason: input.reason } };
   try {
-    await deps.ledger.execute({
+    await run(deps, {
       key: input.key,
       actions: [userLeg, { type: 'transfer', debit: poolAccount(provider, 'available'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: `backing: ${input.reason}`, userId: input.userId } }],
     });
@@ -42,9 +51,9 @@ export async function grantAllowance(deps: Deps, input: { userId: string; credit
   } catch (error) {
     if (!isLedgerError(error, 'insufficient_funds') || error.detail.account !== poolAccount(provider, 'available')) throw error;
   }
-  const unbacked = await deps.ledger.execute({ key: `${input.key}:unbacked`, actions: [userLeg] });
+  const unbacked = await run(deps, { key: `${input.key}:unbacked`, actions: [userLeg] });
   if (!unbacked.replayed) {
-    await recordAlert(deps.pool, {
+    await recordAlert(dbOf(deps), {
       type: 'allowance_shortfall',
       level: 'critical',
       message: `Granted ${input.credits} allowance credits to ${input.userId} without backing: the ${provider} pool is short of ${backing} units`,
@@ -57,7 +66,7 @@ export async function grantAllowance(deps: Deps, input: { userId: string; credit
 /** A paid tier's overflow: the month's cap, lent by the platform (unbacked; its work is paid from available). */
 export async function fundOverflow(deps: Deps, input: { userId: string; credits: number; key: string }): Promise<void> {
   if (input.credits <= 0) return;
-  await deps.ledger.execute({
+  await run(deps, {
     key: input.key,
     actions: [{ type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'overflow'), amount: input.credits, metadata: { reason: 'monthly overflow cap' } }],
   });
@@ -72,17 +81,17 @@ export const topUpKey = (userId: string, period: string, tier: string) => `allow
  */
 async function wasBacked(deps: Deps, userId: string, period: string): Promise<boolean> {
   const keys = [grantKey(userId, period), ...Object.keys(deps.config.tiers).map((tier) => topUpKey(userId, period, tier))];
-  for (const key of keys) if ((await deps.ledger.transfersOf(`${key}:unbacked`)).length > 0) return false;
+  for (const key of keys) if ((await deps.ledger.transfersOf(`${key}:unbacked`, dbOf(deps))).length > 0) return false;
   return true;
 }
 
 /** Runs `work` while holding a lock named `name`, across every process on this database. */
-export async function withNamedLock<T>(pool: Pool, name: string, work: () => Promise<T>): Promise<T> {
+export async function withNamedLock<T>(pool: Pool, name: string, work: (tx: Client) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('begin');
     await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
-    const result = await work();
+    const result = await work(client);
     await client.query('commit');
     return result;
   } catch (error) {
@@ -100,12 +109,12 @@ export async function withNamedLock<T>(pool: Pool, name: string, work: () => Pro
  */
 export async function resetUserMonth(deps: Deps, input: { userId: string; period: string }): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
   // One reset of a user at a time, in any process: the second finds the month already granted.
-  return withNamedLock(deps.pool, `allowance-reset:${input.userId}`, () => resetLocked(deps, input));
+  return withNamedLock(deps.pool, `allowance-reset:${input.userId}`, (tx) => resetLocked({ ...deps, tx }, input));
 }
 
 async function resetLocked(deps: Deps, input: { userId: string; period: string }): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
-  const done = (await deps.ledger.transfersOf(grantKey(input.userId, input.period))).length + (await deps.ledger.transfersOf(`${grantKey(input.userId, input.period)}:unbacked`)).length > 0;
-  const current = (await deps.pool.query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [input.userId])).rows[0];
+  const done = (await deps.ledger.transfersOf(grantKey(input.userId, input.period), dbOf(deps))).length + (await deps.ledger.transfersOf(`${grantKey(input.userId, input.period)}:unbacked`, dbOf(deps))).length > 0;
+  const current = (await dbOf(deps).query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [input.userId])).rows[0];
   if (!current) throw new Error(`no user ${input.userId}`);
   if (done) return { expired: 0, granted: 0, tier: current.tier, alreadyDone: true };
   const provider = deps.config.primaryProvider;
@@ -117,11 +126,11 @@ async function resetLocked(deps: Deps, input: { userId: string; period: string }
   // the transfer is refused for funds and the loop reads again (a new amount, a new key).
   let expired = 0;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const remaining = (await deps.ledger.balanceOf(wallet)).balance;
+    const remaining = (await deps.ledger.balanceOf(wallet, { db: dbOf(deps) })).balance;
     if (remaining === 0) break;
     const backed = await wasBacked(deps, input.userId, previous);
     try {
-      await deps.ledger.execute({
+      await run(deps, {
         key: `allowance-expiry:${input.userId}:${input.period}:${remaining}`,
         actions: [
           { type: 'transfer', debit: wallet, credit: ISSUANCE, amount: remaining, metadata: { reason: `allowance of ${previous} expired` } },
@@ -136,16 +145,16 @@ async function resetLocked(deps: Deps, input: { userId: string; period: string }
   }
 
   // Unused overflow lapses too (it was never backed, so nothing returns to the pool).
-  const overflowLeft = (await deps.ledger.balanceOf(userAccount(input.userId, 'overflow'))).balance;
+  const overflowLeft = (await deps.ledger.balanceOf(userAccount(input.userId, 'overflow'), { db: dbOf(deps) })).balance;
   if (overflowLeft > 0) {
-    await deps.ledger.execute({
+    await run(deps, {
       key: `overflow-expiry:${input.userId}:${input.period}:${overflowLeft}`,
       actions: [{ type: 'transfer', debit: userAccount(input.userId, 'overflow'), credit: ISSUANCE, amount: overflowLeft, metadata: { reason: `overflow of ${previous} lapsed` } }],
     });
   }
 
   // The tier the new month is granted at: a pending downgrade applies now.
-  const { rows } = await deps.pool.query<{ tier: string }>(
+  const { rows } = await dbOf(deps).query<{ tier: string }>(
     `update credit_users set tier = coalesce(next_tier, tier), next_tier = null, updated_at = now() where id = $1 returning tier`,
     [input.userId],
   );

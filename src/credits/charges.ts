@@ -64,7 +64,7 @@ export async function chargeHold(deps: Deps, input: { userId: string; credits: n
   return serialisePerUser(input.userId, () =>
     withTransaction(deps.pool, async (client) => {
       await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`charge:${input.userId}`]);
-      const existing = await deps.ledger.transfersOf(input.key);
+      const existing = await deps.ledger.transfersOf(input.key, client);
       if (existing.length > 0) return { hold: input.key, split: splitOf(existing) };
       const { rows } = await client.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1) and owner_id = $2', [
         CHARGE_BUCKETS.map((b) => userAccount(input.userId, b)),

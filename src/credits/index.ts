@@ -55,6 +55,7 @@ export interface UserBalance {
 
 export interface PoolState {
   provider: string;
+  unit: string;
   ratio: number;
   available: number;
   reserved: number;
@@ -151,6 +152,7 @@ export class Credits {
     const available = part('available');
     return {
       provider: name,
+      unit: settings.unit,
       ratio: settings.ratio,
       available,
       reserved: part('reserved'),
@@ -226,18 +228,19 @@ export class Credits {
     if (!target) throw new CreditsError('unknown_tier', `no tier "${tier}"; tiers: ${this.tiers().join(', ')}`, 'tier');
     await this.ensureUser(userId);
     const deps = this.domainDeps();
-    await withNamedLock(this.deps.pool, `allowance-reset:${userId}`, async () => {
-      const { rows } = await this.deps.pool.query<{ tier: string }>('select tier from credit_users where id = $1', [userId]);
+    await withNamedLock(this.deps.pool, `allowance-reset:${userId}`, async (tx) => {
+      const { rows } = await tx.query<{ tier: string }>('select tier from credit_users where id = $1', [userId]);
       const current = this.config.tiers[rows[0]!.tier]?.allowance ?? 0;
       if (target.allowance < current) {
-        await this.deps.pool.query('update credit_users set next_tier = $2, updated_at = now() where id = $1', [userId, tier]);
+        await tx.query('update credit_users set next_tier = $2, updated_at = now() where id = $1', [userId, tier]);
         return;
       }
-      await this.deps.pool.query('update credit_users set tier = $2, next_tier = null, updated_at = now() where id = $1', [userId, tier]);
+      await tx.query('update credit_users set tier = $2, next_tier = null, updated_at = now() where id = $1', [userId, tier]);
       const period = periodOf(new Date());
-      await grantAllowance(deps, { userId, credits: target.allowance - current, key: topUpKey(userId, period, tier), reason: `upgrade to ${tier} in ${period}` });
+      const scoped = { ...deps, tx };
+      await grantAllowance(scoped, { userId, credits: target.allowance - current, key: topUpKey(userId, period, tier), reason: `upgrade to ${tier} in ${period}` });
       const currentCap = this.config.tiers[rows[0]!.tier]?.overflowCap ?? 0;
-      await fundOverflow(deps, { userId, credits: target.overflowCap - currentCap, key: `overflow:${userId}:${period}:${tier}` });
+      await fundOverflow(scoped, { userId, credits: target.overflowCap - currentCap, key: `overflow:${userId}:${period}:${tier}` });
     });
     return this.balance(userId);
   }

@@ -146,8 +146,8 @@ export class Ledger {
     return rows.map((row) => ({ accountId: row.id, asset: row.asset, balance: row.balance, pending: row.pending, posted: row.balance + row.pending }));
   }
 
-  async transfersOf(requestKey: string): Promise<Transfer[]> {
-    const { rows } = await this.pool.query<TransferRow>(`select ${TRANSFER_COLUMNS} from ledger_transfers where request_key = $1 order by position`, [requestKey]);
+  async transfersOf(requestKey: string, db: Queryable = this.pool): Promise<Transfer[]> {
+    const { rows } = await db.query<TransferRow>(`select ${TRANSFER_COLUMNS} from ledger_transfers where request_key = $1 order by position`, [requestKey]);
     return rows.map(transferFromRow);
   }
 

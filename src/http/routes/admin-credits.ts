@@ -10,6 +10,7 @@ const adminProblems = problems(400, 401, 403, 429);
 const PoolBody = z
   .object({
     provider: z.string(),
+    unit: z.string(),
     ratio: z.number().int(),
     available: z.number().int(),
     reserved: z.number().int(),

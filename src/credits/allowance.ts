@@ -2,7 +2,7 @@
 // pool, expired at the monthly reset with the backing released. Every step is a keyed ledger operation,
 // so running a reset twice, or from two processes at once, grants once.
 import type { CreditsConfig } from '../config/index.ts';
-import type { Client, Pool, Queryable } from '../db/pool.ts';
+import { withTransaction, type Client, type Pool, type Queryable } from '../db/pool.ts';
 import { isLedgerError, type Ledger, type Operation } from '../ledger/index.ts';
 import { ISSUANCE, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
@@ -86,20 +86,11 @@ async function wasBacked(deps: Deps, userId: string, period: string): Promise<bo
 }
 
 /** Runs `work` while holding a lock named `name`, across every process on this database. */
-export async function withNamedLock<T>(pool: Pool, name: string, work: (tx: Client) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
-    const result = await work(client);
-    await client.query('commit');
-    return result;
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+export function withNamedLock<T>(pool: Pool, name: string, work: (tx: Client) => Promise<T>): Promise<T> {
+  return withTransaction(pool, async (tx) => {
+    await tx.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
+    return work(tx);
+  });
 }
 
 /**

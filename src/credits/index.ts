@@ -9,36 +9,17 @@ import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './
 import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
 import { chargeHold, refundCharge, settleCharge, type ChargeBucket } from './charges.ts';
-import { findRefillRequest, decideRefillRequest, lastRefillAmount, openRefillRequest, type RefillRequest } from './refills.ts';
+import { adjustPurchased } from './adjustments.ts';
+import { checkRefillThresholds, decideRefill, type RefillRequest } from './refills.ts';
 import { applyDrift, syncPool, SyncNotFoundError, type ProviderBalancePort, type SyncResult } from './sync.ts';
 
 export type { ProviderBalancePort, SyncResult } from './sync.ts';
 export type { RefillRequest } from './refills.ts';
 
+import { CreditsError, SALE_BLOCKED_MESSAGE } from './errors.ts';
+
 export { canonicalProvider } from './accounts.ts';
-
-export type CreditsErrorCode =
-  | 'unknown_package'
-  | 'unknown_provider'
-  | 'unknown_tier'
-  | 'sale_blocked'
-  | 'amount_too_large'
-  | 'not_found'
-  | 'not_open'
-  | 'drift_exceeds_available'
-  | 'no_balance_source';
-
-export class CreditsError extends Error {
-  override name = 'CreditsError';
-  constructor(
-    readonly code: CreditsErrorCode,
-    message: string,
-    /** The request field the error is about, when there is one. */
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
+export { CreditsError, type CreditsErrorCode } from './errors.ts';
 
 export interface UserBalance {
   userId: string;
@@ -85,7 +66,6 @@ export interface Capacity {
   bufferLevels: CreditsConfig['bufferLevels'];
 }
 
-const SALE_BLOCKED_MESSAGE = 'Temporarily unavailable';
 
 export class Credits {
   private readonly knownUsers = new Set<string>();
@@ -334,53 +314,18 @@ export class Credits {
   async adjust(input: { userId: string; credits: number; reason: string; key?: string }): Promise<UserBalance> {
     if (Math.abs(input.credits) > this.config.maxAdminAmount) throw new CreditsError('amount_too_large', `credits is over the limit of ${this.config.maxAdminAmount}`, 'credits');
     await this.ensureUser(input.userId);
-    const provider = this.config.primaryProvider;
-    const units = Math.abs(input.credits) * this.config.pools[provider]!.ratio;
-    const [user, pool] = input.credits > 0
-      ? [[ISSUANCE, userAccount(input.userId, 'purchased')], [poolAccount(provider, 'available'), poolAccount(provider, 'reserved')]]
-      : [[userAccount(input.userId, 'purchased'), ISSUANCE], [poolAccount(provider, 'reserved'), poolAccount(provider, 'available')]];
-    try {
-      await this.deps.ledger.execute({
-        key: `adjust:${input.userId}:${input.key ?? newId('adj')}`,
-        actions: [
-          { type: 'transfer', debit: user[0]!, credit: user[1]!, amount: Math.abs(input.credits), metadata: { reason: input.reason, by: 'admin' } },
-          { type: 'transfer', debit: pool[0]!, credit: pool[1]!, amount: units, metadata: { reason: `backing: ${input.reason}`, userId: input.userId } },
-        ],
-      });
-    } catch (error) {
-      if (isLedgerError(error, 'insufficient_funds')) {
-        if (error.detail.account === poolAccount(provider, 'available')) throw new CreditsError('sale_blocked', SALE_BLOCKED_MESSAGE);
-        throw new CreditsError('amount_too_large', `the user has only ${String(error.detail.available)} purchased credits to take back`, 'credits');
-      }
-      throw error;
-    }
+    await adjustPurchased({ ledger: this.deps.ledger, config: this.config }, input);
     return this.balance(input.userId);
   }
 
   /** Pools under their refill threshold (20% of their last refill) get a refill request and an alert. */
-  async checkRefillThresholds(): Promise<RefillRequest[]> {
-    const opened: RefillRequest[] = [];
-    for (const provider of Object.keys(this.config.pools)) {
-      const last = await lastRefillAmount(this.deps.pool, provider);
-      if (!last) continue;
-      const state = await this.poolState(provider);
-      if (state.available * 5 < last) {
-        opened.push(await openRefillRequest(this.deps.pool, { provider, amount: last, reason: `${state.available} units available, under 20% of the last refill (${last})` }));
-      }
-    }
-    return opened;
+  checkRefillThresholds(): Promise<RefillRequest[]> {
+    return checkRefillThresholds({ pool: this.deps.pool, providers: Object.keys(this.config.pools), poolState: (p) => this.poolState(p) });
   }
 
-  async decideRefill(input: { id: string; approve: boolean; note?: string }): Promise<RefillRequest> {
-    const request = await findRefillRequest(this.deps.pool, input.id);
-    if (!request) throw new CreditsError('not_found', `no refill request ${input.id}`);
-    if (request.status !== 'open') throw new CreditsError('not_open', `refill request ${input.id} is already ${request.status}`);
-    // The refill is keyed by the request, so approving twice (or from two processes) refills once.
-    if (input.approve) await this.refill({ provider: request.provider, amount: request.amount, reason: `refill request ${request.id}`, key: request.id });
-    const decided = await decideRefillRequest(this.deps.pool, { id: input.id, status: input.approve ? 'approved' : 'rejected', note: input.note });
-    if (!decided) throw new CreditsError('not_open', `refill request ${input.id} was decided by someone else just now`);
-    if (input.approve) await recordAlert(this.deps.pool, { type: 'refill_done', level: 'info', message: `Refill of ${request.amount} ${request.provider} units booked`, data: { requestId: request.id } });
-    return decided;
+  /** Approves (booking the refill, keyed by the request so it happens once) or rejects an open request. */
+  decideRefill(input: { id: string; approve: boolean; note?: string }): Promise<RefillRequest> {
+    return decideRefill({ pool: this.deps.pool, refill: (r) => this.refill(r) }, input);
   }
 
   /** The operator bought provider credits: external -> available. */

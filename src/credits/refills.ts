@@ -68,3 +68,40 @@ export async function lastRefillAmount(pool: Pool, provider: string): Promise<nu
   );
   return rows[0]?.amount;
 }
+
+export async function checkRefillThresholds(deps: { pool: Pool; providers: string[]; poolState: (provider: string) => Promise<{ available: number }> }): Promise<RefillRequest[]> {
+  const opened: RefillRequest[] = [];
+  for (const provider of deps.providers) {
+    const last = await lastRefillAmount(deps.pool, provider);
+    if (!last) continue;
+    const { available } = await deps.poolState(provider);
+    if (available * 5 < last) {
+      opened.push(await openRefillRequest(deps.pool, { provider, amount: last, reason: `${available} units available, under 20% of the last refill (${last})` }));
+    }
+  }
+  return opened;
+}
+
+export class RefillDecisionError extends Error {
+  override name = 'RefillDecisionError';
+  constructor(
+    readonly code: 'not_found' | 'not_open',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function decideRefill(
+  deps: { pool: Pool; refill: (input: { provider: string; amount: number; reason: string; key: string }) => Promise<unknown> },
+  input: { id: string; approve: boolean; note?: string },
+): Promise<RefillRequest> {
+  const request = await findRefillRequest(deps.pool, input.id);
+  if (!request) throw new RefillDecisionError('not_found', `no refill request ${input.id}`);
+  if (request.status !== 'open') throw new RefillDecisionError('not_open', `refill request ${input.id} is already ${request.status}`);
+  if (input.approve) await deps.refill({ provider: request.provider, amount: request.amount, reason: `refill request ${request.id}`, key: request.id });
+  const decided = await decideRefillRequest(deps.pool, { id: input.id, status: input.approve ? 'approved' : 'rejected', note: input.note });
+  if (!decided) throw new RefillDecisionError('not_open', `refill request ${input.id} was decided by someone else just now`);
+  if (input.approve) await recordAlert(deps.pool, { type: 'refill_done', level: 'info', message: `Refill of ${request.amount} ${request.provider} units booked`, data: { requestId: request.id } });
+  return decided;
+}

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { InsufficientCreditsError } from '../credits/charges.ts';
+import { RefillDecisionError } from '../credits/refills.ts';
 import { CreditsError } from '../credits/index.ts';
 import { isLedgerError, type LedgerError } from '../ledger/index.ts';
 import type { AppEnv } from './context.ts';
@@ -90,7 +91,7 @@ function fromCreditsError(error: CreditsError): ApiError {
   // API.md: a blocked sale answers exactly "Service temporarily unavailable".
   if (error.code === 'sale_blocked') return new ApiError('sale_blocked', 'Service temporarily unavailable');
   if (error.code === 'not_found') return new ApiError('not_found', error.message);
-  if (error.code === 'not_open' || error.code === 'drift_exceeds_available') return new ApiError('conflict', error.message);
+  if (error.code === 'drift_exceeds_available') return new ApiError('conflict', error.message);
   if (error.code === 'no_balance_source') return new ApiError('unavailable', error.message);
   return new ApiError('validation_failed', error.message, { errors: error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined });
 }
@@ -99,6 +100,7 @@ export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
   if (error instanceof CreditsError) return fromCreditsError(error);
   if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message);
+  if (error instanceof RefillDecisionError) return new ApiError(error.code === 'not_found' ? 'not_found' : 'conflict', error.message);
   if (isLedgerError(error)) return fromLedgerError(error);
   if (error instanceof HTTPException) {
     if (error.status === 413) return new ApiError('payload_too_large', error.message || 'the request body is too large');

@@ -66,3 +66,25 @@ describe('refill requests', () => {
     expect(listed.requests.map((r: { id: string }) => r.id)).toEqual([request!.id]);
   });
 });
+
+describe('burn rate', () => {
+  it('averages consumption over 7 and 30 days, projects the day the pool runs dry, and alerts inside the horizon', async () => {
+    const app = await createTestApp();
+    await app.credits.refill({ provider: 'seedream', amount: 1000, key: 'seed' });
+    // 140 units consumed today: 20 a day over a week, 5 a day over a month.
+    await app.ledger.transfer({ key: 'work', transfers: [{ debit: 'pool:seedream:available', credit: 'pool:seedream:consumed', amount: 140 }] });
+    const now = new Date();
+    const rates = await app.credits.burnRates(now);
+    const seedream = rates.find((r) => r.provider === 'seedream')!;
+    expect(seedream).toMatchObject({ perDay7: 20, perDay30: 5 });
+    // 860 left at 20 a day: 43 days.
+    expect(Math.round((Date.parse(seedream.runsDryAt!) - now.getTime()) / 86_400_000)).toBe(43);
+    expect(rates.find((r) => r.provider === 'nanobanana')).toMatchObject({ perDay7: 0, runsDryAt: null });
+    expect((await app.request('GET', '/v1/admin/alerts', { auth: app.adminKey }).then((r) => r.json())).alerts.map((a: { type: string }) => a.type)).not.toContain('pool_runs_dry');
+
+    await app.ledger.transfer({ key: 'more-work', transfers: [{ debit: 'pool:seedream:available', credit: 'pool:seedream:consumed', amount: 800 }] });
+    await app.credits.burnRates();
+    const alerts = (await app.request('GET', '/v1/admin/alerts', { auth: app.adminKey }).then((r) => r.json())).alerts;
+    expect(alerts.find((a: { type: string }) => a.type === 'pool_runs_dry')).toMatchObject({ level: 'warning', data: { provider: 'seedream', perDay7: 135 } });
+  });
+});

@@ -39,6 +39,7 @@ const routeCases: Record<string, RouteCase> = {
   'GET /api/admin/credit-stats': { access: 'admin', path: '/api/admin/credit-stats' },
   'POST /api/admin/refill-credits': { access: 'admin', path: '/api/admin/refill-credits', body: { provider: 'nanobanana', amount: 5 } },
   'GET /v1/admin/pools': { access: 'admin', path: '/v1/admin/pools' },
+  'GET /v1/admin/pools/burn-rate': { access: 'admin', path: '/v1/admin/pools/burn-rate' },
   'POST /v1/admin/pools/:provider/refills': { access: 'admin', path: '/v1/admin/pools/nanobanana/refills', body: { amount: 5 } },
   'GET /api/admin/alerts': { access: 'admin', path: '/api/admin/alerts' },
   'GET /v1/admin/alerts': { access: 'admin', path: '/v1/admin/alerts' },

@@ -105,6 +105,8 @@ export const configSchema = z.object({
         }),
       /** The original design's buffer levels for the primary pool, shown beside it. */
       bufferLevels: z.object({ minimum: z.number().int(), comfortable: z.number().int(), ideal: z.number().int() }).default({ minimum: 400, comfortable: 2000, ideal: 10000 }),
+      /** A pool projected to run dry sooner than this (at its 7-day pace) raises an alert. */
+      burnAlertHorizonDays: z.number().int().positive().default(7),
       /** Largest single refill or grant an admin may book, as a guard against typos. */
       maxAdminAmount: z.number().int().positive().default(100_000_000),
     })

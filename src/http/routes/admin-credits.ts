@@ -104,6 +104,18 @@ const v1Refill = createRoute({
   responses: { 200: json(PoolBody, 'The pool after the refill'), ...adminProblems, ...problems(413, 415) },
 });
 
+const burn = createRoute({
+  method: 'get',
+  path: '/v1/admin/pools/burn-rate',
+  tags: ['admin'],
+  summary: 'Consumption per day (7 and 30 days) and the projected day each pool runs dry',
+  ...guard('admin'),
+  responses: {
+    200: json(z.object({ pools: z.array(z.object({ provider: z.string(), perDay7: z.number().int(), perDay30: z.number().int(), runsDryAt: z.string().nullable() }).openapi('BurnRate')) }), 'Burn rates'),
+    ...adminProblems,
+  },
+});
+
 const alertsResponse = { 200: json(z.object({ alerts: z.array(AlertBody) }), 'Open alerts, newest first'), ...adminProblems };
 const compatAlerts = createRoute({ method: 'get', path: '/api/admin/alerts', tags: ['admin'], summary: 'Open alerts', ...guard('admin'), responses: alertsResponse });
 const v1Alerts = createRoute({ ...compatAlerts, path: '/v1/admin/alerts' });
@@ -138,6 +150,7 @@ export function registerAdminCreditRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(compatRefill, async (c) => c.json(await c.get('deps').credits.refill(c.req.valid('json')), 200));
   app.openapi(v1Refill, async (c) => c.json(await c.get('deps').credits.refill({ ...c.req.valid('json'), provider: c.req.valid('param').provider }), 200));
   app.openapi(pools, async (c) => c.json(await c.get('deps').credits.capacity(), 200));
+  app.openapi(burn, async (c) => c.json({ pools: await c.get('deps').credits.burnRates() }, 200));
   for (const route of [compatAlerts, v1Alerts]) app.openapi(route, async (c) => c.json({ alerts: await openAlerts(c.get('deps').pool) }, 200));
 }
 

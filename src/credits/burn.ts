@@ -1,0 +1,29 @@
+// Burn rate (SPEC §1.3): a pool's consumption per day over the last 7 and 30 days, and the day it runs
+// dry at that pace. A projection inside the horizon raises an alert.
+import type { Queryable } from '../db/pool.ts';
+import { poolAccount } from './accounts.ts';
+
+export interface BurnRate {
+  provider: string;
+  /** Units consumed per day, averaged over the window (integer, rounded up). */
+  perDay7: number;
+  perDay30: number;
+  /** When `available` runs out at the 7-day pace; null when nothing was consumed. */
+  runsDryAt: string | null;
+}
+
+export async function burnRate(db: Queryable, input: { provider: string; available: number; now?: Date }): Promise<BurnRate> {
+  const now = input.now ?? new Date();
+  const { rows } = await db.query<{ week: number; month: number }>(
+    `select coalesce(sum(posted_amount) filter (where created_at >= $2::timestamptz - interval '7 days'), 0)::bigint as week,
+            coalesce(sum(posted_amount), 0)::bigint as month
+       from ledger_transfers
+      where credit_account_id = $1 and state = 'posted' and created_at >= $2::timestamptz - interval '30 days' and created_at <= $2`,
+    [poolAccount(input.provider, 'consumed'), now],
+  );
+  const { week, month } = rows[0]!;
+  const perDay7 = Math.ceil(week / 7);
+  const perDay30 = Math.ceil(month / 30);
+  const runsDryAt = perDay7 > 0 ? new Date(now.getTime() + Math.floor((input.available / perDay7) * 86_400_000)).toISOString() : null;
+  return { provider: input.provider, perDay7, perDay30, runsDryAt };
+}

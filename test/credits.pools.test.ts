@@ -88,3 +88,19 @@ describe('burn rate', () => {
     expect(alerts.find((a: { type: string }) => a.type === 'pool_runs_dry')).toMatchObject({ level: 'warning', data: { provider: 'seedream', perDay7: 135 } });
   });
 });
+
+describe('the emergency reserve', () => {
+  it('is kept out of sellable capacity, filled first by refills, and drawn on only by allowance grants', async () => {
+    const app = await createTestApp({}, { credits: { pools: { nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, emergencyReserve: 100 }, seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000 } } } });
+    expect(await app.credits.refill({ provider: 'nanobanana', amount: 138, key: 'r1' })).toMatchObject({ emergency: 100, available: 38, sellableUserCredits: 9, balance: 138 });
+    // A Starter needs 40 units: the 100 in reserve do not count.
+    expect((await app.request('POST', '/api/credits/purchase', { auth: await app.userToken('mo'), body: { packageId: 'starter' } })).status).toBe(409);
+    // A Plus allowance (10 credits, 40 units) is backed from the reserve instead of going unbacked.
+    await app.credits.setTier('mo', 'plus');
+    expect(await app.credits.poolState('nanobanana')).toMatchObject({ emergency: 60, available: 38, reserved: 40 });
+    expect((await app.request('GET', '/v1/admin/alerts', { auth: app.adminKey }).then((r) => r.json())).alerts.map((a: { type: string }) => a.type)).not.toContain('allowance_shortfall');
+    // The next refill tops the reserve up again before anything becomes sellable.
+    expect(await app.credits.refill({ provider: 'nanobanana', amount: 50, key: 'r2' })).toMatchObject({ emergency: 100, available: 48 });
+    expect((await app.ledger.checkInvariants(app.credits.invariantChecks())).ok).toBe(true);
+  });
+});

@@ -96,12 +96,14 @@ export const configSchema = z.object({
             /** What one provider unit costs the platform, in micro-USD. */
             unitCostMicroUsd: z.number().int().nonnegative(),
             lowThreshold: z.number().int().nonnegative().default(100),
+            /** Units kept out of sellable capacity; only allowance grants (and overflow) may draw on them. */
+            emergencyReserve: z.number().int().nonnegative().default(0),
             criticalThreshold: z.number().int().nonnegative().default(40),
           }),
         )
         .default({
-          nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40 },
-          seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40 },
+          nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0 },
+          seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0 },
         }),
       /** The original design's buffer levels for the primary pool, shown beside it. */
       bufferLevels: z.object({ minimum: z.number().int(), comfortable: z.number().int(), ideal: z.number().int() }).default({ minimum: 400, comfortable: 2000, ideal: 10000 }),

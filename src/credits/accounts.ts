@@ -3,7 +3,7 @@ export const ISSUANCE = 'credits:issuance';
 export const SPENT = 'credits:spent';
 
 export type Bucket = 'allowance' | 'purchased' | 'overflow';
-export type PoolPart = 'external' | 'available' | 'reserved' | 'consumed';
+export type PoolPart = 'external' | 'available' | 'reserved' | 'consumed' | 'emergency';
 
 export const userAccount = (userId: string, bucket: Bucket) => `user:${userId}:${bucket}`;
 export const poolAccount = (provider: string, part: PoolPart) => `pool:${provider}:${part}`;

@@ -51,6 +51,16 @@ export async function grantAllowance(deps: Deps, input: { userId: string; credit
   } catch (error) {
     if (!isLedgerError(error, 'insufficient_funds') || error.detail.account !== poolAccount(provider, 'available')) throw error;
   }
+  // Allowance grants may draw on the emergency reserve that sales may not touch.
+  try {
+    await run(deps, {
+      key: `${input.key}:emergency`,
+      actions: [userLeg, { type: 'transfer', debit: poolAccount(provider, 'emergency'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: `backing from the emergency reserve: ${input.reason}`, userId: input.userId } }],
+    });
+    return { backed: true };
+  } catch (error) {
+    if (!isLedgerError(error, 'insufficient_funds') || error.detail.account !== poolAccount(provider, 'emergency')) throw error;
+  }
   const unbacked = await run(deps, { key: `${input.key}:unbacked`, actions: [userLeg] });
   if (!unbacked.replayed) {
     await recordAlert(dbOf(deps), {
@@ -104,7 +114,9 @@ export async function resetUserMonth(deps: Deps, input: { userId: string; period
 }
 
 async function resetLocked(deps: Deps, input: { userId: string; period: string }): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
-  const done = (await deps.ledger.transfersOf(grantKey(input.userId, input.period), dbOf(deps))).length + (await deps.ledger.transfersOf(`${grantKey(input.userId, input.period)}:unbacked`, dbOf(deps))).length > 0;
+  const key = grantKey(input.userId, input.period);
+  let done = false;
+  for (const attempt of [key, `${key}:emergency`, `${key}:unbacked`]) done ||= (await deps.ledger.transfersOf(attempt, dbOf(deps))).length > 0;
   const current = (await dbOf(deps).query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [input.userId])).rows[0];
   if (!current) throw new Error(`no user ${input.userId}`);
   if (done) return { expired: 0, granted: 0, tier: current.tier, alreadyDone: true };

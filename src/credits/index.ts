@@ -42,7 +42,11 @@ export interface PoolState {
   available: number;
   reserved: number;
   consumed: number;
-  /** available + reserved: what the platform holds at the provider by the database's count. */
+  /** Kept out of sales; only allowance grants may draw on it. */
+  emergency: number;
+  /** The level refills top `emergency` up to. */
+  emergencyReserve: number;
+  /** available + reserved + emergency: what the platform holds at the provider by the database's count. */
   balance: number;
   /** User credits that can be sold now: floor(available / ratio). */
   sellableUserCredits: number;
@@ -87,6 +91,7 @@ export class Credits {
       await ledger.openAccount({ id: poolAccount(provider, 'available'), asset: provider, kind: 'pool-available', neverNegative: true });
       await ledger.openAccount({ id: poolAccount(provider, 'reserved'), asset: provider, kind: 'pool-reserved', neverNegative: true });
       await ledger.openAccount({ id: poolAccount(provider, 'consumed'), asset: provider, kind: 'pool-consumed' });
+      await ledger.openAccount({ id: poolAccount(provider, 'emergency'), asset: provider, kind: 'pool-emergency', neverNegative: true });
     }
   }
 
@@ -127,9 +132,9 @@ export class Credits {
     const name = this.requirePool(provider);
     const settings = this.config.pools[name]!;
     const { rows } = await db.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1)', [
-      (['available', 'reserved', 'consumed'] as const).map((part) => poolAccount(name, part)),
+      (['available', 'reserved', 'consumed', 'emergency'] as const).map((part) => poolAccount(name, part)),
     ]);
-    const part = (p: 'available' | 'reserved' | 'consumed') => rows.find((r) => r.id === poolAccount(name, p))?.balance ?? 0;
+    const part = (p: 'available' | 'reserved' | 'consumed' | 'emergency') => rows.find((r) => r.id === poolAccount(name, p))?.balance ?? 0;
     const available = part('available');
     return {
       provider: name,
@@ -137,8 +142,10 @@ export class Credits {
       ratio: settings.ratio,
       available,
       reserved: part('reserved'),
+      emergency: part('emergency'),
+      emergencyReserve: settings.emergencyReserve,
       consumed: part('consumed'),
-      balance: available + part('reserved'),
+      balance: available + part('reserved') + part('emergency'),
       sellableUserCredits: Math.floor(available / settings.ratio),
       unitCostMicroUsd: settings.unitCostMicroUsd,
       lowThreshold: settings.lowThreshold,
@@ -353,9 +360,16 @@ export class Credits {
   async refill(input: { provider: string; amount: number; reason?: string; key?: string }): Promise<PoolState> {
     const provider = this.requirePool(input.provider);
     if (input.amount > this.config.maxAdminAmount) throw new CreditsError('amount_too_large', `amount is over the limit of ${this.config.maxAdminAmount}`, 'amount');
+    // A refill first tops the emergency reserve up to its level; the rest becomes sellable.
+    const { emergency, emergencyReserve } = await this.poolState(provider);
+    const toEmergency = Math.min(input.amount, Math.max(0, emergencyReserve - emergency));
+    const reason = input.reason ?? 'manual refill';
     await this.deps.ledger.execute({
       key: `refill:${provider}:${input.key ?? newId('ref')}`,
-      actions: [{ type: 'transfer', debit: poolAccount(provider, 'external'), credit: poolAccount(provider, 'available'), amount: input.amount, metadata: { reason: input.reason ?? 'manual refill' } }],
+      actions: [
+        ...(input.amount > toEmergency ? [{ type: 'transfer' as const, debit: poolAccount(provider, 'external'), credit: poolAccount(provider, 'available'), amount: input.amount - toEmergency, metadata: { reason } }] : []),
+        ...(toEmergency > 0 ? [{ type: 'transfer' as const, debit: poolAccount(provider, 'external'), credit: poolAccount(provider, 'emergency'), amount: toEmergency, metadata: { reason: `${reason} (emergency reserve)` } }] : []),
+      ],
     });
     return this.poolState(provider);
   }

@@ -15,6 +15,8 @@ const PoolBody = z
     available: z.number().int(),
     reserved: z.number().int(),
     consumed: z.number().int(),
+    emergency: z.number().int(),
+    emergencyReserve: z.number().int(),
     balance: z.number().int(),
     sellableUserCredits: z.number().int(),
     unitCostMicroUsd: z.number().int(),

@@ -29,6 +29,14 @@ describe('charges', () => {
     expect(error.detail).toMatchObject({ needed: 1, available: 0, upgrade: true });
   });
 
+  it('over HTTP, a refusal is a 402 problem that carries the message', async () => {
+    const { toApiError, errorStatus } = await import('../src/http/errors.ts');
+    const error = await t.credits.chargeHold({ userId: 'fay', credits: 1, key: 'gen-fay-2' }).catch((e) => e);
+    const api = toApiError(error)!;
+    expect(errorStatus[api.code]).toBe(402);
+    expect(api.detail).toMatch(/upgrade/i);
+  });
+
   it('a paid user with overflow draws up to the cap and no further', async () => {
     await t.credits.setTier('gus', 'plus'); // 10 allowance, overflow cap 3
     const held = [];
@@ -37,6 +45,7 @@ describe('charges', () => {
     const refused = await t.credits.chargeHold({ userId: 'gus', credits: 1, key: 'gen-gus-13' }).catch((e) => e);
     expect(refused).toBeInstanceOf(InsufficientCreditsError);
     expect(refused.detail.upgrade).toBe(false);
+    expect(await t.credits.balance('gus')).toMatchObject({ overflow: 0, overflowUsed: 3 });
   });
 
   it('settled on the primary: the user pays, the backing is consumed', async () => {

@@ -64,6 +64,13 @@ describe('refill requests', () => {
     expect((await fresh.credits.poolState('seedream')).available).toBe(115);
     const listed = await (await fresh.request('GET', '/v1/admin/refill-requests?status=approved', { auth: fresh.adminKey })).json();
     expect(listed.requests.map((r: { id: string }) => r.id)).toEqual([request!.id]);
+
+    // By hand: opened, then rejected; a rejected request books nothing.
+    const manual = await (await fresh.request('POST', '/v1/admin/refill-requests', { auth: fresh.adminKey, body: { provider: 'seedream', amount: 50, reason: 'ordered 50 more' } })).json();
+    expect(manual).toMatchObject({ status: 'open', amount: 50 });
+    const rejected = await fresh.request('POST', `/v1/admin/refill-requests/${manual.id}/decision`, { auth: fresh.adminKey, body: { approve: false, note: 'order cancelled' } });
+    expect(await rejected.json()).toMatchObject({ status: 'rejected', decidedNote: 'order cancelled' });
+    expect((await fresh.credits.poolState('seedream')).available).toBe(115);
   });
 });
 

@@ -49,6 +49,7 @@ const routeCases: Record<string, RouteCase> = {
   'POST /v1/admin/syncs/:syncId/apply': { access: 'admin', path: '/v1/admin/syncs/sync_x/apply', body: { reason: 'counted twice' } },
   'POST /v1/admin/users/:userId/adjustments': { access: 'admin', path: '/v1/admin/users/bob/adjustments', body: { credits: 1, reason: 'goodwill' } },
   'GET /v1/admin/refill-requests': { access: 'admin', path: '/v1/admin/refill-requests' },
+  'POST /v1/admin/refill-requests': { access: 'admin', path: '/v1/admin/refill-requests', body: { provider: 'seedream', amount: 100, reason: 'bought 100' } },
   'POST /v1/admin/refill-requests/:requestId/decision': { access: 'admin', path: '/v1/admin/refill-requests/rfr_x/decision', body: { approve: false } },
 };
 

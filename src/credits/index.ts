@@ -11,7 +11,7 @@ import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withN
 import { chargeHold, refundCharge, settleCharge, type ChargeBucket } from './charges.ts';
 import { adjustPurchased } from './adjustments.ts';
 import { burnRate, type BurnRate } from './burn.ts';
-import { checkRefillThresholds, decideRefill, type RefillRequest } from './refills.ts';
+import { checkRefillThresholds, decideRefill, openRefillRequest, type RefillRequest } from './refills.ts';
 import { applyDrift, syncPool, SyncNotFoundError, type ProviderBalancePort, type SyncResult } from './sync.ts';
 
 export type { ProviderBalancePort, SyncResult } from './sync.ts';
@@ -30,6 +30,8 @@ export interface UserBalance {
   purchased: number;
   /** Overflow left this month (paid tiers with overflow enabled). */
   overflow: number;
+  /** Overflow drawn this month, out of the tier's cap. */
+  overflowUsed: number;
   tier: string;
   nextTier: string | null;
   resetsAt: string;
@@ -122,6 +124,7 @@ export class Credits {
       allowance: row.allowance,
       purchased: row.purchased,
       overflow: row.overflow,
+      overflowUsed: Math.max(0, (this.config.tiers[row.tier]?.overflowCap ?? 0) - row.overflow),
       tier: row.tier,
       nextTier: row.next_tier,
       resetsAt: nextMonthlyReset(new Date()).toISOString(),
@@ -349,6 +352,12 @@ export class Credits {
   /** Pools under their refill threshold (20% of their last refill) get a refill request and an alert. */
   checkRefillThresholds(): Promise<RefillRequest[]> {
     return checkRefillThresholds({ pool: this.deps.pool, providers: Object.keys(this.config.pools), poolState: (p) => this.poolState(p) });
+  }
+
+  /** An operator asks for a refill by hand (the threshold check opens them by itself). */
+  requestRefill(input: { provider: string; amount: number; reason: string }): Promise<RefillRequest> {
+    if (input.amount > this.config.maxAdminAmount) throw new CreditsError('amount_too_large', `amount is over the limit of ${this.config.maxAdminAmount}`, 'amount');
+    return openRefillRequest(this.deps.pool, { ...input, provider: this.requirePool(input.provider) });
   }
 
   /** Approves (booking the refill, keyed by the request so it happens once) or rejects an open request. */

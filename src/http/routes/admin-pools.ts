@@ -65,6 +65,16 @@ const listRefills = createRoute({
   request: { query: z.object({ status: z.enum(['open', 'approved', 'rejected']).optional().openapi({ param: { name: 'status', in: 'query' } }) }) },
   responses: { 200: json(z.object({ requests: z.array(RefillRequestBody) }), 'Requests'), ...adminProblems },
 });
+const requestRefill = createRoute({
+  method: 'post',
+  path: '/v1/admin/refill-requests',
+  tags: ['admin'],
+  summary: 'Ask for a refill by hand (one open request per pool: an open one is returned as it is)',
+  ...guard('admin'),
+  request: { body: { required: true, content: { 'application/json': { schema: z.object({ provider: z.string().min(1).max(64), amount: z.number().int().positive(), reason }).openapi('NewRefillRequest') } } } },
+  responses: { 200: json(RefillRequestBody, 'The pool’s open request'), ...adminProblems },
+});
+
 const decideRefill = createRoute({
   method: 'post',
   path: '/v1/admin/refill-requests/{requestId}/decision',
@@ -84,5 +94,6 @@ export function registerAdminPoolRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(applyDrift, async (c) => c.json(await c.get('deps').credits.applyDrift({ syncId: c.req.valid('param').syncId, reason: c.req.valid('json').reason }), 200));
   app.openapi(adjust, async (c) => c.json(await c.get('deps').credits.adjust({ userId: c.req.valid('param').userId, ...c.req.valid('json') }), 200));
   app.openapi(listRefills, async (c) => c.json({ requests: await listRefillRequests(c.get('deps').pool, c.req.valid('query').status) }, 200));
+  app.openapi(requestRefill, async (c) => c.json(await c.get('deps').credits.requestRefill(c.req.valid('json')), 200));
   app.openapi(decideRefill, async (c) => c.json(await c.get('deps').credits.decideRefill({ id: c.req.valid('param').requestId, ...c.req.valid('json') }), 200));
 }

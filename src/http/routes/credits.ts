@@ -40,7 +40,12 @@ const idempotencyHeader = z.object({
 });
 
 const compatBalance = createRoute({ method: 'get', path: '/api/credits/balance', tags: ['credits'], summary: 'The caller’s credits by bucket', ...guard('user'), responses: { 200: json(BalanceBody, 'Balance'), ...problems(400, 401, 403, 429) } });
-const v1Balance = createRoute({ method: 'get', path: '/v1/credits/balance', tags: ['credits'], summary: 'The caller’s credits by bucket', ...guard('user'), responses: { 200: json(BalanceBody, 'Balance'), ...problems(400, 401, 403, 429) } });
+const V1BalanceBody = BalanceBody.extend({
+  overflow: z.number().int().openapi({ description: 'Overflow left this month (paid tiers with overflow enabled)' }),
+  overflowUsed: z.number().int().openapi({ description: 'Overflow drawn this month' }),
+  nextTier: z.string().nullable().openapi({ description: 'A downgrade waiting for the next reset' }),
+}).openapi('CreditBalanceDetail');
+const v1Balance = createRoute({ method: 'get', path: '/v1/credits/balance', tags: ['credits'], summary: 'The caller’s credits by bucket', ...guard('user'), responses: { 200: json(V1BalanceBody, 'Balance'), ...problems(400, 401, 403, 429) } });
 
 const compatPackages = createRoute({
   method: 'get',
@@ -90,10 +95,11 @@ export function registerCreditRoutes(app: OpenAPIHono<AppEnv>) {
     return c.json({ ...compatBalanceShape(balance), nextTier: balance.nextTier }, 200);
   });
 
-  const balanceHandler = async (c: Parameters<Parameters<typeof app.openapi<typeof v1Balance>>[1]>[0]) =>
-    c.json(compatBalanceShape(await c.get('deps').credits.balance(currentUserId(c))), 200);
-  app.openapi(compatBalance, balanceHandler);
-  app.openapi(v1Balance, balanceHandler);
+  app.openapi(compatBalance, async (c) => c.json(compatBalanceShape(await c.get('deps').credits.balance(currentUserId(c))), 200));
+  app.openapi(v1Balance, async (c) => {
+    const b = await c.get('deps').credits.balance(currentUserId(c));
+    return c.json({ ...compatBalanceShape(b), overflow: b.overflow, overflowUsed: b.overflowUsed, nextTier: b.nextTier }, 200);
+  });
 
   app.openapi(compatPackages, async (c) => {
     const { credits } = c.get('deps');

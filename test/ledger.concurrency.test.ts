@@ -195,3 +195,38 @@ describe('optimistic batches', () => {
     expect((await ledger.checkInvariants()).ok).toBe(true);
   });
 });
+
+describe('what one process remembers is never trusted', () => {
+  it('a hold another process voided cannot be posted from a stale memory of it', async () => {
+    const a = new Ledger(db.pool, { batchSize: 8, batchConcurrency: 1 });
+    const b = new Ledger(db.pool, { batchSize: 8, batchConcurrency: 1 });
+    const wallet = await fundedWallet('w-stale-hold', 5);
+    await a.placeHold({ key: 'stale-hold', transfers: [{ debit: wallet, credit: 'spent', amount: 2 }] }); // a remembers it as pending
+    await b.voidHold({ hold: 'stale-hold' });
+    await expect(a.postHold({ hold: 'stale-hold' })).rejects.toMatchObject({ code: 'hold_not_pending', detail: { state: 'voided' } });
+    expect((await a.balanceOf(wallet)).balance).toBe(5);
+  });
+
+  it('a balance another process spent cannot be spent again from a stale memory of it', async () => {
+    const a = new Ledger(db.pool, { batchSize: 8, batchConcurrency: 1 });
+    const b = new Ledger(db.pool, { batchSize: 8, batchConcurrency: 1 });
+    const wallet = await fundedWallet('w-stale-balance', 5);
+    await a.transfer({ key: 'stale-1', transfers: [{ debit: wallet, credit: 'spent', amount: 1 }] }); // a remembers 4
+    await b.transfer({ key: 'stale-2', transfers: [{ debit: wallet, credit: 'spent', amount: 4 }] });
+    await expect(a.transfer({ key: 'stale-3', transfers: [{ debit: wallet, credit: 'spent', amount: 3 }] })).rejects.toMatchObject({ code: 'insufficient_funds', detail: { available: 0 } });
+    expect((await a.balanceOf(wallet)).balance).toBe(0);
+    expect((await ledger.checkInvariants()).ok).toBe(true);
+  });
+
+  it('a remembered hold that the database’s clock says has expired cannot be posted', async () => {
+    const a = new Ledger(db.pool, { batchSize: 8, batchConcurrency: 1 });
+    const wallet = await fundedWallet('w-stale-expiry', 5);
+    const { rows } = await db.pool.query(`select now() + interval '300 milliseconds' as at`);
+    const expiresAt: Date = rows[0].at;
+    await a.placeHold({ key: 'soon-expired', transfers: [{ debit: wallet, credit: 'spent', amount: 2 }], expiresAt });
+    // Wait for the database's clock (not this process's) to pass the expiry.
+    while (!(await db.pool.query('select now() > $1 as past', [expiresAt])).rows[0].past) await new Promise((resolve) => setTimeout(resolve, 20));
+    await expect(a.postHold({ hold: 'soon-expired' })).rejects.toMatchObject({ code: 'hold_expired' });
+    expect((await a.balanceOf(wallet)).balance).toBe(3);
+  });
+});

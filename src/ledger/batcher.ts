@@ -5,6 +5,7 @@
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
 import type { Outcome } from './plan.ts';
+import { LedgerCache } from './cache.ts';
 import { applyOperations, OptimisticConflict, type Locking } from './store.ts';
 import type { Operation } from './types.ts';
 
@@ -30,6 +31,8 @@ export class Batcher {
   private idle: (() => void)[] = [];
   /** Operations per committed batch, for the metrics and the benchmark. */
   readonly stats = { batches: 0, operations: 0, retries: 0, lockedReruns: 0 };
+
+  private readonly cache = new LedgerCache();
 
   constructor(private readonly pool: Pool, private readonly options: BatcherOptions) {}
 
@@ -96,7 +99,7 @@ export class Batcher {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
-        if (locking === 'optimistic') return await applyOperations(client, ops, locking);
+        if (locking === 'optimistic') return await applyOperations(client, ops, locking, this.cache);
         await client.query('begin');
         const outcomes = await applyOperations(client, ops, locking);
         await client.query('commit');

@@ -11,7 +11,8 @@
 // negative flagged balance in the very statement that moves the money, whatever the plan said.
 import type { Client } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
-import { planBatch, type AccountState, type BatchPlan, type Outcome, type StoredRequest } from './plan.ts';
+import type { LedgerCache } from './cache.ts';
+import { planBatch, type AccountState, type BatchPlan, type BatchState, type Outcome, type StoredRequest } from './plan.ts';
 import type { Operation, Transfer } from './types.ts';
 
 export const TRANSFER_COLUMNS = `id, request_key, position, debit_account_id, credit_account_id, asset, amount, state, posted_amount,
@@ -101,7 +102,32 @@ function transferFromJson(row: Record<keyof TransferRow, unknown>): Transfer {
 }
 
 /** Applies operations in order inside the caller's transaction; one outcome per operation. */
-export async function applyOperations(client: Client, ops: Operation[], locking: Locking = 'locked'): Promise<Outcome[]> {
+export async function applyOperations(client: Client, ops: Operation[], locking: Locking = 'locked', cache?: LedgerCache): Promise<Outcome[]> {
+  // An optimistic batch whose accounts and holds this process already knows plans without a read.
+  const state = (locking === 'optimistic' && cache?.stateFor(ops)) || (await readBatch(client, ops, locking, cache));
+  const plan = planBatch(ops, state, () => newId('tr'));
+  if (locking === 'optimistic' && plan.newRequests.some((r) => 'error' in r.result)) {
+    cache?.forget(ops);
+    throw new OptimisticConflict('a refusal must be confirmed under locks');
+  }
+  try {
+    await writePlan(client, plan, state.now);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    // TL409: the plan's assumptions no longer hold; 23514: a flagged balance would go negative.
+    if (locking === 'optimistic' && (code === 'TL409' || code === '23514')) {
+      cache?.forget(ops);
+      throw new OptimisticConflict((error as Error).message);
+    }
+    throw error;
+  }
+  // An optimistic write commits by itself; a locked one commits with the caller, so only the former
+  // may be remembered as done.
+  if (locking === 'optimistic') cache?.applyCommitted(plan);
+  return plan.outcomes;
+}
+
+async function readBatch(client: Client, ops: Operation[], locking: Locking, cache?: LedgerCache): Promise<BatchState> {
   const keys = new Set<string>();
   const holdKeys = new Set<string>();
   const accountIds = new Set<string>();
@@ -122,7 +148,6 @@ export async function applyOperations(client: Client, ops: Operation[], locking:
     values: [[...keys], [...holdKeys], [...accountIds], locking === 'locked'],
   });
   const read = rows[0]!.state;
-  const now = new Date(read.now);
   const answers = new Map(read.answers.map((row) => [row.id as string, transferFromJson(row)]));
   const requests = new Map<string, StoredRequest>(
     read.requests.map((r) => [
@@ -136,20 +161,8 @@ export async function applyOperations(client: Client, ops: Operation[], locking:
     holds.set(transfer.requestKey, [...(holds.get(transfer.requestKey) ?? []), transfer]);
   }
   const accounts = new Map<string, AccountState>(read.accounts.map((a) => [a.id, { id: a.id, asset: a.asset, neverNegative: a.never_negative, balance: a.balance }]));
-
-  const plan = planBatch(ops, { now, accounts, requests, holds }, () => newId('tr'));
-  if (locking === 'optimistic' && plan.newRequests.some((r) => 'error' in r.result)) {
-    throw new OptimisticConflict('a refusal must be confirmed under locks');
-  }
-  try {
-    await writePlan(client, plan, now);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    // TL409: the plan's assumptions no longer hold; 23514: a flagged balance would go negative.
-    if (locking === 'optimistic' && (code === 'TL409' || code === '23514')) throw new OptimisticConflict((error as Error).message);
-    throw error;
-  }
-  return plan.outcomes;
+  cache?.learn(accounts.values(), holds);
+  return { now: new Date(read.now), accounts, requests, holds };
 }
 
 /**
@@ -192,6 +205,8 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
        update ledger_transfers set state = ($20::text[])[i], posted_amount = ($21::bigint[])[i], resolved_at = $1, resolved_by = ($22::text[])[i]
          from (select array_position($19::text[], id) as i, id as found from ledger_transfers where id = any($19::text[]) and state = 'pending') r
         where id = r.found and state = 'pending' -- rechecked on the latest row version if another batch got there first
+          -- a post must find the hold unexpired by the database's clock (a plan may have used a process's)
+          and (($20::text[])[i] <> 'posted' or expires_at is null or expires_at > now())
         returning 1),
      deadlines as (
        insert into ledger_hold_deadlines (request_key, expires_at)

@@ -1,7 +1,8 @@
 // Burn rate (SPEC §1.3): a pool's consumption per day over the last 7 and 30 days, and the day it runs
 // dry at that pace. A projection inside the horizon raises an alert.
-import type { Queryable } from '../db/pool.ts';
+import type { Pool, Queryable } from '../db/pool.ts';
 import { poolAccount } from './accounts.ts';
+import { recordAlert } from './alerts.ts';
 
 export interface BurnRate {
   provider: string;
@@ -26,4 +27,26 @@ export async function burnRate(db: Queryable, input: { provider: string; availab
   const perDay30 = Math.ceil(month / 30);
   const runsDryAt = perDay7 > 0 ? new Date(now.getTime() + Math.floor((input.available / perDay7) * 86_400_000)).toISOString() : null;
   return { provider: input.provider, perDay7, perDay30, runsDryAt };
+}
+
+/** Every pool's burn rate, with an alert for each projected to run dry inside the horizon. */
+export async function checkBurnRates(
+  deps: { pool: Pool; providers: string[]; horizonDays: number; poolState: (provider: string) => Promise<{ available: number }> },
+  now: Date,
+): Promise<BurnRate[]> {
+  const rates: BurnRate[] = [];
+  for (const provider of deps.providers) {
+    const { available } = await deps.poolState(provider);
+    const rate = await burnRate(deps.pool, { provider, available, now });
+    if (rate.runsDryAt && Date.parse(rate.runsDryAt) < now.getTime() + deps.horizonDays * 86_400_000) {
+      await recordAlert(deps.pool, {
+        type: 'pool_runs_dry',
+        level: 'warning',
+        message: `${provider} runs dry around ${rate.runsDryAt.slice(0, 10)} at ${rate.perDay7} units a day`,
+        data: { ...rate, available },
+      });
+    }
+    rates.push(rate);
+  }
+  return rates;
 }

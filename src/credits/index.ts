@@ -10,7 +10,7 @@ import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
 import { chargeHold, refundCharge, settleCharge, type ChargeBucket } from './charges.ts';
 import { adjustPurchased } from './adjustments.ts';
-import { burnRate, type BurnRate } from './burn.ts';
+import { checkBurnRates, type BurnRate } from './burn.ts';
 import { checkRefillThresholds, decideRefill, openRefillRequest, type RefillRequest } from './refills.ts';
 import { applyDrift, syncPool, SyncNotFoundError, type ProviderBalancePort, type SyncResult } from './sync.ts';
 
@@ -330,23 +330,8 @@ export class Credits {
   }
 
   /** Burn rate of every pool, with an alert for each projected to run dry inside the horizon. */
-  async burnRates(now = new Date()): Promise<BurnRate[]> {
-    const rates: BurnRate[] = [];
-    for (const provider of Object.keys(this.config.pools)) {
-      const { available } = await this.poolState(provider);
-      const rate = await burnRate(this.deps.pool, { provider, available, now });
-      const horizon = now.getTime() + this.config.burnAlertHorizonDays * 86_400_000;
-      if (rate.runsDryAt && Date.parse(rate.runsDryAt) < horizon) {
-        await recordAlert(this.deps.pool, {
-          type: 'pool_runs_dry',
-          level: 'warning',
-          message: `${provider} runs dry around ${rate.runsDryAt.slice(0, 10)} at ${rate.perDay7} units a day`,
-          data: { ...rate, available },
-        });
-      }
-      rates.push(rate);
-    }
-    return rates;
+  burnRates(now = new Date()): Promise<BurnRate[]> {
+    return checkBurnRates({ pool: this.deps.pool, providers: Object.keys(this.config.pools), horizonDays: this.config.burnAlertHorizonDays, poolState: (p) => this.poolState(p) }, now);
   }
 
   /** Pools under their refill threshold (20% of their last refill) get a refill request and an alert. */

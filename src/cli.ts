@@ -6,6 +6,8 @@ import { ConfigError, loadConfig, type Config } from './config/index.ts';
 import { connectDatabase, redactUrl, type Database } from './db/connect.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
 import { migrate, MigrationError, migrationStatus } from './db/migrate.ts';
+import { migrateQueue } from './queue/index.ts';
+import { createServices, type Services } from './services.ts';
 import { Credits } from './credits/index.ts';
 import { seedDemo } from './demo.ts';
 import { createApiKey, listApiKeys, registerConfiguredAdminKey, revokeApiKey } from './auth/api-keys.ts';
@@ -47,6 +49,7 @@ const commands: Record<string, Command> = {
   migrate: async (_args, { config, log }) =>
     withDatabase(config, log, async (db) => {
       const applied = await migrate(db.pool, { onApply: (name) => log.info({ migration: name }, 'applying migration') });
+      await migrateQueue(db.pool);
       log.info({ applied: applied.length }, applied.length ? 'migrations applied' : 'database already up to date');
       return 0;
     }),
@@ -150,7 +153,7 @@ async function run({ config, log }: { config: Config; log: Logger }, roles: Role
     await closed;
   }
   await started.worker?.stop();
-  await started.ledger.drain();
+  await started.services.stop();
   await db.close();
   log.info('stopped');
   return 0;
@@ -173,19 +176,20 @@ function waitForStopSignal(log: Logger): Promise<void> {
   });
 }
 
-interface Started { server?: Server; worker?: Worker; ledger: Ledger }
+interface Started { server?: Server; worker?: Worker; services: Services }
 
 async function startRoles(db: Database, { config, log }: { config: Config; log: Logger }, roles: Roles): Promise<Started> {
   log.info({ database: redactUrl(db.url), embedded: db.embedded?.mode ?? false }, 'database connected');
-  const ledger = new Ledger(db.pool, { ...config.ledger, log });
-  const credits = new Credits({ pool: db.pool, ledger, config: config.credits });
   if (roles.migrate) {
     const applied = await migrate(db.pool, { onApply: (name) => log.info({ migration: name }, 'applying migration') });
+    await migrateQueue(db.pool);
     if (applied.length) log.info({ applied: applied.length }, 'migrations applied');
   } else {
     const status = await migrationStatus(db.pool);
-    if (!status.current) log.error({ pending: status.pending }, 'database migrations are not current: run `tally migrate`; /readyz answers 503 until then');
+    if (!status.current) throw new MigrationError(`database migrations are not current (pending: ${status.pending.join(', ')}): run \`tally migrate\` first`);
   }
+  const services = createServices({ config, pool: db.pool, log });
+  const { ledger, credits } = services;
   await credits.openPlatformAccounts();
   if (roles.demo) {
     const demo = await seedDemo(credits);
@@ -193,13 +197,27 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
   }
 
   if (config.auth.adminApiKey) await registerConfiguredAdminKey(db.pool, config.auth.adminApiKey);
+  await services.start({ worker: roles.worker });
+  log.info({ providers: services.generations.providers }, services.generations.providers.includes('local') ? 'no AI provider configured: the local provider does the work (not AI)' : 'AI providers configured');
 
   let server: Server | undefined;
   if (roles.http) {
     const demoAuth = roles.demo ? await demoCredentials(db, config) : undefined;
     const auth = demoAuth?.auth ?? config.auth;
     const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats });
-    const app = createApp({ config: { ...config, auth }, pool: db.pool, ledger, credits, log, verifyUserToken: createUserTokenVerifier(auth), metrics });
+    const app = createApp({
+      config: { ...config, auth },
+      pool: db.pool,
+      ledger,
+      credits,
+      log,
+      verifyUserToken: createUserTokenVerifier(auth),
+      metrics,
+      generations: services.generations,
+      store: services.store,
+      signingSecret: services.signingSecret,
+      checkPublicUrl: services.checkPublicUrl,
+    });
     server = await new Promise<Server>((resolve, reject) => {
       const s = listen({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s as Server)) as Server;
       s.once('error', (error: NodeJS.ErrnoException) =>
@@ -213,7 +231,7 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
     if (demoAuth) printDemoCredentials(url, demoAuth);
   }
   const worker = roles.worker ? startWorker({ config, ledger, log }) : undefined;
-  return { server, worker, ledger };
+  return { server, worker, services };
 }
 
 async function main(argv: string[]): Promise<void> {

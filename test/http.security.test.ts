@@ -51,6 +51,20 @@ const routeCases: Record<string, RouteCase> = {
   'GET /v1/admin/refill-requests': { access: 'admin', path: '/v1/admin/refill-requests' },
   'POST /v1/admin/refill-requests': { access: 'admin', path: '/v1/admin/refill-requests', body: { provider: 'seedream', amount: 100, reason: 'bought 100' } },
   'POST /v1/admin/refill-requests/:requestId/decision': { access: 'admin', path: '/v1/admin/refill-requests/rfr_x/decision', body: { approve: false } },
+  'POST /api/enhance-image': { access: 'user', path: '/api/enhance-image', body: { enhancementType: 'lighting' } },
+  'GET /api/enhance-image': { access: 'user', path: '/api/enhance-image?taskId=gen_x' },
+  'POST /v1/generations': { access: 'user', path: '/v1/generations', body: { enhancementType: 'lighting' } },
+  'GET /v1/generations': { access: 'user', path: '/v1/generations' },
+  'GET /v1/generations/:id': { access: 'user', path: '/v1/generations/gen_x' },
+  'POST /api/infer': { access: 'user', path: '/api/infer', body: { modelId: 'no-such-model', inputs: { prompt: 'x' } } },
+  'POST /v1/infer': { access: 'user', path: '/v1/infer', body: { modelId: 'no-such-model', inputs: { prompt: 'x' } } },
+  'PUT /v1/webhook': { access: 'user', path: '/v1/webhook', body: { url: 'https://example.com/hook' } },
+  'GET /v1/webhook': { access: 'user', path: '/v1/webhook' },
+  'DELETE /v1/webhook': { access: 'user', path: '/v1/webhook' },
+  // Public, but refused without the token Tally put in the callback URL (proven in the generation tests).
+  'POST /api/webhooks/providers/:provider': { access: 'public', path: '/api/webhooks/providers/nanobanana?attempt=att_x&token=forged', body: {} },
+  // Public, but only with a valid signature (proven in the generation tests).
+  'GET /files/*': { access: 'public', path: '/files/alice/lighting/gen_x.png' },
 };
 
 let t: TestApp;

@@ -4,10 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform((v) => ['true', '1', 'yes', 'on'].includes(v))]);
-const list = z.union([z.array(z.string()), z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))]);
-const secret = (min: number) => z.string().min(min, `must be at least ${min} characters`);
+import { bool, integer, list, secret } from './fields.ts';
+import { generationsSchema, providersSchema, storageSchema } from './generations.ts';
 
 export const configSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
@@ -113,6 +111,13 @@ export const configSchema = z.object({
       maxAdminAmount: z.number().int().positive().default(100_000_000),
     })
     .prefault({}),
+  /** The public base URL of this service: signed file links and provider callbacks are built on it. */
+  publicUrl: z.string().url().default('http://127.0.0.1:3000'),
+  /** Hosts and CIDR ranges exempt from the SSRF guard on server-side fetches (tests, private deployments). */
+  urlAllowlist: list.default([]),
+  providers: providersSchema,
+  generations: generationsSchema,
+  storage: storageSchema,
   ledger: z
     .object({
       /** Most ledger operations one shared commit carries. */
@@ -127,6 +132,9 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 export type CreditsConfig = Config['credits'];
+export type ProvidersConfig = Config['providers'];
+export type GenerationsConfig = Config['generations'];
+export type StorageConfig = Config['storage'];
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variable -> path in the config object. Several names may feed one path (aliases). */
@@ -157,6 +165,39 @@ export const envVariables: Record<string, string> = {
   TALLY_LEDGER_BATCH_SIZE: 'ledger.batchSize',
   TALLY_LEDGER_BATCH_CONCURRENCY: 'ledger.batchConcurrency',
   TALLY_LEDGER_EXPIRE_INTERVAL_SECONDS: 'ledger.expireIntervalSeconds',
+  TALLY_PUBLIC_URL: 'publicUrl',
+  TALLY_URL_ALLOWLIST: 'urlAllowlist',
+  USE_MOCK_INFERENCE: 'providers.mockInference',
+  NANOBANANA_BASE_URL: 'providers.nanobanana.baseUrl',
+  NANOBANANA_API_KEY: 'providers.nanobanana.apiKey',
+  NANOBANAN_API_KEY: 'providers.nanobanana.apiKey',
+  KIE_BASE_URL: 'providers.kie.baseUrl',
+  KIE_API_KEY: 'providers.kie.apiKey',
+  KIE_WEBHOOK_HMAC_KEY: 'providers.kie.webhookHmacKey',
+  FAL_BASE_URL: 'providers.fal.baseUrl',
+  FAL_API_BASE_URL: 'providers.fal.apiBaseUrl',
+  FAL_JWKS_URL: 'providers.fal.jwksUrl',
+  FAL_API_KEY: 'providers.fal.apiKey',
+  FAL_KEY: 'providers.fal.apiKey',
+  GEMINI_BASE_URL: 'providers.gemini.baseUrl',
+  GEMINI_API_KEY: 'providers.gemini.apiKey',
+  WAVESPEED_BASE_URL: 'providers.wavespeed.baseUrl',
+  WAVESPEED_API_KEY: 'providers.wavespeed.apiKey',
+  WAVESPEED_WEBHOOK_SECRET: 'providers.wavespeed.webhookSecret',
+  TALLY_GENERATION_CONCURRENCY: 'generations.concurrency',
+  TALLY_GENERATION_TIMEOUT_SECONDS: 'generations.timeoutSeconds',
+  TALLY_GENERATION_LEASE_SECONDS: 'generations.leaseSeconds',
+  TALLY_GENERATION_POLL_INTERVAL_MS: 'generations.pollIntervalMs',
+  TALLY_INFER_WAIT_SECONDS: 'generations.syncWaitSeconds',
+  TALLY_STORAGE_DRIVER: 'storage.driver',
+  TALLY_STORAGE_DIR: 'storage.diskRoot',
+  TALLY_FILE_SIGNING_SECRET: 'storage.signingSecret',
+  S3_ENDPOINT: 'storage.s3.endpoint',
+  S3_REGION: 'storage.s3.region',
+  S3_BUCKET: 'storage.s3.bucket',
+  S3_ACCESS_KEY_ID: 'storage.s3.accessKeyId',
+  S3_SECRET_ACCESS_KEY: 'storage.s3.secretAccessKey',
+  S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
 };
 
 export class ConfigError extends Error {

@@ -5,8 +5,8 @@
 // an allowance). Allowance and purchased credits are backed in the primary pool's `reserved`; overflow
 // is not, so its work is paid from `available`.
 import type { CreditsConfig } from '../config/index.ts';
-import { withTransaction, type Pool } from '../db/pool.ts';
-import { isLedgerError, type Ledger, type Transfer } from '../ledger/index.ts';
+import { withTransaction, type Client, type Pool } from '../db/pool.ts';
+import { isLedgerError, type Ledger, type Operation, type Transfer } from '../ledger/index.ts';
 import { SPENT, poolAccount, userAccount, type Bucket } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 
@@ -60,7 +60,10 @@ function serialisePerUser<T>(userId: string, work: () => Promise<T>): Promise<T>
  * placed in one transaction under a per-user lock, so concurrent charges of one user never split on a
  * stale read; the buckets are never-negative accounts, so the database refuses an overdraft anyway.
  */
-export async function chargeHold(deps: Deps, input: { userId: string; credits: number; key: string; expiresAt?: Date; tier: string }): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>> }> {
+export async function chargeHold(
+  deps: Deps,
+  input: { userId: string; credits: number; key: string; expiresAt?: Date; tier: string; alsoIn?: (client: Client) => Promise<void> },
+): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>> }> {
   return serialisePerUser(input.userId, () =>
     withTransaction(deps.pool, async (client) => {
       await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`charge:${input.userId}`]);
@@ -92,6 +95,8 @@ export async function chargeHold(deps: Deps, input: { userId: string; credits: n
           metadata: { bucket },
         })),
       });
+      // Rows that must exist exactly when the hold does (a generation and its queue job) commit with it.
+      await input.alsoIn?.(client);
       return { hold: input.key, split };
     }),
   );
@@ -106,8 +111,9 @@ function splitOf(transfers: Transfer[]): Partial<Record<ChargeBucket, number>> {
  * backing is consumed (reserved -> consumed; overflow from available). On a fallback provider the
  * primary's backing returns to available and the fallback's `units` are consumed from its own pool.
  */
-export async function settleCharge(deps: Deps, input: { hold: string; provider: string; units?: number }): Promise<void> {
-  const transfers = await deps.ledger.transfersOf(input.hold);
+export async function settleCharge(deps: Deps, input: { hold: string; provider: string; units?: number; client?: Client }): Promise<void> {
+  const execute = (op: Operation) => (input.client ? deps.ledger.executeIn(input.client, op) : deps.ledger.execute(op));
+  const transfers = await deps.ledger.transfersOf(input.hold, input.client);
   if (transfers.length === 0) throw new Error(`no charge ${input.hold}`);
   const primary = deps.config.primaryProvider;
   const ratio = deps.config.pools[primary]!.ratio;
@@ -125,13 +131,13 @@ export async function settleCharge(deps: Deps, input: { hold: string; provider: 
           ...move(poolAccount(input.provider, 'available'), poolAccount(input.provider, 'consumed'), input.units ?? 0, 'work done'),
         ];
   try {
-    await deps.ledger.execute({ key: `settle:${input.hold}`, actions: [post, ...poolMoves] });
+    await execute({ key: `settle:${input.hold}`, actions: [post, ...poolMoves] });
   } catch (error) {
     if (!isLedgerError(error, 'insufficient_funds')) throw error;
     // The work was done and the user pays for it whatever the pool says: post the hold alone and
     // report the pool's shortfall (it shows as drift in the backing check).
-    await deps.ledger.execute({ key: `settle:${input.hold}:pool-short`, actions: [post] });
-    await recordAlert(deps.pool, {
+    await execute({ key: `settle:${input.hold}:pool-short`, actions: [post] });
+    await recordAlert(input.client ?? deps.pool, {
       type: 'pool_shortfall',
       level: 'critical',
       message: `Work for ${input.hold} was settled without moving the ${String(error.detail.account)} units: the pool is short`,
@@ -141,6 +147,7 @@ export async function settleCharge(deps: Deps, input: { hold: string; provider: 
 }
 
 /** The work failed: the hold is voided and the user has every credit back (the refund). */
-export async function refundCharge(deps: Deps, input: { hold: string }): Promise<void> {
-  await deps.ledger.execute({ key: `refund:${input.hold}`, actions: [{ type: 'void', hold: input.hold }] });
+export async function refundCharge(deps: Deps, input: { hold: string; client?: Client }): Promise<void> {
+  const op: Operation = { key: `refund:${input.hold}`, actions: [{ type: 'void', hold: input.hold }] };
+  await (input.client ? deps.ledger.executeIn(input.client, op) : deps.ledger.execute(op));
 }

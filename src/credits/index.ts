@@ -2,7 +2,7 @@
 // and purchases. Every balance here is a ledger account; this module only decides which transfers to ask
 // for, and the ledger's never-negative accounts make the capacity check atomic with the sale.
 import type { CreditsConfig } from '../config/index.ts';
-import type { Pool, Queryable } from '../db/pool.ts';
+import type { Client, Pool, Queryable } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
 import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index.ts';
 import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
@@ -277,17 +277,23 @@ export class Credits {
   }
 
   /** Holds `credits` over the user's buckets in spending order; 402-worthy error when they cannot pay. */
-  async chargeHold(input: { userId: string; credits: number; key: string; expiresAt?: Date }): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>> }> {
+  async chargeHold(input: { userId: string; credits: number; key: string; expiresAt?: Date; alsoIn?: (client: Client) => Promise<void> }): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>> }> {
     await this.ensureUser(input.userId);
     const { tier } = await this.balance(input.userId);
     return chargeHold(this.domainDeps(), { ...input, tier });
   }
 
-  settle(input: { hold: string; provider: string; units?: number }): Promise<void> {
+  /** The work is done: `provider` names the pool that paid for it (SPEC §1.3). */
+  settle(input: { hold: string; provider: string; units?: number; client?: Client }): Promise<void> {
     return settleCharge(this.domainDeps(), { ...input, provider: this.requirePool(input.provider) });
   }
 
-  refund(input: { hold: string }): Promise<void> {
+  /** Work done by a provider with no pool of its own (local, or a pay-as-you-go provider): the user pays; the primary's backing returns to available. */
+  settleWithoutPool(input: { hold: string; client?: Client }): Promise<void> {
+    return settleCharge(this.domainDeps(), { ...input, provider: '(no pool)', units: 0 });
+  }
+
+  refund(input: { hold: string; client?: Client }): Promise<void> {
     return refundCharge(this.domainDeps(), input);
   }
 

@@ -14,6 +14,9 @@ import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerBackgroundRoutes } from './routes/background.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
+import { registerFileRoutes } from './routes/files.ts';
+import { registerGenerationRoutes } from './routes/generations.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 
 export type { AppDependencies } from './context.ts';
@@ -31,7 +34,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   if (http.corsOrigins.length > 0) {
     app.use('*', cors({ origin: http.corsOrigins, credentials: true, exposeHeaders: ['X-Request-Id', 'Retry-After'] }));
   }
-  app.use('*', bodyRules(http.maxJsonBytes));
+  app.use('*', bodyRules(http.maxJsonBytes, http.maxUploadBytes));
   app.use('*', authenticate);
   app.use('*', rateLimit(http.rateLimit));
 
@@ -42,6 +45,9 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerAdminCreditRoutes(app);
   registerAdminPoolRoutes(app);
   registerBackgroundRoutes(app);
+  registerGenerationRoutes(app);
+  registerWebhookRoutes(app);
+  registerFileRoutes(app);
 
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
   app.doc31('/openapi.json', {

@@ -3,7 +3,9 @@ import type { ApiKeyRole } from '../auth/api-keys.ts';
 import type { UserTokenVerifier } from '../auth/jwt.ts';
 import type { Credits } from '../credits/index.ts';
 import type { Pool } from '../db/pool.ts';
+import type { Generations } from '../generations/index.ts';
 import type { Ledger } from '../ledger/index.ts';
+import type { ResultStore } from '../storage/index.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -23,6 +25,12 @@ export interface AppDependencies {
   log: Logger;
   verifyUserToken: UserTokenVerifier;
   metrics: Metrics;
+  generations: Generations;
+  store: ResultStore;
+  /** Signs and checks links to files Tally serves. */
+  signingSecret: string;
+  /** Refuses URLs that resolve to private, loopback or link-local addresses (unless allowlisted). */
+  checkPublicUrl(url: string): Promise<void>;
 }
 
 export interface AppEnv {

@@ -5,6 +5,7 @@ import type { ZodError } from 'zod';
 import { InsufficientCreditsError } from '../credits/charges.ts';
 import { RefillDecisionError } from '../credits/refills.ts';
 import { CreditsError } from '../credits/index.ts';
+import { GenerationError } from '../generations/errors.ts';
 import { isLedgerError, type LedgerError } from '../ledger/index.ts';
 import type { AppEnv } from './context.ts';
 
@@ -22,7 +23,9 @@ export const errorStatus = {
   unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
+  bad_gateway: 502,
   unavailable: 503,
+  gateway_timeout: 504,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;
@@ -41,7 +44,9 @@ const titles: Record<ErrorCode, string> = {
   unsupported_media_type: 'Unsupported media type',
   rate_limited: 'Too many requests',
   internal: 'Internal error',
+  bad_gateway: 'Provider failed',
   unavailable: 'Service unavailable',
+  gateway_timeout: 'Not finished in time',
 };
 
 export interface FieldError {
@@ -55,7 +60,7 @@ export class ApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly detail: string,
-    readonly options: { errors?: FieldError[]; retryAfterSeconds?: number } = {},
+    readonly options: { errors?: FieldError[]; retryAfterSeconds?: number; extra?: Record<string, unknown> } = {},
   ) {
     super(detail);
   }
@@ -96,10 +101,18 @@ function fromCreditsError(error: CreditsError): ApiError {
   return new ApiError('validation_failed', error.message, { errors: error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined });
 }
 
+function fromGenerationError(error: GenerationError): ApiError {
+  const errors = error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined;
+  if (error.code === 'unknown_model' || error.code === 'not_found') return new ApiError('not_found', error.message);
+  if (error.code === 'bad_callback') return new ApiError('unauthorized', error.message);
+  return new ApiError('validation_failed', error.message, { errors });
+}
+
 export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
   if (error instanceof CreditsError) return fromCreditsError(error);
-  if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message);
+  if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message, { extra: { needed: error.detail.needed, available: error.detail.available, upgrade: error.detail.upgrade } });
+  if (error instanceof GenerationError) return fromGenerationError(error);
   if (error instanceof RefillDecisionError) return new ApiError(error.code === 'not_found' ? 'not_found' : 'conflict', error.message);
   if (isLedgerError(error)) return fromLedgerError(error);
   if (error instanceof HTTPException) {
@@ -122,6 +135,7 @@ export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
     requestId: c.get('requestId'),
   };
   if (error.options.errors?.length) body.errors = error.options.errors;
+  Object.assign(body, error.options.extra);
   // Compatibility routes (API.md) also carry a human-readable `error`.
   if (c.req.path.startsWith('/api/')) body.error = error.detail;
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };

@@ -33,18 +33,29 @@ function matchedRoute(c: Context<AppEnv>): string {
 }
 
 /** JSON bodies only, and not too big: 415 and 413 before any handler reads them. */
-export function bodyRules(maxJsonBytes: number) {
+/** Routes that take an uploaded image as multipart/form-data (up to the upload limit). */
+const UPLOAD_PATHS = new Set(['/api/enhance-image', '/v1/generations']);
+
+export function bodyRules(maxJsonBytes: number, maxUploadBytes: number) {
   const limit = bodyLimit({
     maxSize: maxJsonBytes,
     onError: () => {
       throw new ApiError('payload_too_large', `JSON bodies are limited to ${maxJsonBytes} bytes`);
     },
   });
+  const uploadLimit = bodyLimit({
+    maxSize: maxUploadBytes,
+    onError: () => {
+      throw new ApiError('payload_too_large', `uploads are limited to ${Math.floor(maxUploadBytes / (1024 * 1024))} MB`);
+    },
+  });
   return createMiddleware<AppEnv>(async (c, next) => {
     if (c.req.raw.body === null || c.req.header('content-length') === '0') return next();
     const type = c.req.header('content-type') ?? '';
+    if (UPLOAD_PATHS.has(c.req.path) && /^multipart\/form-data\s*;/i.test(type)) return uploadLimit(c, next);
     if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
-      throw new ApiError('unsupported_media_type', `send the body as application/json (got ${type ? `"${type.slice(0, 100)}"` : 'no content type'})`);
+      const accepted = UPLOAD_PATHS.has(c.req.path) ? 'application/json, or multipart/form-data with an image' : 'application/json';
+      throw new ApiError('unsupported_media_type', `send the body as ${accepted} (got ${type ? `"${type.slice(0, 100)}"` : 'no content type'})`);
     }
     return limit(c, next);
   });

@@ -27,10 +27,12 @@ const problemDescriptions: Record<number, string> = {
   404: 'Not found (including resources that belong to someone else)',
   409: 'Conflicts with the current state',
   413: 'Body too large',
-  415: 'Body is not JSON',
+  415: 'Body is not JSON (or multipart where an upload is accepted)',
   429: 'Rate limited; see Retry-After',
   500: 'Internal error (the log has the detail under the request id)',
+  502: 'The providers failed (the credit was refunded)',
   503: 'Not ready',
+  504: 'Not finished in time: `generationId` says what to poll',
 };
 
 export const BalanceSchema = z

@@ -7,6 +7,7 @@ import pino from 'pino';
 import type { TestProject } from 'vitest/node';
 import { freePort, openEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { migrateQueue } from '../../src/queue/index.ts';
 import { createPool } from '../../src/db/pool.ts';
 
 declare module 'vitest' {
@@ -21,6 +22,7 @@ export default async function setup(project: TestProject) {
   const server = await openEmbeddedPostgres({ dataDir, port: await freePort(), log: pino({ level: 'silent' }), database: 'tally_template' });
   const pool = createPool(server.url, 2);
   await migrate(pool);
+  await migrateQueue(pool);
   await pool.end();
   project.provide('templateUrl', server.url);
   project.provide('dataDir', dataDir);

@@ -4,10 +4,15 @@ import pino from 'pino';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
 import { createUserTokenVerifier } from '../../src/auth/jwt.ts';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
-import { Credits, type ProviderBalancePort } from '../../src/credits/index.ts';
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, inject } from 'vitest';
+import type { Credits, ProviderBalancePort } from '../../src/credits/index.ts';
+import type { HostLookup } from '../../src/net/safe-fetch.ts';
+import { createServices, type Services } from '../../src/services.ts';
 import { createApp } from '../../src/http/app.ts';
 import { createMetrics } from '../../src/http/metrics.ts';
-import { Ledger } from '../../src/ledger/index.ts';
+import type { Ledger } from '../../src/ledger/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-0123456789';
@@ -20,6 +25,7 @@ export interface TestApp {
   db: TestDatabase;
   ledger: Ledger;
   credits: Credits;
+  services: Services;
   config: Config;
   adminKey: string;
   serviceKey: string;
@@ -28,17 +34,46 @@ export interface TestApp {
   request: (method: string, path: string, options?: { auth?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }) => Promise<Response>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}, balances?: ProviderBalancePort): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Run the worker role in this process too (generations get processed). */
+  worker?: boolean;
+  lookup?: HostLookup;
+}
+
+export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}, balances?: ProviderBalancePort, options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = loadConfig({
-    env: { JWT_SECRET, JWT_AUDIENCE: AUDIENCE, BACKGROUND_JOB_TOKEN: JOB_TOKEN, TALLY_METRICS_TOKEN: METRICS_TOKEN, TALLY_RATE_LIMIT_ENABLED: 'false', ...env },
+    env: {
+      JWT_SECRET,
+      JWT_AUDIENCE: AUDIENCE,
+      BACKGROUND_JOB_TOKEN: JOB_TOKEN,
+      TALLY_METRICS_TOKEN: METRICS_TOKEN,
+      TALLY_RATE_LIMIT_ENABLED: 'false',
+      TALLY_DATA_DIR: mkdtempSync(path.join(inject('dataDir'), 'app-')),
+      ...env,
+    },
     overrides,
   });
-  const log = pino({ level: 'silent' });
-  const ledger = new Ledger(db.pool, { ...config.ledger, log });
-  const credits = new Credits({ pool: db.pool, ledger, config: config.credits, balances });
+  // TEST_LOG=debug shows the app's log while debugging a test.
+  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const services = createServices({ config, pool: db.pool, log, balances, lookup: options.lookup });
+  const { ledger, credits } = services;
   await credits.openPlatformAccounts();
-  const app = createApp({ config, pool: db.pool, ledger, credits, log, verifyUserToken: createUserTokenVerifier(config.auth), metrics: createMetrics() });
+  await services.start({ worker: options.worker ?? false });
+  afterAll(() => services.stop());
+  const app = createApp({
+    config,
+    pool: db.pool,
+    ledger,
+    credits,
+    log,
+    verifyUserToken: createUserTokenVerifier(config.auth),
+    metrics: createMetrics(),
+    generations: services.generations,
+    store: services.store,
+    signingSecret: services.signingSecret,
+    checkPublicUrl: services.checkPublicUrl,
+  });
   const adminKey = (await createApiKey(db.pool, { role: 'admin', name: 'test admin' })).key;
   const serviceKey = (await createApiKey(db.pool, { role: 'service', name: 'test service' })).key;
   const revoked = await createApiKey(db.pool, { role: 'admin', name: 'revoked' });
@@ -64,7 +99,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
     return Promise.resolve(app.request(path, { method, headers, body }));
   };
 
-  return { app, db, ledger, credits, config, adminKey, serviceKey, revokedKey: revoked.key, userToken, request };
+  return { app, db, ledger, credits, services, config, adminKey, serviceKey, revokedKey: revoked.key, userToken, request };
 }
 
 /** The app's routes as "METHOD /path" (Hono's :param form), middleware excluded. */

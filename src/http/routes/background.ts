@@ -8,17 +8,28 @@ const processTasks = createRoute({
   path: '/api/background/process-tasks',
   tags: ['jobs'],
   summary: 'Run the pending-work processor once and report what it did',
-  description: 'Today it voids expired holds; the generation queue joins it when generations arrive.',
+  description: 'Fails and refunds generations past their deadline, takes up open generations nobody is working on (a lost job or a dead worker), and voids expired holds. Normal work is event-driven; this is the safety net.',
   ...guard('job'),
   responses: {
-    200: json(z.object({ success: z.literal(true), processed: z.number().int(), expiredHolds: z.number().int() }), 'What was done'),
+    200: json(
+      z.object({
+        success: z.literal(true),
+        processed: z.number().int().openapi({ description: 'Generations swept or resumed, plus holds voided' }),
+        sweptGenerations: z.number().int(),
+        resumedGenerations: z.number().int(),
+        expiredHolds: z.number().int(),
+      }),
+      'What was done',
+    ),
     ...problems(401, 403),
   },
 });
 
 export function registerBackgroundRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(processTasks, async (c) => {
-    const expiredHolds = await c.get('deps').ledger.expireHolds();
-    return c.json({ success: true as const, processed: expiredHolds, expiredHolds }, 200);
+    const { ledger, generations } = c.get('deps');
+    const { swept, resumed } = await generations.maintenance();
+    const expiredHolds = await ledger.expireHolds();
+    return c.json({ success: true as const, processed: swept + resumed + expiredHolds, sweptGenerations: swept, resumedGenerations: resumed, expiredHolds }, 200);
   });
 }

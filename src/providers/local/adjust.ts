@@ -59,7 +59,9 @@ export async function adjustImage(input: Buffer, type: EnhancementType, strength
   } catch {
     throw new NotAnImageError('the file is not an image this service can read');
   }
-  if (!metadata.format || !(ACCEPTED_FORMATS as readonly string[]).includes(metadata.format)) {
+  // sharp names AVIF "heif" (with AV1 compression); other HEIF (HEVC) is not supported by its build.
+  const format = metadata.format === 'heif' && metadata.compression === 'av1' ? 'avif' : metadata.format;
+  if (!format || !(ACCEPTED_FORMATS as readonly string[]).includes(format)) {
     throw new NotAnImageError(`images must be ${ACCEPTED_FORMATS.join(', ')}; this one is ${metadata.format ?? 'unknown'}`);
   }
   const r = RECIPES[type];

@@ -1,0 +1,125 @@
+// The worker's loop: fetch generation jobs from the queue as slots free up (woken by NOTIFY on submit,
+// with a polling tick as the fallback), run each to its end, and on a slower clock run the safety net
+// (open generations nobody holds: a lost job or a dead processor) and the sweeper (past their deadline:
+// failed and refunded). Any number of workers can run this side by side; leases keep them apart.
+import type { Logger } from '../log.ts';
+import { QUEUES, type Job, type Queue, type QueueName } from '../queue/index.ts';
+import type { Notifier } from './notifier.ts';
+
+export interface DispatcherOptions {
+  queue: Queue;
+  notifier: Notifier;
+  log: Logger;
+  concurrency: number;
+  /** Runs one generation; resolves when it is ended or handed to someone else. */
+  processGeneration(id: string): Promise<unknown>;
+  deliverWebhook(generationId: string): Promise<void>;
+  /** Safety net and sweeper, run every `maintenanceMs`. */
+  maintenance(): Promise<void>;
+  pollMs?: number;
+  maintenanceMs?: number;
+}
+
+export class Dispatcher {
+  private running = false;
+  private inFlight = 0;
+  private wakeLoop?: () => void;
+  private wokenWhileBusy = false;
+  private loopDone?: Promise<void>;
+  private maintenanceTimer?: NodeJS.Timeout;
+  private readonly active = new Set<Promise<void>>();
+  private unsubscribe?: () => void;
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.options.notifier.listen();
+    this.unsubscribe = this.options.notifier.onJobs(() => this.wake());
+    this.loopDone = this.loop();
+    const tick = () => {
+      this.maintenanceTimer = setTimeout(() => {
+        void this.options
+          .maintenance()
+          .catch((error: unknown) => this.options.log.error({ err: error }, 'generation maintenance failed'))
+          .finally(() => this.running && tick());
+      }, this.options.maintenanceMs ?? 30_000);
+    };
+    tick();
+  }
+
+  /** Stops taking work and waits up to `graceMs` for running generations; the rest resume elsewhere once their leases run out. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.maintenanceTimer);
+    this.unsubscribe?.();
+    this.wake();
+    await this.loopDone;
+    await Promise.race([Promise.allSettled([...this.active]), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+  }
+
+  /** Generations and webhooks running now. */
+  get busy(): number {
+    return this.inFlight;
+  }
+
+  private wake(): void {
+    if (this.wakeLoop) this.wakeLoop();
+    else this.wokenWhileBusy = true; // the loop is fetching: it must look again before sleeping
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let fetched = 0;
+      try {
+        const free = this.options.concurrency - this.inFlight;
+        if (free > 0) {
+          const webhooks = await this.options.queue.fetch<{ generationId: string }>(QUEUES.webhook, Math.min(free, 10));
+          for (const job of webhooks) this.run(job, () => this.options.deliverWebhook(job.data.generationId));
+          const generations = await this.options.queue.fetch<{ generationId: string }>(QUEUES.generation, free - webhooks.length);
+          for (const job of generations) this.run(job, () => this.options.processGeneration(job.data.generationId));
+          fetched = webhooks.length + generations.length;
+          if (fetched > 0 && fetched === free) continue;
+        }
+      } catch (error) {
+        this.options.log.error({ err: error }, 'fetching jobs failed; retrying');
+      }
+      if (!this.running) break;
+      if (this.wokenWhileBusy) {
+        this.wokenWhileBusy = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.options.pollMs ?? 2_000);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wakeLoop = done;
+      });
+      this.wakeLoop = undefined;
+    }
+  }
+
+  private run(job: Job<unknown>, work: () => Promise<unknown>): void {
+    this.inFlight += 1;
+    const name: QueueName = job.name;
+    const task = work()
+      .then(
+        () => this.options.queue.complete(name, job.id),
+        (error: unknown) => {
+          this.options.log.error({ err: error, job: job.id, queue: name }, 'job failed; the queue will retry it');
+          return this.options.queue.fail(name, job.id, error instanceof Error ? error : new Error(String(error)));
+        },
+      )
+      .catch((error: unknown) => this.options.log.warn({ err: error, job: job.id }, 'could not record the job outcome'))
+      .finally(() => {
+        this.inFlight -= 1;
+        this.active.delete(task);
+        this.wake();
+      });
+    this.active.add(task);
+  }
+}

@@ -1,0 +1,22 @@
+// Errors a generation request can meet before any work starts; the HTTP layer maps each code to a status.
+export type GenerationErrorCode =
+  /** No such model in the catalogue (404 on /api/infer). */
+  | 'unknown_model'
+  /** The input image is refused: not an image, too large, unreachable, or a private address (400). */
+  | 'bad_input'
+  /** Not found, or not the caller's (404: another user's generation looks exactly like a missing one). */
+  | 'not_found'
+  /** A provider callback that does not check out (401). */
+  | 'bad_callback';
+
+export class GenerationError extends Error {
+  override name = 'GenerationError';
+  constructor(
+    readonly code: GenerationErrorCode,
+    message: string,
+    /** The request field the error is about, when there is one. */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}

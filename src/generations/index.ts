@@ -1,0 +1,160 @@
+// The generations domain's surface: submit, read, wait, callbacks, and the worker role. The HTTP routes,
+// the CLI and the worker call only this; it wires the processor's parts together once.
+import type { Config } from '../config/index.ts';
+import type { Credits } from '../credits/index.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Logger } from '../log.ts';
+import type { CallbackRequest, ProviderAdapter, ProviderName } from '../providers/types.ts';
+import type { Queue } from '../queue/index.ts';
+import type { ResultStore } from '../storage/index.ts';
+import { callbackUrl, receiveCallback, type CallbackOutcome } from './callbacks.ts';
+import type { FetchedFile, ProcessorDeps } from './deps.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { GenerationError } from './errors.ts';
+import { Notifier } from './notifier.ts';
+import { presentTask, type Task } from './present.ts';
+import { processGeneration, type ProcessResult } from './process.ts';
+import { findGeneration, listGenerations, orphanedGenerations, overdueGenerations, type GenerationRow } from './repository.ts';
+import { ProviderRouter } from './router.ts';
+import { submitGeneration, type SubmitInput } from './submit.ts';
+import { deliverWebhook } from './webhooks.ts';
+
+export { GenerationError } from './errors.ts';
+export type { Task } from './present.ts';
+export type { SubmitInput } from './submit.ts';
+
+export interface GenerationsOptions {
+  config: Config;
+  pool: Pool;
+  credits: Credits;
+  log: Logger;
+  queue: Queue;
+  store: ResultStore;
+  adapters: ReadonlyMap<ProviderName, ProviderAdapter>;
+  /** SSRF-guarded fetch for inputs and results. */
+  fetchUrl(url: string, limits: { maxBytes: number }): Promise<FetchedFile>;
+  /** SSRF-guarded POST for users' webhooks; resolves with the HTTP status. */
+  postJson(url: string, body: string, headers: Record<string, string>): Promise<number>;
+  /** Secret for callback tokens. */
+  signingSecret: string;
+}
+
+export class Generations {
+  readonly router: ProviderRouter;
+  private readonly deps: ProcessorDeps;
+  private dispatcher?: Dispatcher;
+  private readonly background = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: GenerationsOptions) {
+    const { config } = options;
+    const notifier = new Notifier(options.pool, options.log);
+    const aiConfigured = options.adapters.size > 0 && !config.providers.mockInference;
+    this.router = new ProviderRouter({ pool: options.pool, config, credits: options.credits, configured: new Set(options.adapters.keys()) });
+    this.deps = {
+      pool: options.pool,
+      config,
+      credits: options.credits,
+      log: options.log,
+      queue: options.queue,
+      router: this.router,
+      notifier,
+      adapters: options.adapters,
+      store: options.store,
+      fetchUrl: options.fetchUrl,
+      callbackUrl: (provider, attemptId) => callbackUrl({ publicUrl: config.publicUrl, secret: options.signingSecret, provider, attemptId }),
+      localOnly: !aiConfigured,
+    };
+  }
+
+  /** Which providers do the work: the configured AI providers, or local alone. */
+  get providers(): ProviderName[] {
+    return this.deps.localOnly ? ['local'] : [...this.options.adapters.keys()];
+  }
+
+  async init(): Promise<void> {
+    await this.router.ensureSettings();
+  }
+
+  async submit(input: SubmitInput): Promise<{ task: Task; remainingBalance: number }> {
+    const { generation, balance } = await submitGeneration(this.deps, input);
+    return { task: await presentTask(this.deps, generation), remainingBalance: balance.balance };
+  }
+
+  /** One of the user's generations; another user's is exactly as missing as one that never existed. */
+  async get(userId: string, id: string): Promise<Task> {
+    const row = await findGeneration(this.options.pool, id, userId);
+    if (!row) throw new GenerationError('not_found', `No generation ${id}.`, 'taskId');
+    return presentTask(this.deps, row);
+  }
+
+  async list(userId: string, limit: number): Promise<Task[]> {
+    const rows = await listGenerations(this.options.pool, userId, limit);
+    return Promise.all(rows.map((row) => presentTask(this.deps, row)));
+  }
+
+  process(id: string): Promise<ProcessResult> {
+    return processGeneration(this.deps, id);
+  }
+
+  /**
+   * Runs a just-submitted generation here and waits up to `waitMs` (the sync API). Past that the work
+   * goes on in this process; if the process dies, the lease runs out and a worker resumes it.
+   */
+  async runAndWait(id: string, waitMs: number): Promise<{ row: GenerationRow; finished: boolean }> {
+    const work = this.track(this.process(id));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    clearTimeout(timer);
+    const row = (await findGeneration(this.options.pool, id))!;
+    return { row, finished: row.status === 'completed' || row.status === 'failed' };
+  }
+
+  present(row: GenerationRow): Promise<Task> {
+    return presentTask(this.deps, row);
+  }
+
+  callback(provider: ProviderName, request: CallbackRequest): Promise<CallbackOutcome> {
+    return receiveCallback({ ...this.deps, signingSecret: this.options.signingSecret }, { provider, request });
+  }
+
+  /**
+   * The safety net and the sweeper: generations past their deadline are failed and refunded;
+   * open ones nobody holds (a lost job, a dead processor) are taken up again.
+   */
+  async maintenance(): Promise<{ swept: number; resumed: number }> {
+    const overdue = await overdueGenerations(this.options.pool, 200);
+    for (const id of overdue) await this.process(id);
+    const orphans = await orphanedGenerations(this.options.pool, this.options.config.generations.leaseSeconds, 200);
+    for (const id of orphans) this.track(this.process(id));
+    await this.router.pruneRateWindows();
+    return { swept: overdue.length, resumed: orphans.length };
+  }
+
+  /** The worker role: consume the queue until stopped. */
+  async startWorker(options: { maintenanceMs?: number; pollMs?: number } = {}): Promise<void> {
+    this.dispatcher ??= new Dispatcher({
+      queue: this.options.queue,
+      notifier: this.deps.notifier,
+      log: this.options.log,
+      concurrency: this.options.config.generations.concurrency,
+      processGeneration: (id) => this.process(id),
+      deliverWebhook: (id) => deliverWebhook({ ...this.deps, postJson: this.options.postJson }, id),
+      maintenance: () => this.maintenance().then(() => undefined),
+      ...options,
+    });
+    await this.dispatcher.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.dispatcher?.stop();
+    await Promise.race([Promise.allSettled([...this.background]), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    await this.deps.notifier.close();
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    const tracked = work.finally(() => this.background.delete(tracked));
+    tracked.catch((error: unknown) => this.options.log.error({ err: error }, 'generation processing failed; it will be resumed'));
+    this.background.add(tracked);
+    return tracked;
+  }
+}

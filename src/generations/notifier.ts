@@ -1,0 +1,70 @@
+// Wake-ups across processes over PostgreSQL LISTEN/NOTIFY: a submit wakes idle workers, a provider
+// callback (received by any API process) wakes the processor waiting on that attempt. A lost
+// notification costs only latency: every waiter also wakes on its own timer and looks again.
+import type { Pool, Client } from '../db/pool.ts';
+import type { Logger } from '../log.ts';
+import { WAKE_CHANNEL } from '../queue/index.ts';
+
+export const CALLBACK_CHANNEL = 'tally_callbacks';
+
+export class Notifier {
+  private client?: Client;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly jobListeners = new Set<() => void>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly log: Logger,
+  ) {}
+
+  /** Holds one connection for LISTEN; only processes that wait (workers) need it. */
+  async listen(): Promise<void> {
+    if (this.client) return;
+    const client = await this.pool.connect();
+    client.on('notification', (message) => {
+      if (message.channel === WAKE_CHANNEL) this.jobListeners.forEach((wake) => wake());
+      else if (message.channel === CALLBACK_CHANNEL && message.payload) this.wake(message.payload);
+    });
+    client.on('error', (error) => this.log.warn({ err: error }, 'notification connection lost; falling back to polling'));
+    await client.query(`listen ${WAKE_CHANNEL}`);
+    await client.query(`listen ${CALLBACK_CHANNEL}`);
+    this.client = client;
+  }
+
+  async close(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    await client.query('unlisten *').catch(() => undefined);
+    client.release();
+  }
+
+  onJobs(wake: () => void): () => void {
+    this.jobListeners.add(wake);
+    return () => this.jobListeners.delete(wake);
+  }
+
+  /** Resolves when `key` is notified, after `ms`, or when `signal` aborts, whichever is first. */
+  wait(key: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        const set = this.waiters.get(key);
+        set?.delete(done);
+        if (set?.size === 0) this.waiters.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+      let set = this.waiters.get(key);
+      if (!set) this.waiters.set(key, (set = new Set()));
+      set.add(done);
+    });
+  }
+
+  /** Wakes local waiters on `key` (also used in-process, where no NOTIFY is needed). */
+  wake(key: string): void {
+    for (const done of [...(this.waiters.get(key) ?? [])]) done();
+  }
+}

@@ -1,0 +1,122 @@
+// Running one generation to its end (SPEC §2): claim it, resume an attempt left running, try the
+// providers the router admits in priority order (a retryable failure moves on, a non-retryable one
+// fails the generation), and when no AI provider could do it, deliver the local adjustment, degraded
+// and free. Every path ends in finish.ts, exactly once.
+import { adjustImage, cssFilterFor, ENHANCEMENT_TYPES, type EnhancementType } from '../providers/local/adjust.ts';
+import { ProviderError } from '../providers/types.ts';
+import { attemptProvider, resumeAttempt, type AttemptOutcome } from './attempt.ts';
+import type { ProcessorDeps } from './deps.ts';
+import { InputUnusableError, loadInput, storeImage, type InputImage } from './files.ts';
+import { completeDegraded, completeGeneration, failGeneration } from './finish.ts';
+import { attemptsOf, claimGeneration, endAttempt, renewLease, type GenerationRow } from './repository.ts';
+import type { RouteCandidate } from './router.ts';
+
+export type ProcessResult = 'skipped' | 'completed' | 'failed';
+
+export async function processGeneration(deps: ProcessorDeps, generationId: string): Promise<ProcessResult> {
+  const { leaseSeconds } = deps.config.generations;
+  const generation = await claimGeneration(deps.pool, generationId, leaseSeconds);
+  if (!generation) return 'skipped';
+  // Keep the lease while working; if this process dies, it runs out and another processor resumes.
+  const renewal = setInterval(() => void renewLease(deps.pool, generationId, leaseSeconds).catch(() => undefined), (leaseSeconds * 1000) / 3);
+  renewal.unref();
+  try {
+    return await run(deps, generation);
+  } finally {
+    clearInterval(renewal);
+  }
+}
+
+async function run(deps: ProcessorDeps, generation: GenerationRow): Promise<ProcessResult> {
+  if (generation.deadline_at.getTime() <= Date.now()) return fail(deps, generation, { code: 'timeout', message: 'The generation did not finish in time; the credit was refunded.' });
+  let input: Promise<InputImage | undefined> | undefined;
+  const lazyInput = () => (input ??= loadInput(deps, generation));
+  const failures: ProviderError[] = [];
+
+  const attempts = await attemptsOf(deps.pool, generation.id);
+  const tried = new Set<string>(attempts.map((a) => a.provider));
+  for (const a of attempts) if (a.status === 'failed') failures.push(new ProviderError(a.provider, (a.error_kind ?? 'unavailable') as ProviderError['kind'], a.error_message ?? ''));
+  const running = attempts.find((a) => a.status === 'running');
+  if (running) {
+    const route = deps.router.routeFor(generation.model_id, running.provider);
+    const decided = await conclude(deps, generation, route, await resumeAttempt(deps, { generation, attempt: running }), failures);
+    if (decided) return decided;
+  }
+
+  if (deps.localOnly) return runLocal(deps, generation, lazyInput, { charged: true });
+
+  for (;;) {
+    const candidates = await deps.router.candidates(generation.model_id, tried);
+    let chosen;
+    for (const candidate of candidates) {
+      const admission = await deps.router.admit(candidate);
+      if (admission.admitted) {
+        chosen = candidate;
+        break;
+      }
+      deps.log.debug({ generationId: generation.id, provider: candidate.provider, reason: admission.reason }, 'provider skipped');
+    }
+    if (!chosen) break;
+    if (generation.deadline_at.getTime() <= Date.now()) return fail(deps, generation, { code: 'timeout', message: 'No provider finished the generation in time; the credit was refunded.' });
+    tried.add(chosen.provider);
+    const outcome = await attemptProvider(deps, { generation, route: chosen, input: lazyInput });
+    const decided = await conclude(deps, generation, chosen, outcome, failures);
+    if (decided) return decided;
+  }
+  const reason = failures.length
+    ? `Every AI provider failed (${failures.map((f) => `${f.provider}: ${f.kind}`).join('; ')}); a basic local adjustment was applied instead, free of charge.`
+    : 'No AI provider could take the work (unavailable, cooling down or out of credit); a basic local adjustment was applied instead, free of charge.';
+  return runLocal(deps, generation, lazyInput, { charged: false, reason });
+}
+
+/** Records a finished attempt; returns the generation's end when the attempt decided it. */
+async function conclude(deps: ProcessorDeps, generation: GenerationRow, route: RouteCandidate | undefined, outcome: AttemptOutcome, failures: ProviderError[]): Promise<ProcessResult | undefined> {
+  if (outcome.ok) {
+    await completeGeneration(deps, { generation, attemptId: outcome.attemptId, payer: route ? { route } : { local: true }, result: outcome.result });
+    if (route) await deps.router.recordOutcome(route.provider);
+    return 'completed';
+  }
+  const { error } = outcome;
+  if (!error.retryable) {
+    await failGeneration(deps, { generation, code: error.kind, message: userMessage(error), provider: error.provider, attemptId: outcome.attemptId, retryable: false });
+    return 'failed';
+  }
+  await endAttempt(deps.pool, outcome.attemptId, { ok: false, kind: error.kind, message: error.message, retryable: true });
+  if (route) await deps.router.recordOutcome(route.provider, error);
+  failures.push(error);
+  return undefined;
+}
+
+async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: () => Promise<InputImage | undefined>, mode: { charged: true } | { charged: false; reason: string }): Promise<ProcessResult> {
+  let image: InputImage | undefined;
+  try {
+    image = await input();
+  } catch (error) {
+    if (error instanceof InputUnusableError) return fail(deps, generation, { code: 'bad_input', message: error.message });
+    throw error;
+  }
+  if (!image) {
+    const message = mode.charged
+      ? 'The local provider adjusts an input image and this request has none. Configure an AI provider to generate from a prompt alone; the credit was refunded.'
+      : `${mode.reason.replace(/; a basic local.*$/, '')}. There is no input image for a local adjustment; the credit was refunded.`;
+    return fail(deps, generation, { code: mode.charged ? 'no_input' : 'providers_failed', message });
+  }
+  const type: EnhancementType = (ENHANCEMENT_TYPES as readonly string[]).includes(generation.enhancement_type ?? '') ? (generation.enhancement_type as EnhancementType) : 'custom';
+  const strength = generation.strength ?? 0.8;
+  const adjusted = await adjustImage(image.data, type, strength);
+  const result = await storeImage(deps, { generation, data: adjusted.image, provider: 'local' });
+  if (mode.charged) await completeGeneration(deps, { generation, payer: { local: true }, result });
+  else await completeDegraded(deps, { generation, result, reason: mode.reason, cssFilter: cssFilterFor(type, strength) });
+  return 'completed';
+}
+
+async function fail(deps: ProcessorDeps, generation: GenerationRow, input: { code: string; message: string }): Promise<ProcessResult> {
+  await failGeneration(deps, { generation, ...input });
+  return 'failed';
+}
+
+function userMessage(error: ProviderError): string {
+  if (error.kind === 'content_policy') return 'The provider refused this prompt or image under its content rules; the credit was refunded.';
+  if (error.kind === 'bad_input') return `The provider could not use this request: ${error.message}. The credit was refunded.`;
+  return `${error.message}. The credit was refunded.`;
+}

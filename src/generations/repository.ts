@@ -1,0 +1,196 @@
+// The generations tables, in SQL beside its callers. Status moves only by conditional UPDATEs, so two
+// processors (or a processor and the sweeper) can never both finish one generation.
+import type { Queryable } from '../db/pool.ts';
+import type { ProviderName } from '../providers/types.ts';
+
+export type GenerationStatus = 'queued' | 'processing' | 'completed' | 'failed';
+
+export interface GenerationRow {
+  id: string;
+  user_id: string;
+  model_id: string;
+  enhancement_type: string | null;
+  prompt: string;
+  strength: number | null;
+  input_url: string | null;
+  input_key: string | null;
+  input_mime: string | null;
+  moodboard_id: string | null;
+  params: Record<string, unknown>;
+  status: GenerationStatus;
+  degraded: boolean;
+  degraded_reason: string | null;
+  css_filter: string | null;
+  provider: string | null;
+  result_key: string | null;
+  result_mime: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  credits_held: number;
+  credits_charged: number | null;
+  hold_key: string;
+  lease_until: Date | null;
+  deadline_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+export interface AttemptRow {
+  id: string;
+  generation_id: string;
+  provider: ProviderName;
+  provider_model: string;
+  provider_task_id: string | null;
+  status: 'running' | 'succeeded' | 'failed';
+  error_kind: string | null;
+  error_message: string | null;
+  retryable: boolean | null;
+  cost_units: number;
+  cost_micro_usd: number;
+  callback_status: StoredStatus | null;
+  started_at: Date;
+  ended_at: Date | null;
+  latency_ms: number | null;
+}
+
+/** A provider's task status as kept in the database (errors flattened, only URL outputs). */
+export type StoredStatus =
+  | { state: 'pending' }
+  | { state: 'completed'; urls: string[] }
+  | { state: 'failed'; error: { kind: string; message: string; retryable: boolean } };
+
+export type NewGeneration = Pick<
+  GenerationRow,
+  'id' | 'user_id' | 'model_id' | 'enhancement_type' | 'prompt' | 'strength' | 'input_url' | 'input_key' | 'input_mime' | 'moodboard_id' | 'params' | 'credits_held' | 'hold_key' | 'deadline_at'
+>;
+
+export async function insertGeneration(db: Queryable, row: NewGeneration): Promise<void> {
+  await db.query(
+    `insert into generations (id, user_id, model_id, enhancement_type, prompt, strength, input_url, input_key, input_mime, moodboard_id, params, credits_held, hold_key, deadline_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+    [row.id, row.user_id, row.model_id, row.enhancement_type, row.prompt, row.strength, row.input_url, row.input_key, row.input_mime, row.moodboard_id, JSON.stringify(row.params), row.credits_held, row.hold_key, row.deadline_at],
+  );
+}
+
+export async function findGeneration(db: Queryable, id: string, userId?: string): Promise<GenerationRow | undefined> {
+  const { rows } = await db.query<GenerationRow>(`select * from generations where id = $1 ${userId === undefined ? '' : 'and user_id = $2'}`, userId === undefined ? [id] : [id, userId]);
+  return rows[0];
+}
+
+export async function listGenerations(db: Queryable, userId: string, limit: number): Promise<GenerationRow[]> {
+  const { rows } = await db.query<GenerationRow>('select * from generations where user_id = $1 order by created_at desc, id desc limit $2', [userId, limit]);
+  return rows;
+}
+
+/**
+ * Takes a generation for processing: queued ones, or processing ones whose processor's lease ran out
+ * (it crashed or stalled). Returns undefined when it is finished or another processor holds it.
+ */
+export async function claimGeneration(db: Queryable, id: string, leaseSeconds: number): Promise<GenerationRow | undefined> {
+  const { rows } = await db.query<GenerationRow>(
+    `update generations set status = 'processing', lease_until = now() + make_interval(secs => $2), updated_at = now()
+      where id = $1 and status in ('queued', 'processing') and (lease_until is null or lease_until < now())
+      returning *`,
+    [id, leaseSeconds],
+  );
+  return rows[0];
+}
+
+export async function renewLease(db: Queryable, id: string, leaseSeconds: number): Promise<boolean> {
+  const { rowCount } = await db.query(`update generations set lease_until = now() + make_interval(secs => $2) where id = $1 and status = 'processing'`, [id, leaseSeconds]);
+  return rowCount === 1;
+}
+
+/** Open generations nobody is working on (the job was lost, or its processor died): the safety net. */
+export async function orphanedGenerations(db: Queryable, olderThanSeconds: number, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from generations
+      where status in ('queued', 'processing') and (lease_until is null or lease_until < now())
+        and updated_at < now() - make_interval(secs => $1)
+      order by created_at limit $2`,
+    [olderThanSeconds, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Open generations past their deadline whose processor is gone (lease run out): the sweeper fails them. */
+export async function overdueGenerations(db: Queryable, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from generations
+      where status in ('queued', 'processing') and deadline_at < now() and (lease_until is null or lease_until < now())
+      order by deadline_at limit $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+export type Finish =
+  | { status: 'completed'; provider: string; resultKey: string; resultMime: string; creditsCharged: number; degraded?: { reason: string; cssFilter: string } }
+  | { status: 'failed'; errorCode: string; errorMessage: string; provider?: string };
+
+/** Ends a generation exactly once: false when it had already ended. */
+export async function finishGeneration(db: Queryable, id: string, finish: Finish): Promise<boolean> {
+  const { rowCount } =
+    finish.status === 'completed'
+      ? await db.query(
+          `update generations set status = 'completed', provider = $2, result_key = $3, result_mime = $4, credits_charged = $5,
+                  degraded = $6, degraded_reason = $7, css_filter = $8, lease_until = null, updated_at = now(), completed_at = now()
+            where id = $1 and status in ('queued', 'processing')`,
+          [id, finish.provider, finish.resultKey, finish.resultMime, finish.creditsCharged, finish.degraded !== undefined, finish.degraded?.reason ?? null, finish.degraded?.cssFilter ?? null],
+        )
+      : await db.query(
+          `update generations set status = 'failed', error_code = $2, error_message = $3, provider = coalesce($4, provider), credits_charged = 0,
+                  lease_until = null, updated_at = now(), completed_at = now()
+            where id = $1 and status in ('queued', 'processing')`,
+          [id, finish.errorCode, finish.errorMessage, finish.provider ?? null],
+        );
+  return rowCount === 1;
+}
+
+export async function insertAttempt(db: Queryable, attempt: Pick<AttemptRow, 'id' | 'generation_id' | 'provider' | 'provider_model' | 'cost_units' | 'cost_micro_usd'>): Promise<void> {
+  await db.query('insert into generation_attempts (id, generation_id, provider, provider_model, cost_units, cost_micro_usd) values ($1, $2, $3, $4, $5, $6)', [
+    attempt.id,
+    attempt.generation_id,
+    attempt.provider,
+    attempt.provider_model,
+    attempt.cost_units,
+    attempt.cost_micro_usd,
+  ]);
+}
+
+export async function setAttemptTask(db: Queryable, attemptId: string, providerTaskId: string): Promise<void> {
+  await db.query('update generation_attempts set provider_task_id = $2 where id = $1', [attemptId, providerTaskId]);
+}
+
+export async function endAttempt(db: Queryable, attemptId: string, outcome: { ok: true } | { ok: false; kind: string; message: string; retryable: boolean }): Promise<void> {
+  await db.query(
+    `update generation_attempts set status = $2, error_kind = $3, error_message = $4, retryable = $5, ended_at = now(),
+            latency_ms = (extract(epoch from now() - started_at) * 1000)::int
+      where id = $1 and status = 'running'`,
+    [attemptId, outcome.ok ? 'succeeded' : 'failed', outcome.ok ? null : outcome.kind, outcome.ok ? null : outcome.message.slice(0, 1000), outcome.ok ? null : outcome.retryable],
+  );
+}
+
+export async function attemptsOf(db: Queryable, generationId: string): Promise<AttemptRow[]> {
+  const { rows } = await db.query<AttemptRow>('select * from generation_attempts where generation_id = $1 order by started_at, id', [generationId]);
+  return rows;
+}
+
+export async function findAttempt(db: Queryable, attemptId: string): Promise<AttemptRow | undefined> {
+  const { rows } = await db.query<AttemptRow>('select * from generation_attempts where id = $1', [attemptId]);
+  return rows[0];
+}
+
+/**
+ * Keeps a callback's news on its attempt. A final status is kept once: a duplicate, or a late
+ * "still running" arriving after the end (callbacks come out of order), changes nothing.
+ */
+export async function recordCallback(db: Queryable, attemptId: string, status: StoredStatus): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update generation_attempts set callback_status = $2
+      where id = $1 and status = 'running' and (callback_status is null or callback_status->>'state' = 'pending')`,
+    [attemptId, JSON.stringify(status)],
+  );
+  return rowCount === 1;
+}

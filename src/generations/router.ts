@@ -1,0 +1,154 @@
+// Which provider tries next (SPEC §2 Routing): the model's routes by provider priority, skipping a
+// provider that is inactive, in cooldown (its circuit is open), over its rate limit, or whose pool
+// cannot cover the work. State lives in provider_settings and provider_rate_windows, so every API and
+// worker process sees the same circuits and the same per-minute counts.
+//
+//   closed ──(failure rate over the window ≥ threshold, or a 429 with Retry-After)──▶ open
+//   open ──(cooldown over)──▶ half-open: one probe at a time ──success──▶ closed
+//                                                             └─failure──▶ open again
+import type { Config } from '../config/index.ts';
+import type { Credits } from '../credits/index.ts';
+import type { Pool } from '../db/pool.ts';
+import type { ProviderError, ProviderName } from '../providers/types.ts';
+
+export interface RouteCandidate {
+  provider: Exclude<ProviderName, 'local'>;
+  model: string;
+  units: number;
+  costMicroUsd: number;
+  /** The credits pool that pays for this provider's work, when it has one. */
+  pool?: string;
+}
+
+export type Admission = { admitted: true; probe: boolean } | { admitted: false; reason: string };
+
+const DEFAULT_PRIORITY: Record<RouteCandidate['provider'], number> = { nanobanana: 10, wavespeed: 20, kie: 30, fal: 40, gemini: 50 };
+const PROBE_SECONDS = 60;
+
+export class ProviderRouter {
+  constructor(
+    private readonly deps: {
+      pool: Pool;
+      config: Pick<Config, 'generations' | 'providers' | 'credits'>;
+      credits: Credits;
+      /** The providers that have a key configured (and so an adapter). */
+      configured: ReadonlySet<ProviderName>;
+    },
+  ) {}
+
+  /** Writes the config's defaults for providers not yet in the table; admins' later changes stay. */
+  async ensureSettings(): Promise<void> {
+    for (const provider of Object.keys(DEFAULT_PRIORITY) as RouteCandidate['provider'][]) {
+      await this.deps.pool.query('insert into provider_settings (provider, priority, rate_limit_per_minute) values ($1, $2, $3) on conflict (provider) do nothing', [
+        provider,
+        DEFAULT_PRIORITY[provider],
+        this.deps.config.providers[provider].rateLimitPerMinute,
+      ]);
+    }
+  }
+
+  /** The model's routes that may be tried, best first: configured, active, not tried yet. */
+  async candidates(modelId: string, tried: ReadonlySet<string>): Promise<RouteCandidate[]> {
+    const model = this.deps.config.generations.models[modelId];
+    if (!model) return [];
+    const { rows } = await this.deps.pool.query<{ provider: string; priority: number; active: boolean }>('select provider, priority, active from provider_settings');
+    const settings = new Map(rows.map((r) => [r.provider, r]));
+    return model.routes
+      .map((route, index) => ({ route, index, setting: settings.get(route.provider) }))
+      .filter(({ route, setting }) => this.deps.configured.has(route.provider) && !tried.has(route.provider) && (setting?.active ?? true))
+      .sort((a, b) => (a.setting?.priority ?? DEFAULT_PRIORITY[a.route.provider]) - (b.setting?.priority ?? DEFAULT_PRIORITY[b.route.provider]) || a.index - b.index)
+      .map(({ route }) => ({ ...route, pool: this.poolOf(route.provider) }));
+  }
+
+  /** The model's route through `provider`, as the router would offer it (for resuming an attempt). */
+  routeFor(modelId: string, provider: ProviderName): RouteCandidate | undefined {
+    const route = this.deps.config.generations.models[modelId]?.routes.find((r) => r.provider === provider);
+    return route && { ...route, pool: this.poolOf(route.provider) };
+  }
+
+  /** Decides whether this candidate may take the work now; a yes counts against its rate limit. */
+  async admit(candidate: RouteCandidate): Promise<Admission> {
+    const { rows } = await this.deps.pool.query<{ cooldown_until: Date | null; rate_limit_per_minute: number; open: boolean }>(
+      'select cooldown_until, rate_limit_per_minute, cooldown_until > now() as open from provider_settings where provider = $1',
+      [candidate.provider],
+    );
+    const setting = rows[0];
+    if (setting?.open) return { admitted: false, reason: `${candidate.provider} is cooling down until ${setting.cooldown_until!.toISOString()}` };
+    let probe = false;
+    if (setting?.cooldown_until) {
+      // Half-open: one probe at a time finds out whether the provider is back.
+      const claim = await this.deps.pool.query(
+        `update provider_settings set probe_until = now() + make_interval(secs => $2)
+          where provider = $1 and cooldown_until <= now() and (probe_until is null or probe_until < now())`,
+        [candidate.provider, PROBE_SECONDS],
+      );
+      if (claim.rowCount !== 1) return { admitted: false, reason: `${candidate.provider} is being probed after a cooldown` };
+      probe = true;
+    }
+    if (candidate.pool && candidate.pool !== this.deps.config.credits.primaryProvider && candidate.units > 0) {
+      // Fallback work is paid from the fallback's own available units (the primary's are reserved for sales).
+      const state = await this.deps.credits.poolState(candidate.pool);
+      if (state.available < candidate.units) return { admitted: false, reason: `the ${candidate.pool} pool has ${state.available} units, ${candidate.units} needed` };
+    }
+    const limit = setting?.rate_limit_per_minute ?? this.deps.config.providers[candidate.provider].rateLimitPerMinute;
+    const window = await this.deps.pool.query(
+      `insert into provider_rate_windows as w (provider, window_start, calls) values ($1, date_trunc('minute', now()), 1)
+       on conflict (provider, window_start) do update set calls = w.calls + 1 where w.calls < $2
+       returning calls`,
+      [candidate.provider, limit],
+    );
+    if (window.rowCount !== 1) return { admitted: false, reason: `${candidate.provider} is at its limit of ${limit} calls a minute` };
+    return { admitted: true, probe };
+  }
+
+  /** Feeds an attempt's outcome into the provider's circuit. */
+  async recordOutcome(provider: RouteCandidate['provider'], error?: ProviderError): Promise<void> {
+    const db = this.deps.pool;
+    if (!error) {
+      await db.query(
+        `update provider_settings set circuit_reset_at = case when cooldown_until is not null then now() else circuit_reset_at end,
+                cooldown_until = null, probe_until = null, updated_at = now()
+          where provider = $1 and (cooldown_until is not null or probe_until is not null)`,
+        [provider],
+      );
+      return;
+    }
+    // The user's own mistakes say nothing about the provider's health.
+    if (!error.retryable) return;
+    await db.query('update provider_settings set last_error = $2, last_error_at = now() where provider = $1', [provider, `${error.kind}: ${error.message}`.slice(0, 500)]);
+    if (error.retryAfterMs !== undefined) {
+      await this.openCircuit(provider, error.retryAfterMs / 1000);
+      return;
+    }
+    const { circuit } = this.deps.config.generations;
+    const { rows } = await db.query<{ attempts: number; failures: number; probing: boolean }>(
+      `select count(*)::int as attempts, count(*) filter (where a.status = 'failed' and a.retryable)::int as failures,
+              bool_or(s.probe_until is not null) as probing
+         from provider_settings s
+         left join generation_attempts a on a.provider = s.provider and a.status <> 'running'
+              and a.started_at > greatest(now() - make_interval(secs => $2), coalesce(s.circuit_reset_at, '-infinity'))
+        where s.provider = $1`,
+      [provider, circuit.windowSeconds],
+    );
+    const { attempts, failures, probing } = rows[0] ?? { attempts: 0, failures: 0, probing: false };
+    if (probing || (attempts >= circuit.minAttempts && failures * 100 >= circuit.failureRatePercent * attempts)) await this.openCircuit(provider, circuit.cooldownSeconds);
+  }
+
+  private async openCircuit(provider: string, seconds: number): Promise<void> {
+    await this.deps.pool.query(
+      `update provider_settings set cooldown_until = greatest(coalesce(cooldown_until, now()), now() + make_interval(secs => $2)), probe_until = null, updated_at = now()
+        where provider = $1`,
+      [provider, seconds],
+    );
+  }
+
+  /** Old per-minute windows are of no further use. */
+  async pruneRateWindows(): Promise<void> {
+    await this.deps.pool.query(`delete from provider_rate_windows where window_start < now() - interval '1 hour'`);
+  }
+
+  private poolOf(provider: RouteCandidate['provider']): string | undefined {
+    const pool = this.deps.config.providers[provider].pool;
+    return pool && this.deps.config.credits.pools[pool] ? pool : undefined;
+  }
+}

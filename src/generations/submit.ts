@@ -1,0 +1,101 @@
+// Accepting a generation (SPEC §2): resolve the model, take the input image in (fetched behind the
+// SSRF guard or uploaded, checked by content, kept in our store so every provider gets one stable
+// signed link), then hold the credits, write the generation and enqueue its job in one transaction.
+import type { UserBalance } from '../credits/index.ts';
+import { newId } from '../lib/id.ts';
+import type { EnhancementType } from '../providers/local/adjust.ts';
+import { QUEUES } from '../queue/index.ts';
+import { InvalidImageError, storageKey, validateImage } from '../storage/index.ts';
+import type { ProcessorDeps } from './deps.ts';
+import { GenerationError } from './errors.ts';
+import { userSegment } from './files.ts';
+import { insertGeneration, type GenerationRow, findGeneration } from './repository.ts';
+
+export interface SubmitInput {
+  userId: string;
+  /** A catalogue model; defaults to the enhancement type's model. */
+  modelId?: string;
+  enhancementType?: EnhancementType;
+  prompt: string;
+  strength?: number;
+  inputUrl?: string;
+  upload?: Buffer;
+  moodboardId?: string;
+  params?: Record<string, unknown>;
+}
+
+export interface Submitted {
+  generation: GenerationRow;
+  balance: UserBalance;
+}
+
+/** How long a hold outlives its generation's deadline, so the sweeper (not the ledger's expiry) ends it. */
+const HOLD_GRACE_MS = 60 * 60 * 1000;
+
+export async function submitGeneration(deps: ProcessorDeps, input: SubmitInput): Promise<Submitted> {
+  const { generations } = deps.config;
+  const modelId = input.modelId ?? (input.enhancementType ? generations.enhancementModels[input.enhancementType] : undefined);
+  const model = modelId ? generations.models[modelId] : undefined;
+  if (!modelId || !model) throw new GenerationError('unknown_model', `There is no model "${modelId ?? ''}". Known models: ${Object.keys(generations.models).join(', ')}.`, 'modelId');
+
+  const id = newId('gen');
+  const image = await takeInput(deps, { ...input, generationId: id });
+  const deadline = new Date(Date.now() + generations.timeoutSeconds * 1000);
+  const holdKey = `generation:${id}`;
+  await deps.credits.chargeHold({
+    userId: input.userId,
+    credits: model.credits,
+    key: holdKey,
+    expiresAt: new Date(deadline.getTime() + HOLD_GRACE_MS),
+    alsoIn: async (client) => {
+      await insertGeneration(client, {
+        id,
+        user_id: input.userId,
+        model_id: modelId,
+        enhancement_type: input.enhancementType ?? null,
+        prompt: input.prompt,
+        strength: input.strength ?? null,
+        input_url: input.inputUrl ?? null,
+        input_key: image?.key ?? null,
+        input_mime: image?.mime ?? null,
+        moodboard_id: input.moodboardId ?? null,
+        params: input.params ?? {},
+        credits_held: model.credits,
+        hold_key: holdKey,
+        deadline_at: deadline,
+      });
+      await deps.queue.sendIn(client, QUEUES.generation, { generationId: id }, { singletonKey: id });
+    },
+  });
+  const [generation, balance] = await Promise.all([findGeneration(deps.pool, id), deps.credits.balance(input.userId)]);
+  return { generation: generation!, balance };
+}
+
+/** Fetches or takes the upload, checks it is an image by its bytes, and keeps it for the providers. */
+async function takeInput(deps: ProcessorDeps, input: SubmitInput & { generationId: string }): Promise<{ key: string; mime: string } | undefined> {
+  const maxBytes = deps.config.generations.maxInputBytes;
+  let data: Buffer;
+  let field: string;
+  if (input.upload) {
+    data = input.upload;
+    field = 'image';
+  } else if (input.inputUrl) {
+    field = 'inputImageUrl';
+    try {
+      data = (await deps.fetchUrl(input.inputUrl, { maxBytes })).data;
+    } catch (error) {
+      throw new GenerationError('bad_input', `The input image URL cannot be used: ${(error as Error).message}`, field);
+    }
+  } else {
+    return undefined;
+  }
+  try {
+    const image = await validateImage(data, { maxBytes });
+    const key = storageKey({ userId: userSegment(input.userId), type: 'inputs', generationId: input.generationId, ext: image.ext });
+    await deps.store.put({ key, data, mime: image.mime });
+    return { key, mime: image.mime };
+  } catch (error) {
+    if (error instanceof InvalidImageError) throw new GenerationError('bad_input', `The input is not a usable image: ${error.message}`, field);
+    throw error;
+  }
+}

@@ -1,0 +1,127 @@
+// The composition root: every domain service built once from config and one database pool, for the
+// CLI's roles (serve, worker, start) and for the tests, so they run the same wiring.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config/index.ts';
+import { Credits, type ProviderBalancePort } from './credits/index.ts';
+import type { Pool } from './db/pool.ts';
+import { Generations } from './generations/index.ts';
+import { Ledger } from './ledger/index.ts';
+import type { Logger } from './log.ts';
+import { checkPublicUrl, parseAllowlist, safeFetch, type HostLookup } from './net/safe-fetch.ts';
+import { createAdapters } from './providers/registry.ts';
+import type { ProviderAdapter, ProviderName } from './providers/types.ts';
+import { Queue } from './queue/index.ts';
+import { createResultStore, type ResultStore } from './storage/index.ts';
+
+export interface Services {
+  ledger: Ledger;
+  credits: Credits;
+  queue: Queue;
+  store: ResultStore;
+  generations: Generations;
+  adapters: ReadonlyMap<ProviderName, ProviderAdapter>;
+  signingSecret: string;
+  checkPublicUrl(url: string): Promise<void>;
+  /** Starts what a role needs: the queue always, the worker loop for the worker role. */
+  start(roles: { worker: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  config: Config;
+  pool: Pool;
+  log: Logger;
+  /** Tests point host names at 127.0.0.1 with this. */
+  lookup?: HostLookup;
+  balances?: ProviderBalancePort;
+}
+
+export function createServices(options: ServiceOptions): Services {
+  const { config, pool, log } = options;
+  const ledger = new Ledger(pool, { ...config.ledger, log });
+  const adapters = createAdapters(config.providers);
+  const credits = new Credits({ pool, ledger, config: config.credits, balances: options.balances ?? balancesFrom(config, adapters) });
+  const queue = new Queue(pool, { supervise: true, onError: (error) => log.warn({ err: error }, 'queue maintenance error') });
+  const signingSecret = config.storage.signingSecret ?? rememberedSecret(config.dataDir, log);
+  const store = createResultStore({
+    driver: config.storage.driver,
+    disk: { root: config.storage.diskRoot ?? path.join(config.dataDir, 'files'), publicUrl: config.publicUrl, secret: signingSecret },
+    s3: config.storage.driver === 's3' ? s3Options(config) : undefined,
+  });
+  const allowlist = parseAllowlist(config.urlAllowlist);
+  const guarded = { allowlist, timeoutMs: config.generations.fetchTimeoutMs, lookup: options.lookup };
+  const generations = new Generations({
+    config,
+    pool,
+    credits,
+    log,
+    queue,
+    store,
+    adapters,
+    signingSecret,
+    fetchUrl: (url, limits) => safeFetch(url, { ...guarded, maxBytes: limits.maxBytes, accept: 'image/*' }),
+    postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
+  });
+  let worker = false;
+  return {
+    ledger,
+    credits,
+    queue,
+    store,
+    generations,
+    adapters,
+    signingSecret,
+    checkPublicUrl: (url) => checkPublicUrl(url, { allowlist, lookup: options.lookup }),
+    async start(roles) {
+      await queue.start();
+      await generations.init();
+      if (roles.worker) {
+        worker = true;
+        await generations.startWorker();
+      }
+    },
+    async stop() {
+      if (worker) await generations.stop();
+      await queue.stop();
+      await ledger.drain();
+    },
+  };
+}
+
+/** Provider balance endpoints as the credits sync port: a pool is read from the provider configured to pay from it. */
+function balancesFrom(config: Config, adapters: ReadonlyMap<ProviderName, ProviderAdapter>): ProviderBalancePort {
+  return {
+    async remainingUnits(pool: string) {
+      const provider = [...adapters.keys()].find((name) => name !== 'local' && config.providers[name].pool === pool);
+      const adapter = provider && adapters.get(provider);
+      if (!adapter?.balance) throw new Error(`no balance source for the ${pool} pool: its provider is not configured or has no balance endpoint`);
+      return (await adapter.balance()).amount;
+    },
+  };
+}
+
+function s3Options(config: Config) {
+  const { s3 } = config.storage;
+  if (!s3.bucket || !s3.accessKeyId || !s3.secretAccessKey) throw new Error('TALLY_STORAGE_DRIVER=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY');
+  return { endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: s3.forcePathStyle };
+}
+
+/**
+ * Without TALLY_FILE_SIGNING_SECRET a secret is made once and kept in the data folder, so every process
+ * sharing that folder signs alike. Processes on different machines must share one configured secret.
+ */
+function rememberedSecret(dataDir: string, log: Logger): string {
+  const file = path.resolve(dataDir, 'file-signing-secret');
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
+      log.info({ file }, 'made a file-link signing secret; set TALLY_FILE_SIGNING_SECRET when processes run on several machines');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error; // another process made it first
+    }
+  }
+  return readFileSync(file, 'utf8').trim();
+}

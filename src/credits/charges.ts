@@ -23,6 +23,13 @@ export class InsufficientCreditsError extends Error {
   }
 }
 
+/** The 402 a user meets; a free user is told to upgrade as well as to buy. */
+export function insufficientCredits(input: { needed: number; available: number; tier: string; config: CreditsConfig }): InsufficientCreditsError {
+  const upgrade = (input.config.tiers[input.tier]?.allowance ?? 0) === 0;
+  const message = `Insufficient credits: ${input.available} left, ${input.needed} needed. ${upgrade ? 'Buy a package or upgrade your plan.' : 'Buy a package to continue.'}`;
+  return new InsufficientCreditsError(message, { needed: input.needed, available: input.available, tier: input.tier, upgrade });
+}
+
 interface Deps {
   pool: Pool;
   ledger: Ledger;
@@ -76,12 +83,7 @@ export async function chargeHold(
       const balances = Object.fromEntries(CHARGE_BUCKETS.map((b) => [b, rows.find((r) => r.id === userAccount(input.userId, b))?.balance ?? 0])) as Record<ChargeBucket, number>;
       const split = splitCharge(input.credits, balances);
       if (!split) {
-        const available = balances.allowance + balances.purchased + balances.overflow;
-        const upgrade = (deps.config.tiers[input.tier]?.allowance ?? 0) === 0;
-        throw new InsufficientCreditsError(
-          upgrade ? `Insufficient credits: ${available} left, ${input.credits} needed. Buy a package or upgrade your plan.` : `Insufficient credits: ${available} left, ${input.credits} needed. Buy a package to continue.`,
-          { needed: input.credits, available, tier: input.tier, upgrade },
-        );
+        throw insufficientCredits({ needed: input.credits, available: balances.allowance + balances.purchased + balances.overflow, tier: input.tier, config: deps.config });
       }
       await deps.ledger.executeIn(client, {
         key: input.key,

@@ -8,7 +8,7 @@ import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index
 import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
-import { chargeHold, refundCharge, settleCharge, type ChargeBucket } from './charges.ts';
+import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeBucket } from './charges.ts';
 import { adjustPurchased } from './adjustments.ts';
 import { checkBurnRates, type BurnRate } from './burn.ts';
 import { checkRefillThresholds, decideRefill, openRefillRequest, type RefillRequest } from './refills.ts';
@@ -274,6 +274,18 @@ export class Credits {
                where r.id = '${poolAccount(provider, 'reserved')}' and r.balance <> o.credits * ${ratio}`,
       },
     ];
+  }
+
+  /**
+   * A cheap early refusal for a user who plainly cannot pay (before slow work such as fetching an
+   * image). Only advisory: the hold is the real check, made under the user's lock.
+   */
+  async assertCanPay(userId: string, credits: number): Promise<void> {
+    await this.ensureUser(userId);
+    const balance = await this.balance(userId);
+    const available = balance.allowance + balance.purchased + balance.overflow;
+    if (available >= credits) return;
+    throw insufficientCredits({ needed: credits, available, tier: balance.tier, config: this.config });
   }
 
   /** Holds `credits` over the user's buckets in spending order; 402-worthy error when they cannot pay. */

@@ -38,13 +38,29 @@ export async function submitGeneration(deps: ProcessorDeps, input: SubmitInput):
   const model = modelId ? generations.models[modelId] : undefined;
   if (!modelId || !model) throw new GenerationError('unknown_model', `There is no model "${modelId ?? ''}". Known models: ${Object.keys(generations.models).join(', ')}.`, 'modelId');
 
+  await deps.credits.assertCanPay(input.userId, model.credits);
   const id = newId('gen');
   const image = await takeInput(deps, { ...input, generationId: id });
   const deadline = new Date(Date.now() + generations.timeoutSeconds * 1000);
+  try {
+    await hold(deps, { input, modelId, credits: model.credits, id, image, deadline });
+  } catch (error) {
+    // Lost the race for the last credits: the input copy is of no use to anyone.
+    if (image) await deps.store.delete(image.key).catch(() => undefined);
+    throw error;
+  }
+  const [generation, balance] = await Promise.all([findGeneration(deps.pool, id), deps.credits.balance(input.userId)]);
+  return { generation: generation!, balance };
+}
+
+async function hold(
+  deps: ProcessorDeps,
+  { input, modelId, credits, id, image, deadline }: { input: SubmitInput; modelId: string; credits: number; id: string; image: { key: string; mime: string } | undefined; deadline: Date },
+): Promise<void> {
   const holdKey = `generation:${id}`;
   await deps.credits.chargeHold({
     userId: input.userId,
-    credits: model.credits,
+    credits,
     key: holdKey,
     expiresAt: new Date(deadline.getTime() + HOLD_GRACE_MS),
     alsoIn: async (client) => {
@@ -60,15 +76,13 @@ export async function submitGeneration(deps: ProcessorDeps, input: SubmitInput):
         input_mime: image?.mime ?? null,
         moodboard_id: input.moodboardId ?? null,
         params: input.params ?? {},
-        credits_held: model.credits,
+        credits_held: credits,
         hold_key: holdKey,
         deadline_at: deadline,
       });
       await deps.queue.sendIn(client, QUEUES.generation, { generationId: id }, { singletonKey: id });
     },
   });
-  const [generation, balance] = await Promise.all([findGeneration(deps.pool, id), deps.credits.balance(input.userId)]);
-  return { generation: generation!, balance };
 }
 
 /** Fetches or takes the upload, checks it is an image by its bytes, and keeps it for the providers. */

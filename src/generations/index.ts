@@ -101,12 +101,19 @@ export class Generations {
    * goes on in this process; if the process dies, the lease runs out and a worker resumes it.
    */
   async runAndWait(id: string, waitMs: number): Promise<{ row: GenerationRow; finished: boolean }> {
-    const work = this.track(this.process(id));
+    const deadline = Date.now() + waitMs;
+    let ranHere = false;
+    const work = this.track(this.process(id)).then((result) => (ranHere = result !== 'skipped'), () => undefined);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
     clearTimeout(timer);
-    const row = (await findGeneration(this.options.pool, id))!;
-    return { row, finished: row.status === 'completed' || row.status === 'failed' };
+    // A worker may have claimed it first: then wait for that worker to end it.
+    for (;;) {
+      const row = (await findGeneration(this.options.pool, id))!;
+      const finished = row.status === 'completed' || row.status === 'failed';
+      if (finished || ranHere || Date.now() >= deadline) return { row, finished };
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, deadline - Date.now())));
+    }
   }
 
   present(row: GenerationRow): Promise<Task> {

@@ -102,7 +102,8 @@ async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: (
     return fail(deps, generation, { code: mode.charged ? 'no_input' : 'providers_failed', message });
   }
   const type: EnhancementType = (ENHANCEMENT_TYPES as readonly string[]).includes(generation.enhancement_type ?? '') ? (generation.enhancement_type as EnhancementType) : 'custom';
-  const strength = generation.strength ?? 0.8;
+  // No strength given: the full recipe (the CSS filter then reads exactly as SPEC §2 shows it).
+  const strength = generation.strength ?? 1;
   const adjusted = await adjustImage(image.data, type, strength);
   const result = await storeImage(deps, { generation, data: adjusted.image, provider: 'local' });
   if (mode.charged) await completeGeneration(deps, { generation, payer: { local: true }, result });

@@ -4,7 +4,9 @@ import pino from 'pino';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
 import { createUserTokenVerifier } from '../../src/auth/jwt.ts';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
+import { serve } from '@hono/node-server';
 import { mkdtempSync } from 'node:fs';
+import { freePort } from '../../src/db/embedded.ts';
 import path from 'node:path';
 import { afterAll, inject } from 'vitest';
 import type { Credits, ProviderBalancePort } from '../../src/credits/index.ts';
@@ -38,10 +40,13 @@ export interface TestAppOptions {
   /** Run the worker role in this process too (generations get processed). */
   worker?: boolean;
   lookup?: HostLookup;
+  /** Serve over real HTTP on 127.0.0.1 (TALLY_PUBLIC_URL points there), for providers' callbacks. */
+  listen?: boolean;
 }
 
 export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}, balances?: ProviderBalancePort, options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
+  const port = options.listen ? await freePort() : undefined;
   const config = loadConfig({
     env: {
       JWT_SECRET,
@@ -50,6 +55,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
       TALLY_METRICS_TOKEN: METRICS_TOKEN,
       TALLY_RATE_LIMIT_ENABLED: 'false',
       TALLY_DATA_DIR: mkdtempSync(path.join(inject('dataDir'), 'app-')),
+      ...(port ? { TALLY_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
       ...env,
     },
     overrides,
@@ -74,6 +80,10 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
     signingSecret: services.signingSecret,
     checkPublicUrl: services.checkPublicUrl,
   });
+  if (port) {
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  }
   const adminKey = (await createApiKey(db.pool, { role: 'admin', name: 'test admin' })).key;
   const serviceKey = (await createApiKey(db.pool, { role: 'service', name: 'test service' })).key;
   const revoked = await createApiKey(db.pool, { role: 'admin', name: 'revoked' });

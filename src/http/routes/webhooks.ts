@@ -45,7 +45,8 @@ export function registerWebhookRoutes(app: OpenAPIHono<AppEnv>) {
     const { provider } = c.req.valid('param');
     const rawBody = Buffer.from(await c.req.arrayBuffer());
     const headers = Object.fromEntries([...c.req.raw.headers.entries()].map(([k, v]) => [k.toLowerCase(), v]));
-    const outcome = await c.get('deps').generations.callback(provider, { headers, rawBody, query: c.req.valid('query') });
+    // Every query parameter, not only ours: a provider may carry its own (fal's app path) through the URL.
+    const outcome = await c.get('deps').generations.callback(provider, { headers, rawBody, query: { ...c.req.query(), ...c.req.valid('query') } });
     return c.json({ received: outcome === 'recorded' }, 200);
   });
 

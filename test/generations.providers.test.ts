@@ -1,0 +1,208 @@
+// Generations end to end through HTTP with the fake providers on 127.0.0.1: success on the primary,
+// fallback with the pools moved as SPEC §1.3 says, degraded local results when every provider fails,
+// non-retryable failures refunded, callbacks (and their duplicates), the circuit and Retry-After.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Task } from '../src/generations/index.ts';
+import type { NanoBananaFake } from './fakes/nanobanana.ts';
+import { startNanoBananaFake } from './fakes/nanobanana.ts';
+import { startWaveSpeedFake, type WaveSpeedFake } from './fakes/wavespeed.ts';
+import { fetchResult, waitForTask } from './support/generations.ts';
+import { createTestApp, type TestApp } from './support/http.ts';
+import { startImageServer, type ImageServer } from './support/images.ts';
+
+let t: TestApp;
+let nano: NanoBananaFake;
+let wave: WaveSpeedFake;
+let images: ImageServer;
+let token: string;
+let user = 0;
+
+beforeAll(async () => {
+  [nano, wave, images] = await Promise.all([startNanoBananaFake(), startWaveSpeedFake(), startImageServer()]);
+  t = await createTestApp(
+    {
+      NANOBANANA_BASE_URL: nano.url,
+      NANOBANANA_API_KEY: nano.apiKey,
+      WAVESPEED_BASE_URL: wave.url,
+      WAVESPEED_API_KEY: wave.apiKey,
+      WAVESPEED_WEBHOOK_SECRET: wave.webhookSecret,
+      TALLY_URL_ALLOWLIST: '127.0.0.1/32',
+      TALLY_GENERATION_POLL_INTERVAL_MS: '50',
+    },
+    // A circuit that opens after 3 failures in a row, so the test can watch it.
+    { generations: { circuit: { minAttempts: 3, failureRatePercent: 100, cooldownSeconds: 60, windowSeconds: 600 } } },
+    undefined,
+    { worker: true, listen: true },
+  );
+  await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
+  await t.credits.refill({ provider: 'seedream', amount: 100, reason: 'test' });
+});
+afterAll(async () => {
+  await Promise.all([nano.close(), wave.close(), images.close()]);
+});
+beforeEach(async () => {
+  nano.reset();
+  wave.reset();
+  // Each test starts with healthy circuits and a fresh user with 10 credits.
+  await t.db.pool.query('update provider_settings set cooldown_until = null, probe_until = null, circuit_reset_at = now()');
+  user += 1;
+  await t.credits.purchase({ userId: `u${user}`, packageId: 'starter' });
+  token = await t.userToken(`u${user}`);
+});
+
+async function enhance(): Promise<Task> {
+  const response = await t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'golden hour' } });
+  expect(response.status).toBe(202);
+  return waitForTask(t, token, ((await response.json()) as { taskId: string }).taskId);
+}
+
+const pools = async () => ({ nano: await t.credits.poolState('nanobanana'), seedream: await t.credits.poolState('seedream') });
+const attempts = async (id: string) =>
+  (await t.db.pool.query<{ provider: string; status: string; error_kind: string | null }>('select provider, status, error_kind from generation_attempts where generation_id = $1 order by started_at', [id])).rows;
+
+it('completes on the primary provider: the user pays one credit, its backing is consumed', async () => {
+  const before = await pools();
+  const task = await enhance();
+  expect(task).toMatchObject({ status: 'completed', provider: 'nanobanana', degraded: false, creditsCharged: 1 });
+  // The result was downloaded from the provider at once and is served from our store.
+  expect(new URL(task.resultUrl!).pathname).toMatch(new RegExp(`^/files/u${user}/lighting/${task.id}\\.png$`));
+  expect((await fetchResult(t, task.resultUrl!)).type).toBe('image/png');
+  const after = await pools();
+  expect(after.nano.reserved).toBe(before.nano.reserved - 4);
+  expect(after.nano.consumed).toBe(before.nano.consumed + 4);
+  expect(after.seedream).toEqual(before.seedream);
+  expect((await t.credits.balance(`u${user}`)).balance).toBe(9);
+  // The provider was given our own signed link to the input, and a callback URL with a token.
+  const submit = JSON.parse(nano.requests.find((r) => r.method === 'POST')!.body);
+  expect(submit.imageUrls[0]).toMatch(/\/files\/u\d+\/inputs\/gen_.*\.png\?expires=\d+&signature=/);
+  expect(submit.callBackUrl).toMatch(/\/api\/webhooks\/providers\/nanobanana\?attempt=att_.*&token=/);
+});
+
+it('falls back to the next provider on a retryable failure, moving the pools as SPEC 1.3 says', async () => {
+  nano.set({ failure: 'server_error' });
+  const before = await pools();
+  const task = await enhance();
+  expect(task).toMatchObject({ status: 'completed', provider: 'wavespeed', creditsCharged: 1 });
+  expect(await attempts(task.id)).toEqual([
+    { provider: 'nanobanana', status: 'failed', error_kind: 'unavailable' },
+    { provider: 'wavespeed', status: 'succeeded', error_kind: null },
+  ]);
+  const after = await pools();
+  // The primary's backing returns to available; the fallback's 2 units are consumed from its pool.
+  expect(after.nano.reserved).toBe(before.nano.reserved - 4);
+  expect(after.nano.available).toBe(before.nano.available + 4);
+  expect(after.nano.consumed).toBe(before.nano.consumed);
+  expect(after.seedream.available).toBe(before.seedream.available - 2);
+  expect(after.seedream.consumed).toBe(before.seedream.consumed + 2);
+  expect((await t.ledger.checkInvariants(t.credits.invariantChecks())).ok).toBe(true);
+});
+
+it('delivers a degraded local adjustment, free, when every provider fails', async () => {
+  nano.set({ failure: 'server_error' });
+  wave.set({ failure: 'maintenance' });
+  const task = await enhance();
+  expect(task).toMatchObject({ status: 'completed', provider: 'local', degraded: true, creditsCharged: 0, cssFilter: 'brightness(1.2) contrast(1.1) saturate(1.1)' });
+  expect(task.degradedReason).toMatch(/nanobanana: unavailable.*wavespeed: unavailable/);
+  expect((await fetchResult(t, task.resultUrl!)).status).toBe(200);
+  expect((await t.credits.balance(`u${user}`)).balance).toBe(10);
+});
+
+it('fails and refunds on a non-retryable error, without trying another provider', async () => {
+  nano.set({ failure: 'content_policy' });
+  const task = await enhance();
+  expect(task).toMatchObject({ status: 'failed', provider: 'nanobanana', creditsCharged: 0, errorCode: 'content_policy' });
+  expect(task.errorMessage).toMatch(/content rules.*refunded/);
+  expect(wave.requests.filter((r) => r.method === 'POST')).toHaveLength(0);
+  expect((await t.credits.balance(`u${user}`)).balance).toBe(10);
+});
+
+it('retries a failed download of an expired result link at the next provider', async () => {
+  nano.expireResults();
+  const task = await enhance();
+  expect(task.provider).toBe('wavespeed');
+  expect((await attempts(task.id))[0]).toMatchObject({ provider: 'nanobanana', error_kind: 'not_found' });
+});
+
+describe('callbacks', () => {
+  let slowPolling: TestApp;
+  beforeAll(async () => {
+    // Polls only once a minute: a quick finish can only come from the callback.
+    slowPolling = await createTestApp(
+      { NANOBANANA_BASE_URL: nano.url, NANOBANANA_API_KEY: nano.apiKey, TALLY_URL_ALLOWLIST: '127.0.0.1/32', TALLY_GENERATION_POLL_INTERVAL_MS: '60000' },
+      {},
+      undefined,
+      { worker: true, listen: true },
+    );
+    await slowPolling.credits.refill({ provider: 'nanobanana', amount: 100, reason: 'test' });
+    await slowPolling.credits.purchase({ userId: 'cb', packageId: 'starter' });
+  });
+
+  it('finishes on the provider’s callback, and takes a duplicate without changing anything', async () => {
+    nano.set({ processingMs: 200 });
+    const cbToken = await slowPolling.userToken('cb');
+    const submitted = await slowPolling.request('POST', '/api/enhance-image', { auth: cbToken, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'style' } });
+    const started = Date.now();
+    const task = await waitForTask(slowPolling, cbToken, ((await submitted.json()) as { taskId: string }).taskId);
+    expect(task).toMatchObject({ status: 'completed', provider: 'nanobanana' });
+    expect(Date.now() - started).toBeLessThan(30_000);
+    await until(() => nano.callbacksSent.length > 0);
+    const delivered = nano.callbacksSent[0]!;
+    expect(delivered.status).toBe(200);
+    const replay = await fetch(delivered.url, { method: 'POST', headers: delivered.headers, body: delivered.body });
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({ received: false });
+    expect((await slowPolling.credits.balance('cb')).balance).toBe(9);
+  });
+
+  it('refuses a callback without our token', async () => {
+    const response = await t.request('POST', '/api/webhooks/providers/nanobanana?attempt=att_x&token=forged', { body: { code: 200, data: { taskId: 'x' } } });
+    expect(response.status).toBe(401);
+  });
+
+  it('refuses a WaveSpeed callback whose signature does not verify, even with our token', async () => {
+    nano.set({ failure: 'server_error' });
+    wave.set({ processingMs: 200 });
+    const task = await enhance();
+    expect(task.provider).toBe('wavespeed');
+    await until(() => wave.callbacksSent.length > 0);
+    const delivered = wave.callbacksSent[0]!;
+    const forged = await fetch(delivered.url, { method: 'POST', headers: delivered.headers, body: delivered.body.replace('"completed"', '"failed"') });
+    expect(forged.status).toBe(401);
+  });
+});
+
+/** Waits for a condition the fakes reach on their own schedule. */
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe('router health', () => {
+  it('opens the circuit after repeated failures and stops calling the provider', async () => {
+    nano.set({ failure: 'server_error' });
+    for (let i = 0; i < 3; i++) expect((await enhance()).provider).toBe('wavespeed');
+    const calls = nano.requests.length;
+    expect((await enhance()).provider).toBe('wavespeed');
+    expect(nano.requests.length).toBe(calls); // skipped while cooling down
+    const { rows } = await t.db.pool.query<{ open: boolean; last_error: string }>("select cooldown_until > now() as open, last_error from provider_settings where provider = 'nanobanana'");
+    expect(rows[0]).toMatchObject({ open: true, last_error: expect.stringMatching(/^unavailable/) });
+  });
+
+  it('lets one probe through once the cooldown is over, and closes the circuit when it succeeds', async () => {
+    await t.db.pool.query("update provider_settings set cooldown_until = now() - interval '1 second' where provider = 'nanobanana'");
+    expect((await enhance()).provider).toBe('nanobanana');
+    const { rows } = await t.db.pool.query<{ cooldown_until: Date | null }>("select cooldown_until from provider_settings where provider = 'nanobanana'");
+    expect(rows[0]!.cooldown_until).toBeNull();
+  });
+
+  it('honours Retry-After from a 429: the provider rests that long', async () => {
+    nano.set({ failure: 'rate_limited', retryAfterSeconds: 120 });
+    expect((await enhance()).provider).toBe('wavespeed');
+    const { rows } = await t.db.pool.query<{ seconds: number }>("select extract(epoch from cooldown_until - now())::int as seconds from provider_settings where provider = 'nanobanana'");
+    expect(rows[0]!.seconds).toBeGreaterThan(100);
+    expect(rows[0]!.seconds).toBeLessThanOrEqual(120);
+  });
+});

@@ -83,6 +83,8 @@ export const generationsSchema = z
     leaseSeconds: integer(2, 3600).default(60),
     /** How often a waiting processor asks a provider where a task stands. */
     pollIntervalMs: integer(50, 60_000).default(2_000),
+    /** How often a worker sweeps overdue generations and takes up orphaned ones (a dead worker's). */
+    maintenanceSeconds: integer(1, 3600).default(30),
     /** How long POST /api/infer waits before answering 504 with the id to poll. */
     syncWaitSeconds: integer(1, 600).default(60),
     /** Failure-rate circuit: at least `minAttempts` in the window and this share failing opens it. */

@@ -38,15 +38,16 @@ export class Dispatcher {
     await this.options.notifier.listen();
     this.unsubscribe = this.options.notifier.onJobs(() => this.wake());
     this.loopDone = this.loop();
-    const tick = () => {
+    // At once on start (a restarted worker takes up what its predecessor left), then on a clock.
+    const tick = (delay: number) => {
       this.maintenanceTimer = setTimeout(() => {
         void this.options
           .maintenance()
           .catch((error: unknown) => this.options.log.error({ err: error }, 'generation maintenance failed'))
-          .finally(() => this.running && tick());
-      }, this.options.maintenanceMs ?? 30_000);
+          .finally(() => this.running && tick(this.options.maintenanceMs ?? 30_000));
+      }, delay);
     };
-    tick();
+    tick(0);
   }
 
   /** Stops taking work and waits up to `graceMs` for running generations; the rest resume elsewhere once their leases run out. */

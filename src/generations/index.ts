@@ -147,6 +147,7 @@ export class Generations {
       processGeneration: (id) => this.process(id),
       deliverWebhook: (id) => deliverWebhook({ ...this.deps, postJson: this.options.postJson }, id),
       maintenance: () => this.maintenance().then(() => undefined),
+      maintenanceMs: this.options.config.generations.maintenanceSeconds * 1000,
       ...options,
     });
     await this.dispatcher.start();

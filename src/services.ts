@@ -64,7 +64,6 @@ export function createServices(options: ServiceOptions): Services {
     fetchUrl: (url, limits) => safeFetch(url, { ...guarded, maxBytes: limits.maxBytes, accept: 'image/*' }),
     postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
   });
-  let worker = false;
   return {
     ledger,
     credits,
@@ -77,13 +76,10 @@ export function createServices(options: ServiceOptions): Services {
     async start(roles) {
       await queue.start();
       await generations.init();
-      if (roles.worker) {
-        worker = true;
-        await generations.startWorker();
-      }
+      if (roles.worker) await generations.startWorker();
     },
     async stop() {
-      if (worker) await generations.stop();
+      await generations.stop();
       await queue.stop();
       await ledger.drain();
     },

@@ -48,6 +48,10 @@ export function splitCharge(credits: number, balances: Record<ChargeBucket, numb
   return left === 0 ? split : undefined;
 }
 
+async function lockUser(client: Client, userId: string): Promise<void> {
+  await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`charge:${userId}`]);
+}
+
 const userLocks = new Map<string, Promise<unknown>>();
 
 /** One charge decision per user at a time in this process (the advisory lock covers other processes). */
@@ -69,21 +73,30 @@ function serialisePerUser<T>(userId: string, work: () => Promise<T>): Promise<T>
  */
 export async function chargeHold(
   deps: Deps,
-  input: { userId: string; credits: number; key: string; expiresAt?: Date; tier: string; alsoIn?: (client: Client) => Promise<void> },
-): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>> }> {
+  input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client) => Promise<void> },
+): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>>; remaining: number }> {
   return serialisePerUser(input.userId, () =>
     withTransaction(deps.pool, async (client) => {
-      await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`charge:${input.userId}`]);
-      const existing = await deps.ledger.transfersOf(input.key, client);
-      if (existing.length > 0) return { hold: input.key, split: splitOf(existing) };
-      const { rows } = await client.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1) and owner_id = $2', [
-        CHARGE_BUCKETS.map((b) => userAccount(input.userId, b)),
-        input.userId,
-      ]);
-      const balances = Object.fromEntries(CHARGE_BUCKETS.map((b) => [b, rows.find((r) => r.id === userAccount(input.userId, b))?.balance ?? 0])) as Record<ChargeBucket, number>;
+      // The lock comes first, in its own statement: a statement's snapshot is taken when it starts,
+      // so balances read in the same statement as the lock wait could predate the lock holder's commit.
+      await lockUser(client, input.userId);
+      // A key never used before (`fresh`) needs no look for an earlier answer.
+      if (!input.fresh) {
+        const existing = await deps.ledger.transfersOf(input.key, client);
+        if (existing.length > 0) return { hold: input.key, split: splitOf(existing), remaining: -1 };
+      }
+      const { rows } = await client.query<{ tier: string | null; allowance: number | null; purchased: number | null; overflow: number | null }>(
+        `select (select tier from credit_users where id = $1) as tier,
+                (select balance from ledger_accounts where id = $2 and owner_id = $1) as allowance,
+                (select balance from ledger_accounts where id = $3 and owner_id = $1) as purchased,
+                (select balance from ledger_accounts where id = $4 and owner_id = $1) as overflow`,
+        [input.userId, ...CHARGE_BUCKETS.map((b) => userAccount(input.userId, b))],
+      );
+      const row = rows[0]!;
+      const balances = { allowance: row.allowance ?? 0, purchased: row.purchased ?? 0, overflow: row.overflow ?? 0 };
       const split = splitCharge(input.credits, balances);
       if (!split) {
-        throw insufficientCredits({ needed: input.credits, available: balances.allowance + balances.purchased + balances.overflow, tier: input.tier, config: deps.config });
+        throw insufficientCredits({ needed: input.credits, available: balances.allowance + balances.purchased + balances.overflow, tier: row.tier ?? 'free', config: deps.config });
       }
       await deps.ledger.executeIn(client, {
         key: input.key,
@@ -99,7 +112,9 @@ export async function chargeHold(
       });
       // Rows that must exist exactly when the hold does (a generation and its queue job) commit with it.
       await input.alsoIn?.(client);
-      return { hold: input.key, split };
+      // What the user still owns (allowance + purchased; overflow is lent, not owned).
+      const remaining = balances.allowance + balances.purchased - (split.allowance ?? 0) - (split.purchased ?? 0);
+      return { hold: input.key, split, remaining };
     }),
   );
 }

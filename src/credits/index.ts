@@ -289,10 +289,14 @@ export class Credits {
   }
 
   /** Holds `credits` over the user's buckets in spending order; 402-worthy error when they cannot pay. */
-  async chargeHold(input: { userId: string; credits: number; key: string; expiresAt?: Date; alsoIn?: (client: Client) => Promise<void> }): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>> }> {
+  async chargeHold(input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client) => Promise<void> }): Promise<{
+    hold: string;
+    split: Partial<Record<ChargeBucket, number>>;
+    /** What the user still owns after the hold (-1 when the key was already used and nothing was held now). */
+    remaining: number;
+  }> {
     await this.ensureUser(input.userId);
-    const { tier } = await this.balance(input.userId);
-    return chargeHold(this.domainDeps(), { ...input, tier });
+    return chargeHold(this.domainDeps(), input);
   }
 
   /** The work is done: `provider` names the pool that paid for it (SPEC §1.3). */

@@ -25,6 +25,7 @@ export class Dispatcher {
   private inFlight = 0;
   private wakeLoop?: () => void;
   private wokenWhileBusy = false;
+  private epoch = 0;
   private loopDone?: Promise<void>;
   private maintenanceTimer?: NodeJS.Timeout;
   private readonly active = new Set<Promise<void>>();
@@ -39,12 +40,13 @@ export class Dispatcher {
     this.unsubscribe = this.options.notifier.onJobs(() => this.wake());
     this.loopDone = this.loop();
     // At once on start (a restarted worker takes up what its predecessor left), then on a clock.
+    const epoch = ++this.epoch; // a maintenance run still going when stopped must not restart the clock
     const tick = (delay: number) => {
       this.maintenanceTimer = setTimeout(() => {
         void this.options
           .maintenance()
           .catch((error: unknown) => this.options.log.error({ err: error }, 'generation maintenance failed'))
-          .finally(() => this.running && tick(this.options.maintenanceMs ?? 30_000));
+          .finally(() => this.running && epoch === this.epoch && tick(this.options.maintenanceMs ?? 30_000));
       }, delay);
     };
     tick(0);

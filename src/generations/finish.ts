@@ -21,7 +21,7 @@ export async function completeGeneration(deps: ProcessorDeps, input: { generatio
   const provider = 'route' in input.payer ? input.payer.route.provider : 'local';
   return withTransaction(deps.pool, async (client) => {
     let charged = generation.credits_held;
-    const settled = await tolerateEndedHold(client, deps, generation, () => {
+    const settled = await tolerateEndedHold(deps, generation, () => {
       if ('route' in input.payer && input.payer.route.pool) {
         return deps.credits.settle({ hold: generation.hold_key, provider: input.payer.route.pool, units: input.payer.route.units, client });
       }
@@ -31,7 +31,7 @@ export async function completeGeneration(deps: ProcessorDeps, input: { generatio
     const ended = await finishGeneration(client, generation.id, { status: 'completed', provider, resultKey: input.result.key, resultMime: input.result.mime, creditsCharged: charged });
     if (!ended) throw new AlreadyEnded();
     if (input.attemptId) await endAttempt(client, input.attemptId, { ok: true });
-    await enqueueWebhook(deps, client, generation);
+    if (ended.webhook) await enqueueWebhook(deps, client, generation);
     return true;
   }).catch(ignoreAlreadyEnded);
 }
@@ -40,7 +40,7 @@ export async function completeGeneration(deps: ProcessorDeps, input: { generatio
 export async function completeDegraded(deps: ProcessorDeps, input: { generation: GenerationRow; result: StoredResult; reason: string; cssFilter: string }): Promise<boolean> {
   const { generation } = input;
   return withTransaction(deps.pool, async (client) => {
-    await tolerateEndedHold(client, deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
+    await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
     const ended = await finishGeneration(client, generation.id, {
       status: 'completed',
       provider: 'local',
@@ -50,7 +50,7 @@ export async function completeDegraded(deps: ProcessorDeps, input: { generation:
       degraded: { reason: input.reason, cssFilter: input.cssFilter },
     });
     if (!ended) throw new AlreadyEnded();
-    await enqueueWebhook(deps, client, generation);
+    if (ended.webhook) await enqueueWebhook(deps, client, generation);
     return true;
   }).catch(ignoreAlreadyEnded);
 }
@@ -59,11 +59,11 @@ export async function completeDegraded(deps: ProcessorDeps, input: { generation:
 export async function failGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; code: string; message: string; provider?: string; attemptId?: string; retryable?: boolean }): Promise<boolean> {
   const { generation } = input;
   return withTransaction(deps.pool, async (client) => {
-    await tolerateEndedHold(client, deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
+    await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
     const ended = await finishGeneration(client, generation.id, { status: 'failed', errorCode: input.code, errorMessage: input.message, provider: input.provider });
     if (!ended) throw new AlreadyEnded();
     if (input.attemptId) await endAttempt(client, input.attemptId, { ok: false, kind: input.code, message: input.message, retryable: input.retryable ?? false });
-    await enqueueWebhook(deps, client, generation);
+    if (ended.webhook) await enqueueWebhook(deps, client, generation);
     return true;
   }).catch(ignoreAlreadyEnded);
 }
@@ -77,24 +77,20 @@ function ignoreAlreadyEnded(error: unknown): false {
 
 /**
  * Runs a ledger step that may find the hold already ended (it expired, or a sweeper voided it): the
- * generation still ends, and the user is not charged. A savepoint keeps the transaction usable.
- * Returns whether the step applied.
+ * generation still ends, and the user is not charged. A ledger refusal is an answer, not an SQL error,
+ * so the transaction stays usable. Returns whether the step applied.
  */
-async function tolerateEndedHold(client: Client, deps: ProcessorDeps, generation: GenerationRow, step: () => Promise<void>): Promise<boolean> {
-  await client.query('savepoint ledger_step');
+async function tolerateEndedHold(deps: ProcessorDeps, generation: GenerationRow, step: () => Promise<void>): Promise<boolean> {
   try {
     await step();
-    await client.query('release savepoint ledger_step');
     return true;
   } catch (error) {
     if (!isLedgerError(error)) throw error;
-    await client.query('rollback to savepoint ledger_step');
     deps.log.warn({ generationId: generation.id, hold: generation.hold_key, err: error }, 'the credit hold had already ended; the generation ends without charging');
     return false;
   }
 }
 
 async function enqueueWebhook(deps: ProcessorDeps, client: Client, generation: GenerationRow): Promise<void> {
-  const { rowCount } = await client.query('select 1 from user_webhooks where user_id = $1', [generation.user_id]);
-  if (rowCount) await deps.queue.sendIn(client, QUEUES.webhook, { generationId: generation.id });
+  await deps.queue.sendIn(client, QUEUES.webhook, { generationId: generation.id });
 }

@@ -76,8 +76,8 @@ export class Generations {
   }
 
   async submit(input: SubmitInput): Promise<{ task: Task; remainingBalance: number }> {
-    const { generation, balance } = await submitGeneration(this.deps, input);
-    return { task: await presentTask(this.deps, generation), remainingBalance: balance.balance };
+    const { generation, remainingBalance } = await submitGeneration(this.deps, input);
+    return { task: await presentTask(this.deps, generation), remainingBalance };
   }
 
   /** One of the user's generations; another user's is exactly as missing as one that never existed. */

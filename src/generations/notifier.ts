@@ -35,8 +35,8 @@ export class Notifier {
     const client = this.client;
     this.client = undefined;
     if (!client) return;
-    await client.query('unlisten *').catch(() => undefined);
-    client.release();
+    // Destroyed, not returned to the pool: a LISTEN connection with its listeners is no use to anyone else.
+    client.release(true);
   }
 
   onJobs(wake: () => void): () => void {

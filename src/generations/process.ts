@@ -27,13 +27,13 @@ export async function processGeneration(deps: ProcessorDeps, generationId: strin
   }
 }
 
-async function run(deps: ProcessorDeps, generation: GenerationRow): Promise<ProcessResult> {
+async function run(deps: ProcessorDeps, generation: GenerationRow & { resumed: boolean }): Promise<ProcessResult> {
   if (generation.deadline_at.getTime() <= Date.now()) return fail(deps, generation, { code: 'timeout', message: 'The generation did not finish in time; the credit was refunded.' });
   let input: Promise<InputImage | undefined> | undefined;
   const lazyInput = () => (input ??= loadInput(deps, generation));
   const failures: ProviderError[] = [];
 
-  const attempts = await attemptsOf(deps.pool, generation.id);
+  const attempts = generation.resumed ? await attemptsOf(deps.pool, generation.id) : [];
   const tried = new Set<string>(attempts.map((a) => a.provider));
   for (const a of attempts) if (a.status === 'failed') failures.push(new ProviderError(a.provider, (a.error_kind ?? 'unavailable') as ProviderError['kind'], a.error_message ?? ''));
   const running = attempts.find((a) => a.status === 'running');

@@ -65,12 +65,14 @@ export type NewGeneration = Pick<
   'id' | 'user_id' | 'model_id' | 'enhancement_type' | 'prompt' | 'strength' | 'input_url' | 'input_key' | 'input_mime' | 'moodboard_id' | 'params' | 'credits_held' | 'hold_key' | 'deadline_at'
 >;
 
-export async function insertGeneration(db: Queryable, row: NewGeneration): Promise<void> {
-  await db.query(
+export async function insertGeneration(db: Queryable, row: NewGeneration): Promise<GenerationRow> {
+  const { rows } = await db.query<GenerationRow>(
     `insert into generations (id, user_id, model_id, enhancement_type, prompt, strength, input_url, input_key, input_mime, moodboard_id, params, credits_held, hold_key, deadline_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     returning *`,
     [row.id, row.user_id, row.model_id, row.enhancement_type, row.prompt, row.strength, row.input_url, row.input_key, row.input_mime, row.moodboard_id, JSON.stringify(row.params), row.credits_held, row.hold_key, row.deadline_at],
   );
+  return rows[0]!;
 }
 
 export async function findGeneration(db: Queryable, id: string, userId?: string): Promise<GenerationRow | undefined> {
@@ -87,11 +89,14 @@ export async function listGenerations(db: Queryable, userId: string, limit: numb
  * Takes a generation for processing: queued ones, or processing ones whose processor's lease ran out
  * (it crashed or stalled). Returns undefined when it is finished or another processor holds it.
  */
-export async function claimGeneration(db: Queryable, id: string, leaseSeconds: number): Promise<GenerationRow | undefined> {
-  const { rows } = await db.query<GenerationRow>(
-    `update generations set status = 'processing', lease_until = now() + make_interval(secs => $2), updated_at = now()
-      where id = $1 and status in ('queued', 'processing') and (lease_until is null or lease_until < now())
-      returning *`,
+export async function claimGeneration(db: Queryable, id: string, leaseSeconds: number): Promise<(GenerationRow & { resumed: boolean }) | undefined> {
+  // `resumed`: it was already processing (a processor before this one had started on it), so it may
+  // have attempts to pick up; a queued one has none, and reading them can be skipped.
+  const { rows } = await db.query<GenerationRow & { resumed: boolean }>(
+    `update generations g set status = 'processing', lease_until = now() + make_interval(secs => $2), updated_at = now()
+       from (select id, status = 'processing' as resumed from generations where id = $1) before
+      where g.id = before.id and g.status in ('queued', 'processing') and (g.lease_until is null or g.lease_until < now())
+      returning g.*, before.resumed`,
     [id, leaseSeconds],
   );
   return rows[0];
@@ -129,23 +134,29 @@ export type Finish =
   | { status: 'completed'; provider: string; resultKey: string; resultMime: string; creditsCharged: number; degraded?: { reason: string; cssFilter: string } }
   | { status: 'failed'; errorCode: string; errorMessage: string; provider?: string };
 
-/** Ends a generation exactly once: false when it had already ended. */
-export async function finishGeneration(db: Queryable, id: string, finish: Finish): Promise<boolean> {
-  const { rowCount } =
+/**
+ * Ends a generation exactly once. Returns undefined when it had already ended; otherwise whether its
+ * owner has a result webhook (read in the same statement, to save a round trip).
+ */
+export async function finishGeneration(db: Queryable, id: string, finish: Finish): Promise<{ webhook: boolean } | undefined> {
+  const hasWebhook = 'exists (select 1 from user_webhooks w where w.user_id = generations.user_id) as webhook';
+  const { rows } =
     finish.status === 'completed'
-      ? await db.query(
+      ? await db.query<{ webhook: boolean }>(
           `update generations set status = 'completed', provider = $2, result_key = $3, result_mime = $4, credits_charged = $5,
                   degraded = $6, degraded_reason = $7, css_filter = $8, lease_until = null, updated_at = now(), completed_at = now()
-            where id = $1 and status in ('queued', 'processing')`,
+            where id = $1 and status in ('queued', 'processing')
+            returning ${hasWebhook}`,
           [id, finish.provider, finish.resultKey, finish.resultMime, finish.creditsCharged, finish.degraded !== undefined, finish.degraded?.reason ?? null, finish.degraded?.cssFilter ?? null],
         )
-      : await db.query(
+      : await db.query<{ webhook: boolean }>(
           `update generations set status = 'failed', error_code = $2, error_message = $3, provider = coalesce($4, provider), credits_charged = 0,
                   lease_until = null, updated_at = now(), completed_at = now()
-            where id = $1 and status in ('queued', 'processing')`,
+            where id = $1 and status in ('queued', 'processing')
+            returning ${hasWebhook}`,
           [id, finish.errorCode, finish.errorMessage, finish.provider ?? null],
         );
-  return rowCount === 1;
+  return rows[0];
 }
 
 export async function insertAttempt(db: Queryable, attempt: Pick<AttemptRow, 'id' | 'generation_id' | 'provider' | 'provider_model' | 'cost_units' | 'cost_micro_usd'>): Promise<void> {

@@ -25,7 +25,19 @@ export type Admission = { admitted: true; probe: boolean } | { admitted: false; 
 const DEFAULT_PRIORITY: Record<RouteCandidate['provider'], number> = { nanobanana: 10, wavespeed: 20, kie: 30, fal: 40, gemini: 50 };
 const PROBE_SECONDS = 60;
 
+interface SettingRow {
+  provider: string;
+  priority: number;
+  active: boolean;
+  rate_limit_per_minute: number;
+  cooldown_until: Date | null;
+  probe_until: Date | null;
+}
+
+const SETTINGS_CACHE_MS = 1000;
+
 export class ProviderRouter {
+  private cached?: { at: number; rows: Map<string, SettingRow> };
   constructor(
     private readonly deps: {
       pool: Pool;
@@ -51,8 +63,7 @@ export class ProviderRouter {
   async candidates(modelId: string, tried: ReadonlySet<string>): Promise<RouteCandidate[]> {
     const model = this.deps.config.generations.models[modelId];
     if (!model) return [];
-    const { rows } = await this.deps.pool.query<{ provider: string; priority: number; active: boolean }>('select provider, priority, active from provider_settings');
-    const settings = new Map(rows.map((r) => [r.provider, r]));
+    const settings = await this.settings();
     return model.routes
       .map((route, index) => ({ route, index, setting: settings.get(route.provider) }))
       .filter(({ route, setting }) => this.deps.configured.has(route.provider) && !tried.has(route.provider) && (setting?.active ?? true))
@@ -68,12 +79,12 @@ export class ProviderRouter {
 
   /** Decides whether this candidate may take the work now; a yes counts against its rate limit. */
   async admit(candidate: RouteCandidate): Promise<Admission> {
-    const { rows } = await this.deps.pool.query<{ cooldown_until: Date | null; rate_limit_per_minute: number; open: boolean }>(
-      'select cooldown_until, rate_limit_per_minute, cooldown_until > now() as open from provider_settings where provider = $1',
-      [candidate.provider],
-    );
-    const setting = rows[0];
-    if (setting?.open) return { admitted: false, reason: `${candidate.provider} is cooling down until ${setting.cooldown_until!.toISOString()}` };
+    let setting = (await this.settings()).get(candidate.provider);
+    // A closed circuit may be trusted from the short cache; an open one is read afresh (it may be over).
+    if (setting?.cooldown_until) setting = (await this.settings({ fresh: true })).get(candidate.provider);
+    if (setting?.cooldown_until && setting.cooldown_until.getTime() > Date.now()) {
+      return { admitted: false, reason: `${candidate.provider} is cooling down until ${setting.cooldown_until.toISOString()}` };
+    }
     let probe = false;
     if (setting?.cooldown_until) {
       // Half-open: one probe at a time finds out whether the provider is back.
@@ -105,6 +116,10 @@ export class ProviderRouter {
   async recordOutcome(provider: RouteCandidate['provider'], error?: ProviderError): Promise<void> {
     const db = this.deps.pool;
     if (!error) {
+      // Nothing to close on a healthy provider (the usual case): no write.
+      const setting = (await this.settings()).get(provider);
+      if (setting && !setting.cooldown_until && !setting.probe_until) return;
+      this.cached = undefined;
       await db.query(
         `update provider_settings set circuit_reset_at = case when cooldown_until is not null then now() else circuit_reset_at end,
                 cooldown_until = null, probe_until = null, updated_at = now()
@@ -135,6 +150,7 @@ export class ProviderRouter {
   }
 
   private async openCircuit(provider: string, seconds: number): Promise<void> {
+    this.cached = undefined;
     await this.deps.pool.query(
       `update provider_settings set cooldown_until = greatest(coalesce(cooldown_until, now()), now() + make_interval(secs => $2)), probe_until = null, updated_at = now()
         where provider = $1`,
@@ -145,6 +161,17 @@ export class ProviderRouter {
   /** Old per-minute windows are of no further use. */
   async pruneRateWindows(): Promise<void> {
     await this.deps.pool.query(`delete from provider_rate_windows where window_start < now() - interval '1 hour'`);
+  }
+
+  /**
+   * The settings rows, cached for a second: routing reads them on every attempt, and a second's delay
+   * before another process's change is seen here is harmless (open circuits are always read afresh).
+   */
+  private async settings(options: { fresh?: boolean } = {}): Promise<Map<string, SettingRow>> {
+    if (!options.fresh && this.cached && Date.now() - this.cached.at < SETTINGS_CACHE_MS) return this.cached.rows;
+    const { rows } = await this.deps.pool.query<SettingRow>('select provider, priority, active, rate_limit_per_minute, cooldown_until, probe_until from provider_settings');
+    this.cached = { at: Date.now(), rows: new Map(rows.map((r) => [r.provider, r])) };
+    return this.cached.rows;
   }
 
   private poolOf(provider: RouteCandidate['provider']): string | undefined {

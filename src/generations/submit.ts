@@ -1,7 +1,6 @@
 // Accepting a generation (SPEC §2): resolve the model, take the input image in (fetched behind the
 // SSRF guard or uploaded, checked by content, kept in our store so every provider gets one stable
 // signed link), then hold the credits, write the generation and enqueue its job in one transaction.
-import type { UserBalance } from '../credits/index.ts';
 import { newId } from '../lib/id.ts';
 import type { EnhancementType } from '../providers/local/adjust.ts';
 import { QUEUES } from '../queue/index.ts';
@@ -9,7 +8,7 @@ import { InvalidImageError, storageKey, validateImage } from '../storage/index.t
 import type { ProcessorDeps } from './deps.ts';
 import { GenerationError } from './errors.ts';
 import { userSegment } from './files.ts';
-import { insertGeneration, type GenerationRow, findGeneration } from './repository.ts';
+import { insertGeneration, type GenerationRow } from './repository.ts';
 
 export interface SubmitInput {
   userId: string;
@@ -22,11 +21,17 @@ export interface SubmitInput {
   upload?: Buffer;
   moodboardId?: string;
   params?: Record<string, unknown>;
+  /**
+   * The caller runs it at once and waits (the sync API): the queued job is only the safety net for a
+   * caller that dies, so it waits that long before a worker looks at it.
+   */
+  inline?: boolean;
 }
 
 export interface Submitted {
   generation: GenerationRow;
-  balance: UserBalance;
+  /** What the user still owns after the hold. */
+  remainingBalance: number;
 }
 
 /** How long a hold outlives its generation's deadline, so the sweeper (not the ledger's expiry) ends it. */
@@ -38,33 +43,34 @@ export async function submitGeneration(deps: ProcessorDeps, input: SubmitInput):
   const model = modelId ? generations.models[modelId] : undefined;
   if (!modelId || !model) throw new GenerationError('unknown_model', `There is no model "${modelId ?? ''}". Known models: ${Object.keys(generations.models).join(', ')}.`, 'modelId');
 
-  await deps.credits.assertCanPay(input.userId, model.credits);
+  // Fetching an input is slow work: refuse a user who plainly cannot pay before doing it.
+  if (input.inputUrl || input.upload) await deps.credits.assertCanPay(input.userId, model.credits);
   const id = newId('gen');
   const image = await takeInput(deps, { ...input, generationId: id });
   const deadline = new Date(Date.now() + generations.timeoutSeconds * 1000);
   try {
-    await hold(deps, { input, modelId, credits: model.credits, id, image, deadline });
+    return await hold(deps, { input, modelId, credits: model.credits, id, image, deadline });
   } catch (error) {
     // Lost the race for the last credits: the input copy is of no use to anyone.
     if (image) await deps.store.delete(image.key).catch(() => undefined);
     throw error;
   }
-  const [generation, balance] = await Promise.all([findGeneration(deps.pool, id), deps.credits.balance(input.userId)]);
-  return { generation: generation!, balance };
 }
 
 async function hold(
   deps: ProcessorDeps,
   { input, modelId, credits, id, image, deadline }: { input: SubmitInput; modelId: string; credits: number; id: string; image: { key: string; mime: string } | undefined; deadline: Date },
-): Promise<void> {
+): Promise<Submitted> {
   const holdKey = `generation:${id}`;
-  await deps.credits.chargeHold({
+  let generation: GenerationRow | undefined;
+  const { remaining } = await deps.credits.chargeHold({
     userId: input.userId,
     credits,
     key: holdKey,
+    fresh: true,
     expiresAt: new Date(deadline.getTime() + HOLD_GRACE_MS),
     alsoIn: async (client) => {
-      await insertGeneration(client, {
+      generation = await insertGeneration(client, {
         id,
         user_id: input.userId,
         model_id: modelId,
@@ -80,9 +86,11 @@ async function hold(
         hold_key: holdKey,
         deadline_at: deadline,
       });
-      await deps.queue.sendIn(client, QUEUES.generation, { generationId: id }, { singletonKey: id });
+      const safetyNet = deps.config.generations.syncWaitSeconds + deps.config.generations.leaseSeconds;
+      await deps.queue.sendIn(client, QUEUES.generation, { generationId: id }, input.inline ? { singletonKey: id, startAfter: safetyNet, wake: false } : { singletonKey: id });
     },
   });
+  return { generation: generation!, remainingBalance: remaining };
 }
 
 /** Fetches or takes the upload, checks it is an image by its bytes, and keeps it for the providers. */

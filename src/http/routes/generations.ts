@@ -159,6 +159,7 @@ export function registerGenerationRoutes(app: OpenAPIHono<AppEnv>) {
         prompt: body.inputs.prompt,
         inputUrl: body.inputs.imageUrl ?? body.inputs.image_urls?.[0],
         params: body.params,
+        inline: true,
       });
       const { row, finished } = await generations.runAndWait(task.id, config.generations.syncWaitSeconds * 1000);
       if (!finished) throw new ApiError('gateway_timeout', `The generation is still running; poll GET /v1/generations/${task.id}.`, { extra: { generationId: task.id } });

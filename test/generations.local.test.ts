@@ -142,6 +142,12 @@ describe('input safety', () => {
     expect((await response.json()).errors[0].path).toBe('body.image');
   });
 
+  it('refuses a result webhook pointing at a private address', async () => {
+    const response = await t.request('PUT', '/v1/webhook', { auth: alice, body: { url: 'http://127.0.0.1:9/hook' } });
+    expect(response.status).toBe(400);
+    expect((await response.json()).errors[0].path).toBe('body.url');
+  });
+
   it('serves result links only with a valid signature', async () => {
     const { tasks } = await (await t.request('GET', '/api/enhance-image?limit=1', { auth: alice })).json();
     const link = new URL(tasks[0].resultUrl);

@@ -1,6 +1,9 @@
 // Generations end to end through HTTP with the fake providers on 127.0.0.1: success on the primary,
 // fallback with the pools moved as SPEC §1.3 says, degraded local results when every provider fails,
 // non-retryable failures refunded, callbacks (and their duplicates), the circuit and Retry-After.
+import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Task } from '../src/generations/index.ts';
 import type { NanoBananaFake } from './fakes/nanobanana.ts';
@@ -204,5 +207,52 @@ describe('router health', () => {
     const { rows } = await t.db.pool.query<{ seconds: number }>("select extract(epoch from cooldown_until - now())::int as seconds from provider_settings where provider = 'nanobanana'");
     expect(rows[0]!.seconds).toBeGreaterThan(100);
     expect(rows[0]!.seconds).toBeLessThanOrEqual(120);
+  });
+});
+
+describe('the user’s result webhook', () => {
+  it('POSTs the ended task to the user’s URL, signed with the secret shown once', async () => {
+    const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const set = await t.request('PUT', '/v1/webhook', { auth: token, body: { url } });
+      expect(set.status).toBe(200);
+      const { secret } = await set.json();
+      expect(secret).toMatch(/^whsec_/);
+      expect(await (await t.request('GET', '/v1/webhook', { auth: token })).json()).toEqual({ url, createdAt: expect.any(String) });
+
+      const task = await enhance();
+      await until(() => received.length > 0);
+      const delivery = received[0]!;
+      const payload = JSON.parse(delivery.body);
+      expect(payload).toMatchObject({ type: 'generation.completed', task: { id: task.id, status: 'completed' } });
+      const [, timestamp, signature] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(delivery.headers['tally-signature']))!;
+      expect(signature).toBe(createHmac('sha256', secret).update(`${timestamp}.${delivery.body}`).digest('hex'));
+
+      expect((await t.request('DELETE', '/v1/webhook', { auth: token })).status).toBe(204);
+      expect((await t.request('GET', '/v1/webhook', { auth: token })).status).toBe(404);
+    } finally {
+      receiver.close();
+    }
+  });
+});
+
+describe('provider balances', () => {
+  it('syncs a pool against the provider’s own balance endpoint', async () => {
+    const admin = { auth: t.adminKey };
+    const database = (await t.credits.poolState('nanobanana')).balance;
+    nano.set({ balance: database + 12 });
+    const response = await t.request('POST', '/api/admin/sync-credits', { ...admin, body: { provider: 'nanobanana' } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ real: database + 12, database, drift: 12 });
   });
 });

@@ -90,6 +90,8 @@ it('falls back to the next provider on a retryable failure, moving the pools as 
     { provider: 'nanobanana', status: 'failed', error_kind: 'unavailable' },
     { provider: 'wavespeed', status: 'succeeded', error_kind: null },
   ]);
+  const adminView = await (await t.request('GET', `/v1/admin/generations/${task.id}`, { auth: t.adminKey })).json();
+  expect(adminView.attempts.map((a: { provider: string; costUnits: number }) => [a.provider, a.costUnits])).toEqual([['nanobanana', 4], ['wavespeed', 2]]);
   const after = await pools();
   // The primary's backing returns to available; the fallback's 2 units are consumed from its pool.
   expect(after.nano.reserved).toBe(before.nano.reserved - 4);
@@ -192,6 +194,13 @@ describe('router health', () => {
     expect(nano.requests.length).toBe(calls); // skipped while cooling down
     const { rows } = await t.db.pool.query<{ open: boolean; last_error: string }>("select cooldown_until > now() as open, last_error from provider_settings where provider = 'nanobanana'");
     expect(rows[0]).toMatchObject({ open: true, last_error: expect.stringMatching(/^unavailable/) });
+    // Operators see it: unhealthy in the provider view and in the original design's credit stats.
+    const { providers } = await (await t.request('GET', '/v1/admin/providers', { auth: t.adminKey })).json();
+    expect(providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ isHealthy: false, coolingDownUntil: expect.any(String) });
+    const stats = await (await t.request('GET', '/api/admin/credit-stats', { auth: t.adminKey })).json();
+    expect(stats.providers.find((p: { name: string }) => p.name === 'nanobanana').isHealthy).toBe(false);
+    expect(stats.dailyUsage).toBeGreaterThan(0);
+    expect(Number(stats.monthlyCost)).toBeGreaterThan(0);
   });
 
   it('lets one probe through once the cooldown is over, and closes the circuit when it succeeds', async () => {

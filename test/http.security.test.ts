@@ -58,6 +58,8 @@ const routeCases: Record<string, RouteCase> = {
   'GET /v1/generations/:id': { access: 'user', path: '/v1/generations/gen_x' },
   'POST /api/infer': { access: 'user', path: '/api/infer', body: { modelId: 'no-such-model', inputs: { prompt: 'x' } } },
   'POST /v1/infer': { access: 'user', path: '/v1/infer', body: { modelId: 'no-such-model', inputs: { prompt: 'x' } } },
+  'GET /v1/admin/providers': { access: 'admin', path: '/v1/admin/providers' },
+  'GET /v1/admin/generations/:id': { access: 'admin', path: '/v1/admin/generations/gen_x' },
   'PUT /v1/webhook': { access: 'user', path: '/v1/webhook', body: { url: 'https://example.com/hook' } },
   'GET /v1/webhook': { access: 'user', path: '/v1/webhook' },
   'DELETE /v1/webhook': { access: 'user', path: '/v1/webhook' },

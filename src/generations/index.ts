@@ -16,11 +16,13 @@ import { presentTask, type Task } from './present.ts';
 import { processGeneration, type ProcessResult } from './process.ts';
 import { findGeneration, listGenerations, orphanedGenerations, overdueGenerations, type GenerationRow } from './repository.ts';
 import { ProviderRouter } from './router.ts';
+import { generationStats, type GenerationStats } from './stats.ts';
 import { submitGeneration, type SubmitInput } from './submit.ts';
 import { deliverWebhook } from './webhooks.ts';
 
 export { GenerationError } from './errors.ts';
 export type { Task } from './present.ts';
+export type { GenerationStats, ProviderHealth } from './stats.ts';
 export type { SubmitInput } from './submit.ts';
 
 export interface GenerationsOptions {
@@ -90,6 +92,16 @@ export class Generations {
   async list(userId: string, limit: number): Promise<Task[]> {
     const rows = await listGenerations(this.options.pool, userId, limit);
     return Promise.all(rows.map((row) => presentTask(this.deps, row)));
+  }
+
+  stats(): Promise<GenerationStats> {
+    return generationStats(this.options.pool);
+  }
+
+  /** The provider that pays from `pool` (a pool is named after its provider unless config maps it). */
+  providerOfPool(pool: string): ProviderName | undefined {
+    const { providers } = this.options.config;
+    return (['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed'] as const).find((name) => providers[name].pool === pool) ?? undefined;
   }
 
   process(id: string): Promise<ProcessResult> {

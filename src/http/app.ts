@@ -10,6 +10,7 @@ import { ApiError, handleError, problemResponse, validationError } from './error
 import { bodyRules, rateLimit, requestContext } from './middleware.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
+import { registerAdminGenerationRoutes } from './routes/admin-generations.ts';
 import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerBackgroundRoutes } from './routes/background.ts';
@@ -46,6 +47,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerAdminPoolRoutes(app);
   registerBackgroundRoutes(app);
   registerGenerationRoutes(app);
+  registerAdminGenerationRoutes(app);
   registerWebhookRoutes(app);
   registerFileRoutes(app);
 

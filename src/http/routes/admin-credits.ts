@@ -124,22 +124,22 @@ const v1Alerts = createRoute({ ...compatAlerts, path: '/v1/admin/alerts' });
 
 export function registerAdminCreditRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(creditStats, async (c) => {
-    const { credits, pool } = c.get('deps');
-    const capacity = await credits.capacity();
+    const { credits, pool, generations } = c.get('deps');
+    const [capacity, stats] = await Promise.all([credits.capacity(), generations.stats()]);
     const primary = capacity.pools.find((p) => p.provider === capacity.primaryProvider)!;
     const users = await pool.query<{ count: number }>('select count(*)::bigint as count from credit_users');
+    const healthOf = (pool: string) => stats.providers.find((h) => h.provider === generations.providerOfPool(pool));
     return c.json(
       {
         platformCreditsRemaining: primary.available,
-        // Usage and cost come from generations, which arrive with the generations work.
-        dailyUsage: 0,
+        dailyUsage: stats.last24h,
         activeUsers: users.rows[0]!.count,
-        monthlyCost: '0.000000',
+        monthlyCost: microUsdToDecimal(stats.monthCostMicroUsd),
         providers: capacity.pools.map((p) => ({
           name: p.provider,
-          isHealthy: true,
+          isHealthy: healthOf(p.provider)?.isHealthy ?? true,
           costPerRequest: microUsdToDecimal(p.unitCostMicroUsd * p.ratio),
-          successRate: null,
+          successRate: healthOf(p.provider)?.successRate ?? null,
           creditsRemaining: p.available,
           reserved: p.reserved,
           sellableUserCredits: p.sellableUserCredits,

@@ -1,0 +1,60 @@
+// What the admin views need from generations: usage, what the providers cost this month, and each
+// provider's health (success rate over 24 h, its circuit, its last error). Provider-side failures only
+// count against a provider: a user's bad input says nothing about its health.
+import type { Queryable } from '../db/pool.ts';
+
+export interface ProviderHealth {
+  provider: string;
+  /** Succeeded / (succeeded + provider-side failures) over 24 h; null without attempts. */
+  successRate: number | null;
+  attempts24h: number;
+  /** Circuit closed and a success rate of at least one half. */
+  isHealthy: boolean;
+  coolingDownUntil: string | null;
+  lastError: string | null;
+}
+
+export interface GenerationStats {
+  /** Generations submitted in the last 24 hours. */
+  last24h: number;
+  /** What successful attempts cost the platform since the 1st of this month (UTC), in micro-USD. */
+  monthCostMicroUsd: number;
+  providers: ProviderHealth[];
+}
+
+export async function generationStats(db: Queryable): Promise<GenerationStats> {
+  const [usage, cost, health] = await Promise.all([
+    db.query<{ n: number }>(`select count(*)::int as n from generations where created_at > now() - interval '24 hours'`),
+    db.query<{ micro: number }>(
+      `select coalesce(sum(cost_micro_usd), 0)::bigint as micro from generation_attempts
+        where status = 'succeeded' and started_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`,
+    ),
+    db.query<{ provider: string; ok: number; failed: number; cooling_down_until: Date | null; last_error: string | null }>(
+      `select s.provider,
+              count(a.id) filter (where a.status = 'succeeded')::int as ok,
+              count(a.id) filter (where a.status = 'failed' and a.retryable)::int as failed,
+              case when s.cooldown_until > now() then s.cooldown_until end as cooling_down_until,
+              s.last_error
+         from provider_settings s
+         left join generation_attempts a on a.provider = s.provider and a.started_at > now() - interval '24 hours'
+        group by s.provider, s.cooldown_until, s.last_error
+        order by s.provider`,
+    ),
+  ]);
+  return {
+    last24h: usage.rows[0]!.n,
+    monthCostMicroUsd: cost.rows[0]!.micro,
+    providers: health.rows.map((r) => {
+      const attempts = r.ok + r.failed;
+      const successRate = attempts === 0 ? null : r.ok / attempts;
+      return {
+        provider: r.provider,
+        successRate,
+        attempts24h: attempts,
+        isHealthy: r.cooling_down_until === null && (successRate === null || successRate >= 0.5),
+        coolingDownUntil: r.cooling_down_until?.toISOString() ?? null,
+        lastError: r.last_error,
+      };
+    }),
+  };
+}

@@ -1,0 +1,85 @@
+// Operators' view of generations: each provider's health, and any generation with its attempts.
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { attemptsOf, findGeneration } from '../../generations/repository.ts';
+import { guard } from '../access.ts';
+import type { AppEnv } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { json, problems } from '../schemas.ts';
+import { TaskBody } from './generations.ts';
+
+const ProviderHealthBody = z
+  .object({
+    provider: z.string(),
+    successRate: z.number().nullable().openapi({ description: 'Over 24 h, provider-side failures only; null without attempts' }),
+    attempts24h: z.number().int(),
+    isHealthy: z.boolean(),
+    coolingDownUntil: z.string().nullable(),
+    lastError: z.string().nullable(),
+  })
+  .openapi('ProviderHealth');
+
+const AttemptBody = z
+  .object({
+    id: z.string(),
+    provider: z.string(),
+    providerModel: z.string(),
+    providerTaskId: z.string().nullable(),
+    status: z.enum(['running', 'succeeded', 'failed']),
+    errorKind: z.string().nullable(),
+    errorMessage: z.string().nullable(),
+    costUnits: z.number().int(),
+    costMicroUsd: z.number().int(),
+    latencyMs: z.number().int().nullable(),
+    startedAt: z.string(),
+  })
+  .openapi('Attempt');
+
+const providers = createRoute({
+  method: 'get',
+  path: '/v1/admin/providers',
+  tags: ['admin'],
+  summary: 'Each provider’s health: success rate over 24 h, circuit, last error',
+  ...guard('admin'),
+  responses: { 200: json(z.object({ providers: z.array(ProviderHealthBody) }), 'Providers'), ...problems(401, 403, 429) },
+});
+
+const generation = createRoute({
+  method: 'get',
+  path: '/v1/admin/generations/{id}',
+  tags: ['admin'],
+  summary: 'Any generation, with its owner and every provider attempt',
+  ...guard('admin'),
+  request: { params: z.object({ id: z.string().max(100).openapi({ param: { name: 'id', in: 'path' } }) }) },
+  responses: { 200: json(z.object({ userId: z.string(), task: TaskBody, attempts: z.array(AttemptBody) }), 'The generation'), ...problems(400, 401, 403, 404, 429) },
+});
+
+export function registerAdminGenerationRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(providers, async (c) => c.json({ providers: (await c.get('deps').generations.stats()).providers }, 200));
+
+  app.openapi(generation, async (c) => {
+    const { pool, generations } = c.get('deps');
+    const row = await findGeneration(pool, c.req.valid('param').id);
+    if (!row) throw new ApiError('not_found', `No generation ${c.req.valid('param').id}.`);
+    const attempts = await attemptsOf(pool, row.id);
+    return c.json(
+      {
+        userId: row.user_id,
+        task: await generations.present(row),
+        attempts: attempts.map((a) => ({
+          id: a.id,
+          provider: a.provider,
+          providerModel: a.provider_model,
+          providerTaskId: a.provider_task_id,
+          status: a.status,
+          errorKind: a.error_kind,
+          errorMessage: a.error_message,
+          costUnits: a.cost_units,
+          costMicroUsd: a.cost_micro_usd,
+          latencyMs: a.latency_ms,
+          startedAt: a.started_at.toISOString(),
+        })),
+      },
+      200,
+    );
+  });
+}

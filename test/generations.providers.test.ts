@@ -63,6 +63,18 @@ const pools = async () => ({ nano: await t.credits.poolState('nanobanana'), seed
 const attempts = async (id: string) =>
   (await t.db.pool.query<{ provider: string; status: string; error_kind: string | null }>('select provider, status, error_kind from generation_attempts where generation_id = $1 order by started_at', [id])).rows;
 
+it('lets an admin reorder and deactivate providers at run time', async () => {
+  const admin = { auth: t.adminKey };
+  const promoted = await t.request('PATCH', '/v1/admin/providers/wavespeed', { ...admin, body: { priority: 1 } });
+  expect(await promoted.json()).toMatchObject({ provider: 'wavespeed', priority: 1, active: true });
+  expect((await enhance()).provider).toBe('wavespeed');
+  await t.request('PATCH', '/v1/admin/providers/wavespeed', { ...admin, body: { priority: 20, active: false } });
+  expect((await enhance()).provider).toBe('nanobanana');
+  await t.request('PATCH', '/v1/admin/providers/wavespeed', { ...admin, body: { active: true } });
+  const empty = await t.request('PATCH', '/v1/admin/providers/wavespeed', { ...admin, body: {} });
+  expect(empty.status).toBe(400);
+});
+
 it('completes on the primary provider: the user pays one credit, its backing is consumed', async () => {
   const before = await pools();
   const task = await enhance();

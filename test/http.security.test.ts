@@ -59,6 +59,7 @@ const routeCases: Record<string, RouteCase> = {
   'POST /api/infer': { access: 'user', path: '/api/infer', body: { modelId: 'no-such-model', inputs: { prompt: 'x' } } },
   'POST /v1/infer': { access: 'user', path: '/v1/infer', body: { modelId: 'no-such-model', inputs: { prompt: 'x' } } },
   'GET /v1/admin/providers': { access: 'admin', path: '/v1/admin/providers' },
+  'PATCH /v1/admin/providers/:provider': { access: 'admin', path: '/v1/admin/providers/kie', body: { priority: 35 } },
   'GET /v1/admin/generations/:id': { access: 'admin', path: '/v1/admin/generations/gen_x' },
   'PUT /v1/webhook': { access: 'user', path: '/v1/webhook', body: { url: 'https://example.com/hook' } },
   'GET /v1/webhook': { access: 'user', path: '/v1/webhook' },

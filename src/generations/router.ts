@@ -59,6 +59,24 @@ export class ProviderRouter {
     }
   }
 
+  /** An admin's change to a provider's routing settings; seen by every process within a second. */
+  async updateSettings(
+    provider: RouteCandidate['provider'],
+    change: { priority?: number; active?: boolean; rateLimitPerMinute?: number },
+  ): Promise<{ provider: string; priority: number; active: boolean; rateLimitPerMinute: number }> {
+    await this.ensureSettings();
+    const { rows } = await this.deps.pool.query<{ provider: string; priority: number; active: boolean; rate_limit_per_minute: number }>(
+      `update provider_settings set priority = coalesce($2, priority), active = coalesce($3, active),
+              rate_limit_per_minute = coalesce($4, rate_limit_per_minute), updated_at = now()
+        where provider = $1
+        returning provider, priority, active, rate_limit_per_minute`,
+      [provider, change.priority ?? null, change.active ?? null, change.rateLimitPerMinute ?? null],
+    );
+    this.cached = undefined;
+    const row = rows[0]!;
+    return { provider: row.provider, priority: row.priority, active: row.active, rateLimitPerMinute: row.rate_limit_per_minute };
+  }
+
   /** The model's routes that may be tried, best first: configured, active, not tried yet. */
   async candidates(modelId: string, tried: ReadonlySet<string>): Promise<RouteCandidate[]> {
     const model = this.deps.config.generations.models[modelId];

@@ -53,7 +53,44 @@ const generation = createRoute({
   responses: { 200: json(z.object({ userId: z.string(), task: TaskBody, attempts: z.array(AttemptBody) }), 'The generation'), ...problems(400, 401, 403, 404, 429) },
 });
 
+const updateProvider = createRoute({
+  method: 'patch',
+  path: '/v1/admin/providers/{provider}',
+  tags: ['admin'],
+  summary: 'Change a provider’s priority, active flag or rate limit at run time (every process sees it within a second)',
+  ...guard('admin'),
+  request: {
+    params: z.object({ provider: z.enum(['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed']).openapi({ param: { name: 'provider', in: 'path' } }) }),
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              priority: z.number().int().min(0).max(1_000_000).optional().openapi({ description: 'Lower is tried first' }),
+              active: z.boolean().optional(),
+              rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+            })
+            .refine((v) => Object.keys(v).length > 0, 'give at least one of priority, active, rateLimitPerMinute')
+            .openapi('UpdateProvider'),
+        },
+      },
+    },
+  },
+  responses: {
+    200: json(z.object({ provider: z.string(), priority: z.number().int(), active: z.boolean(), rateLimitPerMinute: z.number().int() }).openapi('ProviderSettings'), 'The settings now'),
+    ...problems(400, 401, 403, 413, 415, 429),
+  },
+});
+
 export function registerAdminGenerationRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(updateProvider, async (c) => {
+    const { provider } = c.req.valid('param');
+    const change = c.req.valid('json');
+    const settings = await c.get('deps').generations.router.updateSettings(provider, change);
+    return c.json(settings, 200);
+  });
+
   app.openapi(providers, async (c) => c.json({ providers: (await c.get('deps').generations.stats()).providers }, 200));
 
   app.openapi(generation, async (c) => {

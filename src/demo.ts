@@ -62,6 +62,8 @@ export function printDemoCredentials(url: string, demo: DemoCredentials): void {
     'Try:',
     `  curl -H "Authorization: Bearer ${demo.userToken ?? '<user token>'}" ${url}/v1/me`,
     `  curl -H "Authorization: Bearer ${demo.adminKey}" ${url}/v1/admin/ledger/check`,
+    `  curl -H "Authorization: Bearer ${demo.userToken ?? '<user token>'}" -F image=@photo.jpg -F enhancementType=lighting ${url}/api/enhance-image`,
+    `  curl -H "Authorization: Bearer ${demo.userToken ?? '<user token>'}" "${url}/api/enhance-image?taskId=<taskId from above>"`,
     `  open ${url}/docs`,
     '',
   ];

@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/db/embedded.ts';
 import { runCli, startCli, stopAllClis } from './support/cli.ts';
 import { createTestDatabase } from './support/database.ts';
+import { waitForTask } from './support/generations.ts';
+import { testPng } from './support/images.ts';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'tally-cli-'));
 afterAll(async () => {
@@ -42,6 +44,16 @@ describe('tally start --demo', () => {
     expect(await (await fetch(`${base}/api/credits/balance`, { headers: { authorization: `Bearer ${userToken}` } })).json()).toMatchObject({ balance: 10, purchased: 10, tier: 'free' });
     expect((await fetch(`${base}/v1/admin/ledger/check`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(200);
 
+    // Out of the box (no provider key) a generation runs on the local provider, charged: the whole flow.
+    const form = new FormData();
+    form.set('image', new Blob([new Uint8Array(await testPng())], { type: 'image/png' }), 'photo.png');
+    form.set('enhancementType', 'lighting');
+    const submitted = await fetch(`${base}/api/enhance-image`, { method: 'POST', body: form, headers: { authorization: `Bearer ${userToken}` } });
+    expect(submitted.status).toBe(202);
+    const task = await waitForTask({ request: (method, p, o = {}) => fetch(`${base}${p}`, { method, headers: { authorization: `Bearer ${o.auth}` } }) }, userToken, (await submitted.json()).taskId);
+    expect(task).toMatchObject({ status: 'completed', provider: 'local', degraded: false, creditsCharged: 1 });
+    expect((await fetch(task.resultUrl!)).headers.get('content-type')).toBe('image/png');
+
     // Another command attaches to the running server's database.
     const check = await runCli(['ledger', 'check'], env);
     expect(check.code).toBe(0);
@@ -56,7 +68,7 @@ describe('tally start --demo', () => {
     const second = startCli(['start', '--demo'], env);
     await second.waitFor(/HTTP API listening/);
     expect(second.output()).not.toMatch(/initialising a new embedded PostgreSQL/);
-    expect(second.output()).toMatch(/"credits":10/);
+    expect(second.output()).toMatch(/"credits":9/); // the purchase is not repeated; the generation stays paid
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
   });

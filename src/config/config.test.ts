@@ -36,4 +36,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: {}, file })).toThrow(/is not valid JSON/);
     expect(() => loadConfig({ env: {}, file: path.join(dir, 'missing.json') })).toThrow(/not found/);
   });
+
+  it('accepts the seed products’ provider variable names and derives the public URL from the port', () => {
+    const config = loadConfig({ env: { NANOBANAN_API_KEY: 'k1', FAL_KEY: 'k2', USE_MOCK_INFERENCE: 'true', PORT: '4100' } });
+    expect(config.providers.nanobanana.apiKey).toBe('k1');
+    expect(config.providers.fal.apiKey).toBe('k2');
+    expect(config.providers.mockInference).toBe(true);
+    expect(config.publicUrl).toBe('http://127.0.0.1:4100');
+    expect(loadConfig({ env: { TALLY_PUBLIC_URL: 'https://tally.example.com/' } }).publicUrl).toBe('https://tally.example.com');
+  });
+
+  it('refuses a catalogue that names a model or a pool that does not exist', () => {
+    expect(() => loadConfig({ env: {}, overrides: { generations: { enhancementModels: { lighting: 'nope' } } } })).toThrow(/generations.enhancementModels.lighting.*"nope"/);
+    expect(() => loadConfig({ env: {}, overrides: { providers: { kie: { pool: 'missing' } } } })).toThrow(/providers.kie.pool.*"missing"/);
+  });
 });

@@ -73,8 +73,14 @@ export const generationsSchema = z
       }),
     /** The model each enhancement type uses by default. */
     enhancementModels: z
-      .record(z.enum(['lighting', 'style', 'background', 'mood', 'custom']), z.string())
-      .default({ lighting: 'enhance', style: 'enhance', background: 'enhance', mood: 'enhance', custom: 'enhance' }),
+      .object({
+        lighting: z.string().default('enhance'),
+        style: z.string().default('enhance'),
+        background: z.string().default('enhance'),
+        mood: z.string().default('enhance'),
+        custom: z.string().default('enhance'),
+      })
+      .prefault({}),
     /** Processors run at once in each worker process (they mostly wait on providers). */
     concurrency: integer(1, 1000).default(50),
     /** A generation not finished by then is failed and its hold voided. */

@@ -112,7 +112,8 @@ export const configSchema = z.object({
     })
     .prefault({}),
   /** The public base URL of this service: signed file links and provider callbacks are built on it. */
-  publicUrl: z.string().url().default('http://127.0.0.1:3000'),
+  /** Unset: http://<host>:<port> of this process (127.0.0.1 when listening on every interface). */
+  publicUrl: z.string().url().optional(),
   /** Hosts and CIDR ranges exempt from the SSRF guard on server-side fetches (tests, private deployments). */
   urlAllowlist: list.default([]),
   providers: providersSchema,
@@ -128,7 +129,21 @@ export const configSchema = z.object({
       expireIntervalSeconds: integer(1, 86400).default(30),
     })
     .prefault({}),
-});
+})
+  .superRefine((config, ctx) => {
+    for (const [type, model] of Object.entries(config.generations.enhancementModels)) {
+      if (!config.generations.models[model]) ctx.addIssue({ code: 'custom', path: ['generations', 'enhancementModels', type], message: `names model "${model}", which is not in generations.models` });
+    }
+    for (const [name, provider] of Object.entries(config.providers)) {
+      if (typeof provider === 'object' && provider.pool && !config.credits.pools[provider.pool]) {
+        ctx.addIssue({ code: 'custom', path: ['providers', name, 'pool'], message: `names pool "${provider.pool}", which is not in credits.pools` });
+      }
+    }
+  })
+  .transform((config) => ({
+    ...config,
+    publicUrl: (config.publicUrl ?? `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${config.http.port}`).replace(/\/+$/, ''),
+  }));
 
 export type Config = z.infer<typeof configSchema>;
 export type CreditsConfig = Config['credits'];

@@ -14,15 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import pino from 'pino';
-import { createUserTokenVerifier } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { freePort, openEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { createApp } from '../src/http/app.ts';
-import { createMetrics } from '../src/http/metrics.ts';
 import { migrateQueue } from '../src/queue/index.ts';
-import { createServices } from '../src/services.ts';
+import { createServices, httpDependencies } from '../src/services.ts';
 import { startGeminiFake } from '../test/fakes/gemini.ts';
 
 const HELP = `Usage: npx tsx bench/generations.ts [options]
@@ -95,19 +93,7 @@ async function main() {
   await services.credits.openPlatformAccounts();
   await services.start({ worker: false });
   cleanups.push(() => services.stop());
-  const app = createApp({
-    config,
-    pool,
-    ledger: services.ledger,
-    credits: services.credits,
-    log,
-    verifyUserToken: createUserTokenVerifier(config.auth),
-    metrics: createMetrics(),
-    generations: services.generations,
-    store: services.store,
-    signingSecret: services.signingSecret,
-    checkPublicUrl: services.checkPublicUrl,
-  });
+  const app = createApp(httpDependencies(services, { config, pool, log }));
   const http = serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
   cleanups.push(
     () =>

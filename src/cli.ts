@@ -7,11 +7,10 @@ import { connectDatabase, redactUrl, type Database } from './db/connect.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
 import { migrate, MigrationError, migrationStatus } from './db/migrate.ts';
 import { migrateQueue } from './queue/index.ts';
-import { createServices, type Services } from './services.ts';
+import { createServices, httpDependencies, type Services } from './services.ts';
 import { Credits } from './credits/index.ts';
 import { seedDemo } from './demo.ts';
 import { createApiKey, listApiKeys, registerConfiguredAdminKey, revokeApiKey } from './auth/api-keys.ts';
-import { createUserTokenVerifier } from './auth/jwt.ts';
 import { demoCredentials, printDemoCredentials } from './demo.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -205,19 +204,7 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
     const demoAuth = roles.demo ? await demoCredentials(db, config) : undefined;
     const auth = demoAuth?.auth ?? config.auth;
     const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats });
-    const app = createApp({
-      config: { ...config, auth },
-      pool: db.pool,
-      ledger,
-      credits,
-      log,
-      verifyUserToken: createUserTokenVerifier(auth),
-      metrics,
-      generations: services.generations,
-      store: services.store,
-      signingSecret: services.signingSecret,
-      checkPublicUrl: services.checkPublicUrl,
-    });
+    const app = createApp(httpDependencies(services, { config: { ...config, auth }, pool: db.pool, log, metrics }));
     server = await new Promise<Server>((resolve, reject) => {
       const s = listen({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s as Server)) as Server;
       s.once('error', (error: NodeJS.ErrnoException) =>

@@ -7,6 +7,9 @@ import type { Config } from './config/index.ts';
 import { Credits, type ProviderBalancePort } from './credits/index.ts';
 import type { Pool } from './db/pool.ts';
 import { Generations } from './generations/index.ts';
+import { createUserTokenVerifier } from './auth/jwt.ts';
+import type { AppDependencies } from './http/context.ts';
+import { createMetrics, type Metrics } from './http/metrics.ts';
 import { Ledger } from './ledger/index.ts';
 import type { Logger } from './log.ts';
 import { checkPublicUrl, parseAllowlist, safeFetch, type HostLookup } from './net/safe-fetch.ts';
@@ -83,6 +86,23 @@ export function createServices(options: ServiceOptions): Services {
       await queue.stop();
       await ledger.drain();
     },
+  };
+}
+
+/** What the HTTP app needs, from the services and the config (its auth may differ: the demo's). */
+export function httpDependencies(services: Services, input: { config: Config; pool: Pool; log: Logger; metrics?: Metrics }): AppDependencies {
+  return {
+    config: input.config,
+    pool: input.pool,
+    log: input.log,
+    ledger: services.ledger,
+    credits: services.credits,
+    generations: services.generations,
+    store: services.store,
+    signingSecret: services.signingSecret,
+    checkPublicUrl: services.checkPublicUrl,
+    verifyUserToken: createUserTokenVerifier(input.config.auth),
+    metrics: input.metrics ?? createMetrics(),
   };
 }
 

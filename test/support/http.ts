@@ -2,7 +2,6 @@
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
-import { createUserTokenVerifier } from '../../src/auth/jwt.ts';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
 import { serve } from '@hono/node-server';
 import { mkdtempSync } from 'node:fs';
@@ -11,9 +10,8 @@ import path from 'node:path';
 import { afterAll, inject } from 'vitest';
 import type { Credits, ProviderBalancePort } from '../../src/credits/index.ts';
 import type { HostLookup } from '../../src/net/safe-fetch.ts';
-import { createServices, type Services } from '../../src/services.ts';
+import { createServices, httpDependencies, type Services } from '../../src/services.ts';
 import { createApp } from '../../src/http/app.ts';
-import { createMetrics } from '../../src/http/metrics.ts';
 import type { Ledger } from '../../src/ledger/index.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -67,19 +65,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
   await credits.openPlatformAccounts();
   await services.start({ worker: options.worker ?? false });
   afterAll(() => services.stop());
-  const app = createApp({
-    config,
-    pool: db.pool,
-    ledger,
-    credits,
-    log,
-    verifyUserToken: createUserTokenVerifier(config.auth),
-    metrics: createMetrics(),
-    generations: services.generations,
-    store: services.store,
-    signingSecret: services.signingSecret,
-    checkPublicUrl: services.checkPublicUrl,
-  });
+  const app = createApp(httpDependencies(services, { config, pool: db.pool, log }));
   if (port) {
     const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));

@@ -196,6 +196,57 @@ describe('optimistic batches', () => {
   });
 });
 
+describe('locked and optimistic batches share one lock order', () => {
+  // A locked batch used to lock only the never-negative accounts it read and the others at its write; an
+  // optimistic batch locks what it writes in id order. A locked post of a hold (flagged z-pool → a-sink)
+  // against an optimistic batch that posts into a-sink and holds from z-pool was then a deadlock.
+  it('a locked post and an optimistic batch on the same two accounts both commit', async () => {
+    const { applyOperations } = await import('../src/ledger/store.ts');
+    await ledger.openAccount({ id: 'a-sink', asset: 'units', kind: 'consumed' });
+    await ledger.openAccount({ id: 'z-pool', asset: 'units', kind: 'pool', neverNegative: true });
+    await ledger.transfer({ key: 'z-fund', transfers: [{ debit: 'units:external', credit: 'z-pool', amount: 100 }] });
+    for (const key of ['z-hold-1', 'z-hold-2']) await ledger.placeHold({ key, transfers: [{ debit: 'z-pool', credit: 'a-sink', amount: 5 }] });
+
+    const blocker = await db.pool.connect();
+    const locked = await db.pool.connect();
+    const optimistic = await db.pool.connect();
+    const pidOf = async (client: typeof blocker) => (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+    const waitUntilBlocked = async (pid: number) => {
+      for (;;) {
+        const { rows } = await db.pool.query('select wait_event_type from pg_stat_activity where pid = $1', [pid]);
+        if (rows[0]?.wait_event_type === 'Lock') return;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const [lockedPid, optimisticPid] = [await pidOf(locked), await pidOf(optimistic)];
+    try {
+      // Someone else holds z-pool, so both batches queue on it: the locked one first.
+      await blocker.query('begin');
+      await blocker.query(`select 1 from ledger_accounts where id = 'z-pool' for update`);
+      await locked.query('begin');
+      const lockedDone = applyOperations(locked, [{ key: 'z-post-1', actions: [{ type: 'post', hold: 'z-hold-1' }] }], 'locked').then(async (outcomes) => {
+        await locked.query('commit');
+        return outcomes;
+      });
+      await waitUntilBlocked(lockedPid);
+      const optimisticDone = applyOperations(optimistic, [
+        { key: 'z-post-2', actions: [{ type: 'post', hold: 'z-hold-2' }] },
+        { key: 'z-hold-3', actions: [{ type: 'transfer', debit: 'z-pool', credit: 'a-sink', amount: 7, pending: true }] },
+      ], 'optimistic');
+      await waitUntilBlocked(optimisticPid);
+      await blocker.query('commit');
+      const [a, b] = await Promise.allSettled([lockedDone, optimisticDone]);
+      expect(a.status).toBe('fulfilled');
+      expect(b.status).toBe('fulfilled');
+    } finally {
+      for (const client of [blocker, locked, optimistic]) client.release();
+    }
+    expect((await ledger.balanceOf('a-sink')).balance).toBe(10);
+    expect((await ledger.balanceOf('z-pool')).balance).toBe(100 - 10 - 7);
+    expect((await ledger.checkInvariants()).ok).toBe(true);
+  });
+});
+
 describe('what one process remembers is never trusted', () => {
   it('a hold another process voided cannot be posted from a stale memory of it', async () => {
     const a = new Ledger(db.pool, { batchSize: 8, batchConcurrency: 1 });

@@ -5,8 +5,9 @@
 //   1. one advisory lock per idempotency key (sorted by hash): same-key operations run one at a time,
 //      across processes, and the second sees the first's stored answer;
 //   2. the hold transfers that operations post, void or expire (FOR UPDATE);
-//   3. the accounts, in id order (FOR UPDATE when read `locked`, else by the final balance update,
-//      which visits them through the primary key index, in id order too).
+//   3. the accounts the batch writes, in id order (FOR UPDATE when read `locked`, else by the final
+//      balance update, which visits them through the primary key index, in id order too). An account a
+//      batch only names (the credit side of a new hold, written when the hold is posted) is not locked.
 // The balance update then runs under the never-negative CHECK constraint: the database refuses a
 // negative flagged balance in the very statement that moves the money, whatever the plan said.
 import type { Client } from '../db/pool.ts';
@@ -131,21 +132,26 @@ async function readBatch(client: Client, ops: Operation[], locking: Locking, cac
   const keys = new Set<string>();
   const holdKeys = new Set<string>();
   const accountIds = new Set<string>();
+  const written = new Set<string>();
   for (const op of ops) {
     keys.add(op.key);
     for (const action of op.actions) {
       if (action.type === 'transfer') {
         accountIds.add(action.debit);
         accountIds.add(action.credit);
+        written.add(action.debit);
+        // A new hold's credit side moves only when the hold is posted, in a later batch.
+        if (!action.pending) written.add(action.credit);
       } else {
         holdKeys.add(action.hold);
       }
     }
   }
+  const unwritten = [...accountIds].filter((id) => !written.has(id));
   const { rows } = await client.query<{ state: BatchRead }>({
     name: 'ledger-read-batch',
-    text: 'select ledger_read_batch($1, $2, $3, $4) as state',
-    values: [[...keys], [...holdKeys], [...accountIds], locking === 'locked'],
+    text: 'select ledger_read_batch($1, $2, $3, $4, $5) as state',
+    values: [[...keys], [...holdKeys], [...accountIds], locking === 'locked', unwritten],
   });
   const read = rows[0]!.state;
   const answers = new Map(read.answers.map((row) => [row.id as string, transferFromJson(row)]));

@@ -171,6 +171,30 @@ describe('callbacks', () => {
     expect((await slowPolling.credits.balance('cb')).balance).toBe(9);
   });
 
+  it('takes a failure callback arriving after the success without refunding or changing the task', async () => {
+    nano.set({ processingMs: 100 });
+    const cbToken = await slowPolling.userToken('cb');
+    const before = (await slowPolling.credits.balance('cb')).balance;
+    const submitted = await slowPolling.request('POST', '/api/enhance-image', { auth: cbToken, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'mood' } });
+    const taskId = ((await submitted.json()) as { taskId: string }).taskId;
+    const task = await waitForTask(slowPolling, cbToken, taskId);
+    expect(task).toMatchObject({ status: 'completed', creditsCharged: 1 });
+    await until(() => nano.callbacksSent.length > 0);
+    const delivered = nano.callbacksSent.at(-1)!;
+    // The same callback URL (our token for that attempt), now saying the generation failed.
+    const sent = JSON.parse(delivered.body) as { data: { taskId: string } };
+    const late = await fetch(delivered.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 501, msg: 'generation failed', data: { taskId: sent.data.taskId, info: {} } }),
+    });
+    expect(late.status).toBe(200);
+    expect(await late.json()).toEqual({ received: false });
+    const after = await slowPolling.request('GET', `/api/enhance-image?taskId=${taskId}`, { auth: cbToken });
+    expect(((await after.json()) as { task: Task }).task).toMatchObject({ status: 'completed', creditsCharged: 1, errorMessage: null });
+    expect((await slowPolling.credits.balance('cb')).balance).toBe(before - 1);
+  });
+
   it('refuses a callback without our token', async () => {
     const response = await t.request('POST', '/api/webhooks/providers/nanobanana?attempt=att_x&token=forged', { body: { code: 200, data: { taskId: 'x' } } });
     expect(response.status).toBe(401);

@@ -1,7 +1,9 @@
 // A worker killed (SIGKILL, no goodbye) while generations are in flight at a slow provider, then a new
 // worker started: every generation ends, each provider task is picked up again rather than paid twice,
-// no credit is lost or charged twice, and the ledger check passes.
+// no credit is lost or charged twice, and the ledger check passes. The same for an API process killed
+// while it runs sync (/api/infer) generations itself: their leases run out and a worker resumes them.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePort } from '../src/db/embedded.ts';
 import { startNanoBananaFake, type NanoBananaFake } from './fakes/nanobanana.ts';
 import { startCli, stopAllClis } from './support/cli.ts';
 import { AUDIENCE, createTestApp, JWT_SECRET, type TestApp } from './support/http.ts';
@@ -29,6 +31,7 @@ beforeAll(async () => {
   env = { ...settings, DATABASE_URL: t.db.url, JWT_SECRET, JWT_AUDIENCE: AUDIENCE, TALLY_DATA_DIR: t.config.dataDir, TALLY_PUBLIC_URL: t.config.publicUrl, LOG_LEVEL: 'info' };
   await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
   await t.credits.purchase({ userId: 'victim', packageId: 'starter' });
+  await t.credits.purchase({ userId: 'sync-victim', packageId: 'starter' });
 });
 afterAll(async () => {
   await stopAllClis();
@@ -83,6 +86,53 @@ it('loses nothing when a worker is killed mid-flight and another takes over', as
   expect(attempts.rows[0]!.n).toBe(IN_FLIGHT);
   // Charged exactly once each, nothing left held, the books balance.
   expect((await t.credits.balance('victim')).balance).toBe(10 - IN_FLIGHT);
+  const pending = await t.db.pool.query<{ n: number }>("select count(*)::int as n from ledger_transfers where state = 'pending'");
+  expect(pending.rows[0]!.n).toBe(0);
+  const report = await t.ledger.checkInvariants(t.credits.invariantChecks());
+  expect(report.ok, JSON.stringify(report)).toBe(true);
+});
+
+it('loses nothing when an API process is killed while it runs sync generations', async () => {
+  nano.reset();
+  nano.set({ processingMs: 4_000, callbacks: true });
+  const port = await freePort();
+  const api = startCli(['serve'], { ...env, PORT: String(port) });
+  await api.waitFor(/HTTP API listening/);
+  const token = await t.userToken('sync-victim');
+  const calls = Array.from({ length: IN_FLIGHT }, () =>
+    fetch(`http://127.0.0.1:${port}/api/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ modelId: 'nano_banana_image', inputs: { prompt: 'a lighthouse', imageUrl: `${images.url}/photo.png` } }),
+    }).then(
+      (response) => response.status,
+      () => 'cut off',
+    ),
+  );
+  const inFlight = async () =>
+    (
+      await t.db.pool.query<{ id: string }>(
+        `select g.id from generations g join generation_attempts a on a.generation_id = g.id
+          where g.user_id = 'sync-victim' and a.provider_task_id is not null`,
+      )
+    ).rows.map((r) => r.id);
+  const ids = await until(inFlight, (found) => found.length === IN_FLIGHT, 20_000);
+  api.child.kill('SIGKILL');
+  await api.exited;
+  expect(await Promise.all(calls)).toEqual(ids.map(() => 'cut off'));
+  expect((await t.credits.balance('sync-victim')).balance).toBe(10 - IN_FLIGHT); // still held
+
+  const worker = startCli(['worker'], env);
+  await worker.waitFor(/worker started/);
+  const statuses = await until(
+    async () => (await t.db.pool.query<{ status: string }>('select status from generations where id = any($1)', [ids])).rows.map((r) => r.status),
+    (all) => all.every((s) => s === 'completed' || s === 'failed'),
+    60_000,
+  );
+  expect(statuses).toEqual(ids.map(() => 'completed'));
+  // Resumed from the recorded provider tasks: one submit each, charged once each.
+  expect(nano.requests.filter((r) => r.method === 'POST' && r.path.includes('/generate'))).toHaveLength(IN_FLIGHT);
+  expect((await t.credits.balance('sync-victim')).balance).toBe(10 - IN_FLIGHT);
   const pending = await t.db.pool.query<{ n: number }>("select count(*)::int as n from ledger_transfers where state = 'pending'");
   expect(pending.rows[0]!.n).toBe(0);
   const report = await t.ledger.checkInvariants(t.credits.invariantChecks());

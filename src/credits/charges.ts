@@ -12,6 +12,8 @@ import { recordAlert } from './alerts.ts';
 
 export type ChargeBucket = Bucket;
 export const CHARGE_BUCKETS: ChargeBucket[] = ['allowance', 'purchased', 'overflow'];
+/** How many credits of a hold each bucket gave. */
+export type ChargeSplit = Partial<Record<ChargeBucket, number>>;
 
 export class InsufficientCreditsError extends Error {
   override name = 'InsufficientCreditsError';
@@ -37,8 +39,8 @@ interface Deps {
 }
 
 /** Decides which buckets pay, in spending order. Pure: unit-tested without a database. */
-export function splitCharge(credits: number, balances: Record<ChargeBucket, number>): Partial<Record<ChargeBucket, number>> | undefined {
-  const split: Partial<Record<ChargeBucket, number>> = {};
+export function splitCharge(credits: number, balances: Record<ChargeBucket, number>): ChargeSplit | undefined {
+  const split: ChargeSplit = {};
   let left = credits;
   for (const bucket of CHARGE_BUCKETS) {
     const take = Math.min(left, balances[bucket]);
@@ -73,8 +75,8 @@ function serialisePerUser<T>(userId: string, work: () => Promise<T>): Promise<T>
  */
 export async function chargeHold(
   deps: Deps,
-  input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client) => Promise<void> },
-): Promise<{ hold: string; split: Partial<Record<ChargeBucket, number>>; remaining: number }> {
+  input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client, split: ChargeSplit) => Promise<void> },
+): Promise<{ hold: string; split: ChargeSplit; remaining: number }> {
   return serialisePerUser(input.userId, () =>
     withTransaction(deps.pool, async (client) => {
       // The lock comes first, in its own statement: a statement's snapshot is taken when it starts,
@@ -111,7 +113,7 @@ export async function chargeHold(
         })),
       });
       // Rows that must exist exactly when the hold does (a generation and its queue job) commit with it.
-      await input.alsoIn?.(client);
+      await input.alsoIn?.(client, split);
       // What the user still owns (allowance + purchased; overflow is lent, not owned).
       const remaining = balances.allowance + balances.purchased - (split.allowance ?? 0) - (split.purchased ?? 0);
       return { hold: input.key, split, remaining };
@@ -119,7 +121,7 @@ export async function chargeHold(
   );
 }
 
-function splitOf(transfers: Transfer[]): Partial<Record<ChargeBucket, number>> {
+function splitOf(transfers: Transfer[]): ChargeSplit {
   return Object.fromEntries(transfers.map((t) => [String(t.metadata?.bucket ?? 'purchased'), t.amount]));
 }
 
@@ -128,13 +130,12 @@ function splitOf(transfers: Transfer[]): Partial<Record<ChargeBucket, number>> {
  * backing is consumed (reserved -> consumed; overflow from available). On a fallback provider the
  * primary's backing returns to available and the fallback's `units` are consumed from its own pool.
  */
-export async function settleCharge(deps: Deps, input: { hold: string; provider: string; units?: number; client?: Client }): Promise<void> {
+export async function settleCharge(deps: Deps, input: { hold: string; provider: string; units?: number; client?: Client; split?: ChargeSplit }): Promise<void> {
   const execute = (op: Operation) => (input.client ? deps.ledger.executeIn(input.client, op) : deps.ledger.execute(op));
-  const transfers = await deps.ledger.transfersOf(input.hold, input.client);
-  if (transfers.length === 0) throw new Error(`no charge ${input.hold}`);
   const primary = deps.config.primaryProvider;
   const ratio = deps.config.pools[primary]!.ratio;
-  const split = splitOf(transfers);
+  // The split as chargeHold returned it (kept by the caller), or read back from the hold.
+  const split = input.split ?? splitOf(await heldTransfers(deps, input));
   const backed = ((split.allowance ?? 0) + (split.purchased ?? 0)) * ratio;
   const unbacked = (split.overflow ?? 0) * ratio;
   const post = { type: 'post' as const, hold: input.hold };
@@ -161,6 +162,12 @@ export async function settleCharge(deps: Deps, input: { hold: string; provider: 
       data: { hold: input.hold, provider: input.provider, ...error.detail },
     });
   }
+}
+
+async function heldTransfers(deps: Deps, input: { hold: string; client?: Client }): Promise<Transfer[]> {
+  const transfers = await deps.ledger.transfersOf(input.hold, input.client);
+  if (transfers.length === 0) throw new Error(`no charge ${input.hold}`);
+  return transfers;
 }
 
 /** The work failed: the hold is voided and the user has every credit back (the refund). */

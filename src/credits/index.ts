@@ -8,7 +8,7 @@ import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index
 import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
-import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeBucket } from './charges.ts';
+import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeSplit } from './charges.ts';
 import { adjustPurchased } from './adjustments.ts';
 import { checkBurnRates, type BurnRate } from './burn.ts';
 import { checkRefillThresholds, decideRefill, openRefillRequest, type RefillRequest } from './refills.ts';
@@ -21,6 +21,7 @@ import { CreditsError, SALE_BLOCKED_MESSAGE } from './errors.ts';
 
 export { canonicalProvider } from './accounts.ts';
 export { CreditsError, type CreditsErrorCode } from './errors.ts';
+export type { ChargeSplit } from './charges.ts';
 
 export interface UserBalance {
   userId: string;
@@ -289,9 +290,9 @@ export class Credits {
   }
 
   /** Holds `credits` over the user's buckets in spending order; 402-worthy error when they cannot pay. */
-  async chargeHold(input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client) => Promise<void> }): Promise<{
+  async chargeHold(input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client, split: ChargeSplit) => Promise<void> }): Promise<{
     hold: string;
-    split: Partial<Record<ChargeBucket, number>>;
+    split: ChargeSplit;
     /** What the user still owns after the hold (-1 when the key was already used and nothing was held now). */
     remaining: number;
   }> {
@@ -300,12 +301,12 @@ export class Credits {
   }
 
   /** The work is done: `provider` names the pool that paid for it (SPEC §1.3). */
-  settle(input: { hold: string; provider: string; units?: number; client?: Client }): Promise<void> {
+  settle(input: { hold: string; provider: string; units?: number; client?: Client; split?: ChargeSplit }): Promise<void> {
     return settleCharge(this.domainDeps(), { ...input, provider: this.requirePool(input.provider) });
   }
 
   /** Work done by a provider with no pool of its own (local, or a pay-as-you-go provider): the user pays; the primary's backing returns to available. */
-  settleWithoutPool(input: { hold: string; client?: Client }): Promise<void> {
+  settleWithoutPool(input: { hold: string; client?: Client; split?: ChargeSplit }): Promise<void> {
     return settleCharge(this.domainDeps(), { ...input, provider: '(no pool)', units: 0 });
   }
 

@@ -5,7 +5,7 @@ import { withTransaction, type Client } from '../db/pool.ts';
 import { isLedgerError } from '../ledger/index.ts';
 import { QUEUES } from '../queue/index.ts';
 import type { ProcessorDeps } from './deps.ts';
-import { endAttempt, finishGeneration, type GenerationRow } from './repository.ts';
+import { finishGeneration, type AttemptEnd, type GenerationRow } from './repository.ts';
 import type { RouteCandidate } from './router.ts';
 
 export interface StoredResult {
@@ -16,28 +16,32 @@ export interface StoredResult {
 /** Who did the work that is being paid for. */
 export type Payer = { route: RouteCandidate } | { local: true };
 
-export async function completeGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; attemptId?: string; payer: Payer; result: StoredResult }): Promise<boolean> {
+/** Each returns the ended row, or undefined when the generation had already ended (someone else finished it). */
+type Ended = Promise<GenerationRow | undefined>;
+
+export async function completeGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; attemptId?: string; payer: Payer; result: StoredResult }): Ended {
   const { generation } = input;
   const provider = 'route' in input.payer ? input.payer.route.provider : 'local';
+  const split = generation.hold_split ?? undefined;
   return withTransaction(deps.pool, async (client) => {
     let charged = generation.credits_held;
     const settled = await tolerateEndedHold(deps, generation, () => {
       if ('route' in input.payer && input.payer.route.pool) {
-        return deps.credits.settle({ hold: generation.hold_key, provider: input.payer.route.pool, units: input.payer.route.units, client });
+        return deps.credits.settle({ hold: generation.hold_key, provider: input.payer.route.pool, units: input.payer.route.units, client, split });
       }
-      return deps.credits.settleWithoutPool({ hold: generation.hold_key, client });
+      return deps.credits.settleWithoutPool({ hold: generation.hold_key, client, split });
     });
     if (!settled) charged = 0;
-    const ended = await finishGeneration(client, generation.id, { status: 'completed', provider, resultKey: input.result.key, resultMime: input.result.mime, creditsCharged: charged });
+    const attempt: AttemptEnd | undefined = input.attemptId ? { id: input.attemptId, ok: true } : undefined;
+    const ended = await finishGeneration(client, generation.id, { status: 'completed', provider, resultKey: input.result.key, resultMime: input.result.mime, creditsCharged: charged }, attempt);
     if (!ended) throw new AlreadyEnded();
-    if (input.attemptId) await endAttempt(client, input.attemptId, { ok: true });
     if (ended.webhook) await enqueueWebhook(deps, client, generation);
-    return true;
+    return ended.row;
   }).catch(ignoreAlreadyEnded);
 }
 
 /** Every AI provider failed: the local adjustment is delivered, marked degraded, and the hold voided (free). */
-export async function completeDegraded(deps: ProcessorDeps, input: { generation: GenerationRow; result: StoredResult; reason: string; cssFilter: string }): Promise<boolean> {
+export async function completeDegraded(deps: ProcessorDeps, input: { generation: GenerationRow; result: StoredResult; reason: string; cssFilter: string }): Ended {
   const { generation } = input;
   return withTransaction(deps.pool, async (client) => {
     await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
@@ -51,27 +55,27 @@ export async function completeDegraded(deps: ProcessorDeps, input: { generation:
     });
     if (!ended) throw new AlreadyEnded();
     if (ended.webhook) await enqueueWebhook(deps, client, generation);
-    return true;
+    return ended.row;
   }).catch(ignoreAlreadyEnded);
 }
 
 /** The work failed: the hold is voided (the user's refund) and the attempt, if one was running, ends. */
-export async function failGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; code: string; message: string; provider?: string; attemptId?: string; retryable?: boolean }): Promise<boolean> {
+export async function failGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; code: string; message: string; provider?: string; attemptId?: string; retryable?: boolean }): Ended {
   const { generation } = input;
   return withTransaction(deps.pool, async (client) => {
     await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
-    const ended = await finishGeneration(client, generation.id, { status: 'failed', errorCode: input.code, errorMessage: input.message, provider: input.provider });
+    const attempt: AttemptEnd | undefined = input.attemptId ? { id: input.attemptId, ok: false, kind: input.code, message: input.message, retryable: input.retryable ?? false } : undefined;
+    const ended = await finishGeneration(client, generation.id, { status: 'failed', errorCode: input.code, errorMessage: input.message, provider: input.provider }, attempt);
     if (!ended) throw new AlreadyEnded();
-    if (input.attemptId) await endAttempt(client, input.attemptId, { ok: false, kind: input.code, message: input.message, retryable: input.retryable ?? false });
     if (ended.webhook) await enqueueWebhook(deps, client, generation);
-    return true;
+    return ended.row;
   }).catch(ignoreAlreadyEnded);
 }
 
 class AlreadyEnded extends Error {}
 
-function ignoreAlreadyEnded(error: unknown): false {
-  if (error instanceof AlreadyEnded) return false;
+function ignoreAlreadyEnded(error: unknown): undefined {
+  if (error instanceof AlreadyEnded) return undefined;
   throw error;
 }
 

@@ -109,23 +109,23 @@ export class Generations {
   }
 
   /**
-   * Runs a just-submitted generation here and waits up to `waitMs` (the sync API). Past that the work
-   * goes on in this process; if the process dies, the lease runs out and a worker resumes it.
+   * The sync API: submits the generation claimed by this process, runs it here and waits up to
+   * `waitMs`. Past that the work goes on in this process; if the process dies, its lease runs out and
+   * a worker's sweep resumes it. `finished` is false when the caller should poll instead.
    */
-  async runAndWait(id: string, waitMs: number): Promise<{ row: GenerationRow; finished: boolean }> {
-    const deadline = Date.now() + waitMs;
-    let ranHere = false;
-    const work = this.track(this.process(id)).then((result) => (ranHere = result !== 'skipped'), () => undefined);
+  async submitAndWait(input: Omit<SubmitInput, 'inline'>, waitMs: number): Promise<{ row: GenerationRow; finished: boolean; remainingBalance: number }> {
+    const { generation, remainingBalance } = await submitGeneration(this.deps, { ...input, inline: true });
+    const work = this.track(processGeneration(this.deps, generation.id, generation)).then(
+      (result) => result,
+      () => undefined, // logged by track; the generation is resumed once its lease runs out
+    );
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+    const result = await Promise.race([work, new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), waitMs)))]);
     clearTimeout(timer);
-    // A worker may have claimed it first: then wait for that worker to end it.
-    for (;;) {
-      const row = (await findGeneration(this.options.pool, id))!;
-      const finished = row.status === 'completed' || row.status === 'failed';
-      if (finished || ranHere || Date.now() >= deadline) return { row, finished };
-      await new Promise((resolve) => setTimeout(resolve, Math.min(100, deadline - Date.now())));
-    }
+    if (result && result !== 'waiting' && result.outcome !== 'skipped' && result.row) return { row: result.row, finished: true, remainingBalance };
+    // Out of time, or someone else (the sweeper) ended it: as it stands now.
+    const row = (await findGeneration(this.options.pool, generation.id))!;
+    return { row, finished: row.status === 'completed' || row.status === 'failed', remainingBalance };
   }
 
   present(row: GenerationRow): Promise<Task> {

@@ -11,12 +11,20 @@ import { completeDegraded, completeGeneration, failGeneration } from './finish.t
 import { attemptsOf, claimGeneration, endAttempt, renewLease, type GenerationRow } from './repository.ts';
 import type { RouteCandidate } from './router.ts';
 
-export type ProcessResult = 'skipped' | 'completed' | 'failed';
+/**
+ * How processing ended: skipped (another processor holds it, or it had ended), or ended here, with
+ * the ended row (undefined when someone else ended it first, e.g. the sweeper).
+ */
+export type ProcessResult = { outcome: 'skipped' } | { outcome: 'completed' | 'failed'; row: GenerationRow | undefined };
 
-export async function processGeneration(deps: ProcessorDeps, generationId: string): Promise<ProcessResult> {
+/**
+ * Claims the generation and runs it to its end. `claimed`: the caller already holds its lease (a
+ * generation submitted for the sync API is written claimed), so there is nothing to claim.
+ */
+export async function processGeneration(deps: ProcessorDeps, generationId: string, claimed?: GenerationRow): Promise<ProcessResult> {
   const { leaseSeconds } = deps.config.generations;
-  const generation = await claimGeneration(deps.pool, generationId, leaseSeconds);
-  if (!generation) return 'skipped';
+  const generation = claimed ? { ...claimed, resumed: false } : await claimGeneration(deps.pool, generationId, leaseSeconds);
+  if (!generation) return { outcome: 'skipped' };
   // Keep the lease while working; if this process dies, it runs out and another processor resumes.
   const renewal = setInterval(() => void renewLease(deps.pool, generationId, leaseSeconds).catch(() => undefined), (leaseSeconds * 1000) / 3);
   renewal.unref();
@@ -72,16 +80,16 @@ async function run(deps: ProcessorDeps, generation: GenerationRow & { resumed: b
 /** Records a finished attempt; returns the generation's end when the attempt decided it. */
 async function conclude(deps: ProcessorDeps, generation: GenerationRow, route: RouteCandidate | undefined, outcome: AttemptOutcome, failures: ProviderError[]): Promise<ProcessResult | undefined> {
   if (outcome.ok) {
-    await completeGeneration(deps, { generation, attemptId: outcome.attemptId, payer: route ? { route } : { local: true }, result: outcome.result });
+    const row = await completeGeneration(deps, { generation, attemptId: outcome.attemptId, payer: route ? { route } : { local: true }, result: outcome.result });
     if (route) await deps.router.recordOutcome(route.provider);
-    return 'completed';
+    return { outcome: 'completed', row };
   }
   const { error } = outcome;
   if (!error.retryable) {
-    await failGeneration(deps, { generation, code: error.kind, message: userMessage(error), provider: error.provider, attemptId: outcome.attemptId, retryable: false });
-    return 'failed';
+    const row = await failGeneration(deps, { generation, code: error.kind, message: userMessage(error), provider: error.provider, attemptId: outcome.attemptId, retryable: false });
+    return { outcome: 'failed', row };
   }
-  await endAttempt(deps.pool, outcome.attemptId, { ok: false, kind: error.kind, message: error.message, retryable: true });
+  await endAttempt(deps.pool, { id: outcome.attemptId, ok: false, kind: error.kind, message: error.message, retryable: true });
   if (route) await deps.router.recordOutcome(route.provider, error);
   failures.push(error);
   return undefined;
@@ -106,14 +114,14 @@ async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: (
   const strength = generation.strength ?? 1;
   const adjusted = await adjustImage(image.data, type, strength);
   const result = await storeImage(deps, { generation, data: adjusted.image, provider: 'local' });
-  if (mode.charged) await completeGeneration(deps, { generation, payer: { local: true }, result });
-  else await completeDegraded(deps, { generation, result, reason: mode.reason, cssFilter: cssFilterFor(type, strength) });
-  return 'completed';
+  const row = mode.charged
+    ? await completeGeneration(deps, { generation, payer: { local: true }, result })
+    : await completeDegraded(deps, { generation, result, reason: mode.reason, cssFilter: cssFilterFor(type, strength) });
+  return { outcome: 'completed', row };
 }
 
 async function fail(deps: ProcessorDeps, generation: GenerationRow, input: { code: string; message: string }): Promise<ProcessResult> {
-  await failGeneration(deps, { generation, ...input });
-  return 'failed';
+  return { outcome: 'failed', row: await failGeneration(deps, { generation, ...input }) };
 }
 
 function userMessage(error: ProviderError): string {

@@ -1,5 +1,6 @@
 // The generations tables, in SQL beside its callers. Status moves only by conditional UPDATEs, so two
 // processors (or a processor and the sweeper) can never both finish one generation.
+import type { ChargeSplit } from '../credits/index.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { ProviderName } from '../providers/types.ts';
 
@@ -29,6 +30,8 @@ export interface GenerationRow {
   credits_held: number;
   credits_charged: number | null;
   hold_key: string;
+  /** Which buckets the hold took its credits from (null on rows written before it was kept). */
+  hold_split: ChargeSplit | null;
   lease_until: Date | null;
   deadline_at: Date;
   created_at: Date;
@@ -62,15 +65,21 @@ export type StoredStatus =
 
 export type NewGeneration = Pick<
   GenerationRow,
-  'id' | 'user_id' | 'model_id' | 'enhancement_type' | 'prompt' | 'strength' | 'input_url' | 'input_key' | 'input_mime' | 'moodboard_id' | 'params' | 'credits_held' | 'hold_key' | 'deadline_at'
+  'id' | 'user_id' | 'model_id' | 'enhancement_type' | 'prompt' | 'strength' | 'input_url' | 'input_key' | 'input_mime' | 'moodboard_id' | 'params' | 'credits_held' | 'hold_key' | 'hold_split' | 'deadline_at'
 >;
 
-export async function insertGeneration(db: Queryable, row: NewGeneration): Promise<GenerationRow> {
+/**
+ * Writes a new generation: queued, or with `claimForSeconds` already processing under a lease held by
+ * the caller (the sync API runs it at once, so no claim is needed and no worker may take it meanwhile).
+ */
+export async function insertGeneration(db: Queryable, row: NewGeneration, options: { claimForSeconds?: number } = {}): Promise<GenerationRow> {
+  const claim = options.claimForSeconds;
   const { rows } = await db.query<GenerationRow>(
-    `insert into generations (id, user_id, model_id, enhancement_type, prompt, strength, input_url, input_key, input_mime, moodboard_id, params, credits_held, hold_key, deadline_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    `insert into generations (id, user_id, model_id, enhancement_type, prompt, strength, input_url, input_key, input_mime, moodboard_id, params, credits_held, hold_key, hold_split, deadline_at, status, lease_until)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+             case when $16::int is null then 'queued' else 'processing' end, now() + make_interval(secs => $16::int))
      returning *`,
-    [row.id, row.user_id, row.model_id, row.enhancement_type, row.prompt, row.strength, row.input_url, row.input_key, row.input_mime, row.moodboard_id, JSON.stringify(row.params), row.credits_held, row.hold_key, row.deadline_at],
+    [row.id, row.user_id, row.model_id, row.enhancement_type, row.prompt, row.strength, row.input_url, row.input_key, row.input_mime, row.moodboard_id, JSON.stringify(row.params), row.credits_held, row.hold_key, row.hold_split && JSON.stringify(row.hold_split), row.deadline_at, claim ?? null],
   );
   return rows[0]!;
 }
@@ -135,28 +144,32 @@ export type Finish =
   | { status: 'failed'; errorCode: string; errorMessage: string; provider?: string };
 
 /**
- * Ends a generation exactly once. Returns undefined when it had already ended; otherwise whether its
- * owner has a result webhook (read in the same statement, to save a round trip).
+ * Ends a generation exactly once, and the attempt that ended it (if any) in the same statement.
+ * Returns undefined when it had already ended; otherwise the ended row and whether its owner has a
+ * result webhook (read in the same statement, to save a round trip).
  */
-export async function finishGeneration(db: Queryable, id: string, finish: Finish): Promise<{ webhook: boolean } | undefined> {
-  const hasWebhook = 'exists (select 1 from user_webhooks w where w.user_id = generations.user_id) as webhook';
-  const { rows } =
+export async function finishGeneration(db: Queryable, id: string, finish: Finish, attempt?: AttemptEnd): Promise<{ row: GenerationRow; webhook: boolean } | undefined> {
+  const set =
     finish.status === 'completed'
-      ? await db.query<{ webhook: boolean }>(
-          `update generations set status = 'completed', provider = $2, result_key = $3, result_mime = $4, credits_charged = $5,
-                  degraded = $6, degraded_reason = $7, css_filter = $8, lease_until = null, updated_at = now(), completed_at = now()
-            where id = $1 and status in ('queued', 'processing')
-            returning ${hasWebhook}`,
-          [id, finish.provider, finish.resultKey, finish.resultMime, finish.creditsCharged, finish.degraded !== undefined, finish.degraded?.reason ?? null, finish.degraded?.cssFilter ?? null],
-        )
-      : await db.query<{ webhook: boolean }>(
-          `update generations set status = 'failed', error_code = $2, error_message = $3, provider = coalesce($4, provider), credits_charged = 0,
-                  lease_until = null, updated_at = now(), completed_at = now()
-            where id = $1 and status in ('queued', 'processing')
-            returning ${hasWebhook}`,
-          [id, finish.errorCode, finish.errorMessage, finish.provider ?? null],
-        );
-  return rows[0];
+      ? `status = 'completed', provider = $2, result_key = $3, result_mime = $4, credits_charged = $5, degraded = $6, degraded_reason = $7, css_filter = $8`
+      : `status = 'failed', error_code = $2, error_message = $3, provider = coalesce($4, provider), credits_charged = 0`;
+  const values =
+    finish.status === 'completed'
+      ? [finish.provider, finish.resultKey, finish.resultMime, finish.creditsCharged, finish.degraded !== undefined, finish.degraded?.reason ?? null, finish.degraded?.cssFilter ?? null]
+      : [finish.errorCode, finish.errorMessage, finish.provider ?? null];
+  const { rows } = await db.query<GenerationRow & { webhook: boolean }>(
+    `with ended as (
+       update generations set ${set}, lease_until = null, updated_at = now(), completed_at = now()
+        where id = $1 and status in ('queued', 'processing')
+        returning *),
+     attempt as (${endAttemptSql(values.length + 2)} and exists (select 1 from ended))
+     select ended.*, exists (select 1 from user_webhooks w where w.user_id = ended.user_id) as webhook from ended`,
+    [id, ...values, ...attemptValues(attempt)],
+  );
+  const ended = rows[0];
+  if (!ended) return undefined;
+  const { webhook, ...row } = ended;
+  return { row, webhook };
 }
 
 export async function insertAttempt(db: Queryable, attempt: Pick<AttemptRow, 'id' | 'generation_id' | 'provider' | 'provider_model' | 'cost_units' | 'cost_micro_usd'>): Promise<void> {
@@ -174,13 +187,23 @@ export async function setAttemptTask(db: Queryable, attemptId: string, providerT
   await db.query('update generation_attempts set provider_task_id = $2 where id = $1', [attemptId, providerTaskId]);
 }
 
-export async function endAttempt(db: Queryable, attemptId: string, outcome: { ok: true } | { ok: false; kind: string; message: string; retryable: boolean }): Promise<void> {
-  await db.query(
-    `update generation_attempts set status = $2, error_kind = $3, error_message = $4, retryable = $5, ended_at = now(),
+export type AttemptEnd = { id: string; ok: true } | { id: string; ok: false; kind: string; message: string; retryable: boolean };
+
+/** The update that ends an attempt, its parameters from `$first`: the attempt (null: none), status, error kind, message, retryable. */
+function endAttemptSql(first: number): string {
+  const [id, status, kind, message, retryable] = [0, 1, 2, 3, 4].map((i) => `$${first + i}`);
+  return `update generation_attempts set status = ${status}, error_kind = ${kind}, error_message = ${message}, retryable = ${retryable}, ended_at = now(),
             latency_ms = (extract(epoch from now() - started_at) * 1000)::int
-      where id = $1 and status = 'running'`,
-    [attemptId, outcome.ok ? 'succeeded' : 'failed', outcome.ok ? null : outcome.kind, outcome.ok ? null : outcome.message.slice(0, 1000), outcome.ok ? null : outcome.retryable],
-  );
+      where id = ${id} and status = 'running'`;
+}
+
+function attemptValues(attempt: AttemptEnd | undefined): unknown[] {
+  if (!attempt) return [null, null, null, null, null];
+  return attempt.ok ? [attempt.id, 'succeeded', null, null, null] : [attempt.id, 'failed', attempt.kind, attempt.message.slice(0, 1000), attempt.retryable];
+}
+
+export async function endAttempt(db: Queryable, attempt: AttemptEnd): Promise<void> {
+  await db.query(endAttemptSql(1), attemptValues(attempt));
 }
 
 export async function attemptsOf(db: Queryable, generationId: string): Promise<AttemptRow[]> {

@@ -22,8 +22,9 @@ export interface SubmitInput {
   moodboardId?: string;
   params?: Record<string, unknown>;
   /**
-   * The caller runs it at once and waits (the sync API): the queued job is only the safety net for a
-   * caller that dies, so it waits that long before a worker looks at it.
+   * The caller runs it at once and waits (the sync API): the generation is written already claimed by
+   * the caller, with no queue job. If the caller dies, its lease runs out and the workers' sweep
+   * (`maintenance`) resumes it, as for any processor that dies.
    */
   inline?: boolean;
 }
@@ -69,7 +70,8 @@ async function hold(
     key: holdKey,
     fresh: true,
     expiresAt: new Date(deadline.getTime() + HOLD_GRACE_MS),
-    alsoIn: async (client) => {
+    alsoIn: async (client, split) => {
+      const claim = input.inline ? { claimForSeconds: deps.config.generations.leaseSeconds } : {};
       generation = await insertGeneration(client, {
         id,
         user_id: input.userId,
@@ -84,10 +86,10 @@ async function hold(
         params: input.params ?? {},
         credits_held: credits,
         hold_key: holdKey,
+        hold_split: split,
         deadline_at: deadline,
-      });
-      const safetyNet = deps.config.generations.syncWaitSeconds + deps.config.generations.leaseSeconds;
-      await deps.queue.sendIn(client, QUEUES.generation, { generationId: id }, input.inline ? { singletonKey: id, startAfter: safetyNet, wake: false } : { singletonKey: id });
+      }, claim);
+      if (!input.inline) await deps.queue.sendIn(client, QUEUES.generation, { generationId: id }, { singletonKey: id });
     },
   });
   return { generation: generation!, remainingBalance: remaining };

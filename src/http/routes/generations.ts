@@ -153,20 +153,17 @@ export function registerGenerationRoutes(app: OpenAPIHono<AppEnv>) {
     app.openapi(route, async (c) => {
       const body = c.req.valid('json');
       const { generations, config } = c.get('deps');
-      const { task } = await generations.submit({
-        userId: currentUserId(c),
-        modelId: body.modelId,
-        prompt: body.inputs.prompt,
-        inputUrl: body.inputs.imageUrl ?? body.inputs.image_urls?.[0],
-        params: body.params,
-        inline: true,
-      });
-      const { row, finished } = await generations.runAndWait(task.id, config.generations.syncWaitSeconds * 1000);
-      if (!finished) throw new ApiError('gateway_timeout', `The generation is still running; poll GET /v1/generations/${task.id}.`, { extra: { generationId: task.id } });
-      const done = await generations.present(row);
-      if (done.status !== 'completed' || !done.resultUrl) throw new ApiError('bad_gateway', done.errorMessage ?? 'The providers could not complete the generation.', { extra: { generationId: task.id } });
-      const balance = await c.get('deps').credits.balance(currentUserId(c));
-      return c.json({ generationId: task.id, status: 'success' as const, url: done.resultUrl, creditsUsed: done.creditsCharged, balance: balance.balance, degraded: done.degraded }, 200);
+      const userId = currentUserId(c);
+      const { row, finished, remainingBalance } = await generations.submitAndWait(
+        { userId, modelId: body.modelId, prompt: body.inputs.prompt, inputUrl: body.inputs.imageUrl ?? body.inputs.image_urls?.[0], params: body.params },
+        config.generations.syncWaitSeconds * 1000,
+      );
+      if (!finished) throw new ApiError('gateway_timeout', `The generation is still running; poll GET /v1/generations/${row.id}.`, { extra: { generationId: row.id } });
+      const task = await generations.present(row);
+      if (task.status !== 'completed' || !task.resultUrl) throw new ApiError('bad_gateway', task.errorMessage ?? 'The providers could not complete the generation.', { extra: { generationId: row.id } });
+      // Charged as held: the balance is what the hold left. Refunded (degraded): read it again.
+      const balance = task.creditsCharged === row.credits_held ? remainingBalance : (await c.get('deps').credits.balance(userId)).balance;
+      return c.json({ generationId: task.id, status: 'success' as const, url: task.resultUrl, creditsUsed: task.creditsCharged, balance, degraded: task.degraded }, 200);
     });
   }
 }

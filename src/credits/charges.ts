@@ -50,13 +50,24 @@ export function splitCharge(credits: number, balances: Record<ChargeBucket, numb
   return left === 0 ? split : undefined;
 }
 
-async function lockUser(client: Client, userId: string): Promise<void> {
-  await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`charge:${userId}`]);
+/**
+ * Locks the user's bucket accounts and reads their balances, in one statement. FOR UPDATE waits for a
+ * charge of the same user in flight and then returns the rows as that charge left them, so no two
+ * charges of one user decide on the same balances. Locked in id order, as the ledger locks accounts.
+ */
+async function lockBuckets(client: Client, userId: string): Promise<Record<ChargeBucket, number>> {
+  const ids = CHARGE_BUCKETS.map((bucket) => userAccount(userId, bucket));
+  const { rows } = await client.query<{ id: string; balance: number }>(
+    'select id, balance from ledger_accounts where id = any($1) and owner_id = $2 order by id for update',
+    [ids, userId],
+  );
+  const balance = (bucket: ChargeBucket) => rows.find((r) => r.id === userAccount(userId, bucket))?.balance ?? 0;
+  return { allowance: balance('allowance'), purchased: balance('purchased'), overflow: balance('overflow') };
 }
 
 const userLocks = new Map<string, Promise<unknown>>();
 
-/** One charge decision per user at a time in this process (the advisory lock covers other processes). */
+/** One charge decision per user at a time in this process (the bucket rows' locks cover other processes). */
 function serialisePerUser<T>(userId: string, work: () => Promise<T>): Promise<T> {
   const previous = userLocks.get(userId) ?? Promise.resolve();
   const next = previous.then(work, work);
@@ -70,8 +81,8 @@ function serialisePerUser<T>(userId: string, work: () => Promise<T>): Promise<T>
 
 /**
  * Places a hold of `credits` over the user's buckets under `key`. The balances are read and the hold
- * placed in one transaction under a per-user lock, so concurrent charges of one user never split on a
- * stale read; the buckets are never-negative accounts, so the database refuses an overdraft anyway.
+ * placed in one transaction holding the buckets' row locks, so concurrent charges of one user never
+ * split on a stale read; the buckets are never-negative accounts, so the database refuses an overdraft anyway.
  */
 export async function chargeHold(
   deps: Deps,
@@ -79,26 +90,16 @@ export async function chargeHold(
 ): Promise<{ hold: string; split: ChargeSplit; remaining: number }> {
   return serialisePerUser(input.userId, () =>
     withTransaction(deps.pool, async (client) => {
-      // The lock comes first, in its own statement: a statement's snapshot is taken when it starts,
-      // so balances read in the same statement as the lock wait could predate the lock holder's commit.
-      await lockUser(client, input.userId);
+      const balances = await lockBuckets(client, input.userId);
       // A key never used before (`fresh`) needs no look for an earlier answer.
       if (!input.fresh) {
         const existing = await deps.ledger.transfersOf(input.key, client);
         if (existing.length > 0) return { hold: input.key, split: splitOf(existing), remaining: -1 };
       }
-      const { rows } = await client.query<{ tier: string | null; allowance: number | null; purchased: number | null; overflow: number | null }>(
-        `select (select tier from credit_users where id = $1) as tier,
-                (select balance from ledger_accounts where id = $2 and owner_id = $1) as allowance,
-                (select balance from ledger_accounts where id = $3 and owner_id = $1) as purchased,
-                (select balance from ledger_accounts where id = $4 and owner_id = $1) as overflow`,
-        [input.userId, ...CHARGE_BUCKETS.map((b) => userAccount(input.userId, b))],
-      );
-      const row = rows[0]!;
-      const balances = { allowance: row.allowance ?? 0, purchased: row.purchased ?? 0, overflow: row.overflow ?? 0 };
       const split = splitCharge(input.credits, balances);
       if (!split) {
-        throw insufficientCredits({ needed: input.credits, available: balances.allowance + balances.purchased + balances.overflow, tier: row.tier ?? 'free', config: deps.config });
+        const { rows } = await client.query<{ tier: string }>('select tier from credit_users where id = $1', [input.userId]);
+        throw insufficientCredits({ needed: input.credits, available: balances.allowance + balances.purchased + balances.overflow, tier: rows[0]?.tier ?? 'free', config: deps.config });
       }
       await deps.ledger.executeIn(client, {
         key: input.key,

@@ -279,7 +279,7 @@ export class Credits {
 
   /**
    * A cheap early refusal for a user who plainly cannot pay (before slow work such as fetching an
-   * image). Only advisory: the hold is the real check, made under the user's lock.
+   * image). Only advisory: the hold is the real check, made under the lock on the user's buckets.
    */
   async assertCanPay(userId: string, credits: number): Promise<void> {
     await this.ensureUser(userId);

@@ -5,7 +5,7 @@
 // an allowance). Allowance and purchased credits are backed in the primary pool's `reserved`; overflow
 // is not, so its work is paid from `available`.
 import type { CreditsConfig } from '../config/index.ts';
-import { withTransaction, type Client, type Pool } from '../db/pool.ts';
+import type { Client, Pool } from '../db/pool.ts';
 import { isLedgerError, type Ledger, type Operation, type Transfer } from '../ledger/index.ts';
 import { SPENT, poolAccount, userAccount, type Bucket } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
@@ -89,7 +89,7 @@ export async function chargeHold(
   input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client, split: ChargeSplit) => Promise<void> },
 ): Promise<{ hold: string; split: ChargeSplit; remaining: number }> {
   return serialisePerUser(input.userId, () =>
-    withTransaction(deps.pool, async (client) => {
+    deps.ledger.transaction(async (client) => {
       const balances = await lockBuckets(client, input.userId);
       // A key never used before (`fresh`) needs no look for an earlier answer.
       if (!input.fresh) {

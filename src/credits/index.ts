@@ -300,6 +300,14 @@ export class Credits {
     return chargeHold(this.domainDeps(), input);
   }
 
+  /**
+   * A transaction for work that books credits (`settle`, `refund` with its client) together with other
+   * rows; its ledger steps are planned optimistically (see Ledger.transaction), so `work` may run twice.
+   */
+  transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    return this.deps.ledger.transaction(work);
+  }
+
   /** The work is done: `provider` names the pool that paid for it (SPEC §1.3). */
   settle(input: { hold: string; provider: string; units?: number; client?: Client; split?: ChargeSplit }): Promise<void> {
     return settleCharge(this.domainDeps(), { ...input, provider: this.requirePool(input.provider) });

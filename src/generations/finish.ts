@@ -1,7 +1,7 @@
 // Ending a generation: the status change, the attempt's end, the ledger movement and the user's webhook
 // job commit in one transaction, so a crash leaves either all of it or none (and the next processor
-// finishes the job). Settling follows SPEC §1.3: post the user's hold and move the pool that paid.
-import { withTransaction, type Client } from '../db/pool.ts';
+// finishes the job). The transaction may run twice (credits.transaction), so it does only database work. Settling follows SPEC §1.3: post the user's hold and move the pool that paid.
+import type { Client } from '../db/pool.ts';
 import { isLedgerError } from '../ledger/index.ts';
 import { QUEUES } from '../queue/index.ts';
 import type { ProcessorDeps } from './deps.ts';
@@ -23,7 +23,7 @@ export async function completeGeneration(deps: ProcessorDeps, input: { generatio
   const { generation } = input;
   const provider = 'route' in input.payer ? input.payer.route.provider : 'local';
   const split = generation.hold_split ?? undefined;
-  return withTransaction(deps.pool, async (client) => {
+  return deps.credits.transaction(async (client) => {
     let charged = generation.credits_held;
     const settled = await tolerateEndedHold(deps, generation, () => {
       if ('route' in input.payer && input.payer.route.pool) {
@@ -43,7 +43,7 @@ export async function completeGeneration(deps: ProcessorDeps, input: { generatio
 /** Every AI provider failed: the local adjustment is delivered, marked degraded, and the hold voided (free). */
 export async function completeDegraded(deps: ProcessorDeps, input: { generation: GenerationRow; result: StoredResult; reason: string; cssFilter: string }): Ended {
   const { generation } = input;
-  return withTransaction(deps.pool, async (client) => {
+  return deps.credits.transaction(async (client) => {
     await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
     const ended = await finishGeneration(client, generation.id, {
       status: 'completed',
@@ -62,7 +62,7 @@ export async function completeDegraded(deps: ProcessorDeps, input: { generation:
 /** The work failed: the hold is voided (the user's refund) and the attempt, if one was running, ends. */
 export async function failGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; code: string; message: string; provider?: string; attemptId?: string; retryable?: boolean }): Ended {
   const { generation } = input;
-  return withTransaction(deps.pool, async (client) => {
+  return deps.credits.transaction(async (client) => {
     await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
     const attempt: AttemptEnd | undefined = input.attemptId ? { id: input.attemptId, ok: false, kind: input.code, message: input.message, retryable: input.retryable ?? false } : undefined;
     const ended = await finishGeneration(client, generation.id, { status: 'failed', errorCode: input.code, errorMessage: input.message, provider: input.provider }, attempt);

@@ -5,7 +5,7 @@
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
 import type { Outcome } from './plan.ts';
-import { LedgerCache } from './cache.ts';
+import type { LedgerCache } from './cache.ts';
 import { applyOperations, OptimisticConflict, type Locking } from './store.ts';
 import type { Operation } from './types.ts';
 
@@ -21,6 +21,8 @@ const MAX_ATTEMPTS = 5;
 export interface BatcherOptions {
   batchSize: number;
   concurrency: number;
+  /** What this process remembers of the ledger (shared with the ledger's transactions). */
+  cache: LedgerCache;
   log?: Logger;
 }
 
@@ -31,8 +33,6 @@ export class Batcher {
   private idle: (() => void)[] = [];
   /** Operations per committed batch, for the metrics and the benchmark. */
   readonly stats = { batches: 0, operations: 0, retries: 0, lockedReruns: 0 };
-
-  private readonly cache = new LedgerCache();
 
   constructor(private readonly pool: Pool, private readonly options: BatcherOptions) {}
 
@@ -99,7 +99,7 @@ export class Batcher {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
-        if (locking === 'optimistic') return await applyOperations(client, ops, locking, this.cache);
+        if (locking === 'optimistic') return await applyOperations(client, ops, locking, this.options.cache);
         await client.query('begin');
         const outcomes = await applyOperations(client, ops, locking);
         await client.query('commit');

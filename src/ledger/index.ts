@@ -1,13 +1,15 @@
 // The ledger's public surface. Every balance change in Tally goes through `execute` (batched, its own
-// commit) or `executeIn` (inside a caller's transaction, for writes that must commit with other rows).
+// commit) or `executeIn` (inside a caller's transaction, for writes that must commit with other rows;
+// in a `transaction` those are planned optimistically too).
 import { createHash } from 'node:crypto';
-import type { Client, Pool, Queryable } from '../db/pool.ts';
+import { withTransaction, type Client, type Pool, type Queryable } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
 import { Batcher } from './batcher.ts';
+import { LedgerCache } from './cache.ts';
 import { ledgerError } from './errors.ts';
 import { checkInvariants, type InvariantCheck, type InvariantReport } from './invariants.ts';
-import { validateOperation, type Outcome } from './plan.ts';
-import { applyOperations, TRANSFER_COLUMNS, transferFromRow, type TransferRow } from './store.ts';
+import { validateOperation, type BatchPlan, type Outcome } from './plan.ts';
+import { applyOperations, OptimisticConflict, TRANSFER_COLUMNS, transferFromRow, type Locking, type TransferRow } from './store.ts';
 import type { Account, AccountId, Action, Balance, HistoryEntry, Operation, OperationResult, Transfer } from './types.ts';
 
 export * from './errors.ts';
@@ -32,14 +34,22 @@ const BALANCE_SELECT = `select a.id, a.asset, a.balance,
     coalesce((select sum(amount) from ledger_transfers where debit_account_id = a.id and state = 'pending'), 0)::bigint as pending
   from ledger_accounts a`;
 
+/** A transaction opened by `Ledger.transaction`: how its operations are planned, and the plans to remember once it commits. */
+interface OpenTransaction {
+  locking: Locking;
+  planned: BatchPlan[];
+}
+
 export class Ledger {
   private readonly batcher: Batcher;
+  private readonly cache = new LedgerCache();
+  private readonly open = new WeakMap<Client, OpenTransaction>();
 
   constructor(
     private readonly pool: Pool,
     options: { batchSize: number; batchConcurrency: number; log?: Logger },
   ) {
-    this.batcher = new Batcher(pool, { batchSize: options.batchSize, concurrency: options.batchConcurrency, log: options.log });
+    this.batcher = new Batcher(pool, { batchSize: options.batchSize, concurrency: options.batchConcurrency, cache: this.cache, log: options.log });
   }
 
   get batchStats() {
@@ -74,11 +84,51 @@ export class Ledger {
     return unwrap(await this.batcher.submit(op));
   }
 
-  /** Runs one operation inside the caller's open transaction; it commits or rolls back with it. */
+  /**
+   * Runs one operation inside the caller's open transaction; it commits or rolls back with it. Locked
+   * (keys, holds and accounts locked as they are read), unless the transaction is one of `transaction`'s.
+   */
   async executeIn(client: Client, op: Operation): Promise<OperationResult> {
     validateOperation(op);
-    const [outcome] = await applyOperations(client, [op]);
-    return unwrap(outcome!);
+    const open = this.open.get(client);
+    if (!open) return unwrap((await applyOperations(client, [op]))[0]!);
+    if (open.locking === 'optimistic') {
+      try {
+        return unwrap((await applyOperations(client, [op], 'optimistic', this.cache, open.planned))[0]!);
+      } catch (error) {
+        // A refusal planned from memory wrote nothing: it is confirmed under locks in the same transaction.
+        if (!(error instanceof OptimisticConflict) || error.aborted) throw error;
+      }
+    }
+    return unwrap((await applyOperations(client, [op], 'locked', this.cache, open.planned))[0]!);
+  }
+
+  /**
+   * Runs `work` in a transaction whose `executeIn` operations are optimistic, as `execute`'s batches
+   * are: planned from what this process remembers (no read when it knows every account and hold they
+   * touch) and proven by their write statement, whose row locks then last until the commit. If a proof
+   * fails, that statement has aborted the transaction: it is rolled back and `work` runs once more, with
+   * every operation read under locks. `work` must therefore do nothing but database work on `client`.
+   */
+  async transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    for (const locking of ['optimistic', 'locked'] as const) {
+      const open: OpenTransaction = { locking, planned: [] };
+      try {
+        const result = await withTransaction(this.pool, async (client) => {
+          this.open.set(client, open);
+          try {
+            return await work(client);
+          } finally {
+            this.open.delete(client);
+          }
+        });
+        for (const plan of open.planned) this.cache.applyCommitted(plan);
+        return result;
+      } catch (error) {
+        if (locking === 'locked' || !(error instanceof OptimisticConflict)) throw error;
+      }
+    }
+    throw new Error('unreachable');
   }
 
   /** Posted transfers, linked: all move or none does. */

@@ -5,9 +5,9 @@
 //   1. one advisory lock per idempotency key (sorted by hash): same-key operations run one at a time,
 //      across processes, and the second sees the first's stored answer;
 //   2. the hold transfers that operations post, void or expire (FOR UPDATE);
-//   3. the accounts the batch writes, in id order (FOR UPDATE when read `locked`, else by the final
-//      balance update, which visits them through the primary key index, in id order too). An account a
-//      batch only names (the credit side of a new hold, written when the hold is posted) is not locked.
+//   3. the accounts the batch writes, in id order (FOR UPDATE when read `locked`, else in the write
+//      statement, just before its balance update). An account a batch only names (the credit side of a
+//      new hold, written when the hold is posted) is not locked.
 // The balance update then runs under the never-negative CHECK constraint: the database refuses a
 // negative flagged balance in the very statement that moves the money, whatever the plan said.
 import type { Client } from '../db/pool.ts';
@@ -69,6 +69,13 @@ export type Locking = 'locked' | 'optimistic';
 
 export class OptimisticConflict extends Error {
   override name = 'OptimisticConflict';
+  constructor(
+    message: string,
+    /** The write statement failed, so a transaction around it is aborted (a refusal writes nothing). */
+    readonly aborted: boolean,
+  ) {
+    super(message);
+  }
 }
 
 interface BatchRead {
@@ -102,14 +109,18 @@ function transferFromJson(row: Record<keyof TransferRow, unknown>): Transfer {
   return transferFromRow({ ...(row as unknown as TransferRow), expires_at: time(row.expires_at), created_at: time(row.created_at)!, resolved_at: time(row.resolved_at) });
 }
 
-/** Applies operations in order inside the caller's transaction; one outcome per operation. */
-export async function applyOperations(client: Client, ops: Operation[], locking: Locking = 'locked', cache?: LedgerCache): Promise<Outcome[]> {
+/**
+ * Applies operations in order inside the caller's transaction; one outcome per operation. `planned`:
+ * the caller commits (an optimistic write in its transaction commits with it), so the plan is handed
+ * to it, to be remembered once committed; without it an optimistic write commits by itself.
+ */
+export async function applyOperations(client: Client, ops: Operation[], locking: Locking = 'locked', cache?: LedgerCache, planned?: BatchPlan[]): Promise<Outcome[]> {
   // An optimistic batch whose accounts and holds this process already knows plans without a read.
   const state = (locking === 'optimistic' && cache?.stateFor(ops)) || (await readBatch(client, ops, locking, cache));
   const plan = planBatch(ops, state, () => newId('tr'));
   if (locking === 'optimistic' && plan.newRequests.some((r) => 'error' in r.result)) {
     cache?.forget(ops);
-    throw new OptimisticConflict('a refusal must be confirmed under locks');
+    throw new OptimisticConflict('a refusal must be confirmed under locks', false);
   }
   try {
     await writePlan(client, plan, state.now);
@@ -118,13 +129,13 @@ export async function applyOperations(client: Client, ops: Operation[], locking:
     // TL409: the plan's assumptions no longer hold; 23514: a flagged balance would go negative.
     if (locking === 'optimistic' && (code === 'TL409' || code === '23514')) {
       cache?.forget(ops);
-      throw new OptimisticConflict((error as Error).message);
+      throw new OptimisticConflict((error as Error).message, true);
     }
     throw error;
   }
-  // An optimistic write commits by itself; a locked one commits with the caller, so only the former
-  // may be remembered as done.
-  if (locking === 'optimistic') cache?.applyCommitted(plan);
+  // A self-committing optimistic write is done now; anything else is done when the caller commits.
+  if (planned) planned.push(plan);
+  else if (locking === 'optimistic') cache?.applyCommitted(plan);
   return plan.outcomes;
 }
 
@@ -221,9 +232,13 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
      met as (
        delete from ledger_hold_deadlines where request_key = any($30::text[])
        returning 1),
+     -- The accounts are locked in id order first, whatever order the update's plan would visit them in
+     -- (a bitmap scan visits them in heap order, which updates keep changing): one order, no deadlock.
+     account_locks as (
+       select id from ledger_accounts where id = any($23::text[]) order by id for update),
      balances as (
        update ledger_accounts set balance = balance + ($24::bigint[])[array_position($23::text[], id)]
-        where id = any($23::text[])
+        where id = any($23::text[]) and (select count(*) from account_locks) >= 0
         returning never_negative and balance - ($24::bigint[])[array_position($23::text[], id)] + ($25::bigint[])[array_position($23::text[], id)] < 0 as dipped)
      -- The CTEs run in the order this select reads them: everything else first, the balances last, so
      -- the hot account rows are locked only from their update to the commit.

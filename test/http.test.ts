@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUserTokenVerifier } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createTestApp, type TestApp } from './support/http.ts';
@@ -137,6 +137,31 @@ describe('JWKS tokens (RS256, as Supabase issues with asymmetric keys)', () => {
     // An HS256 token is refused when only a JWKS is configured.
     const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('x').sign(new TextEncoder().encode('a'.repeat(32)));
     await expect(verify(hs)).rejects.toThrow(/invalid token/);
+  });
+});
+
+describe('remembered user tokens', () => {
+  const secret = 'remembered-token-secret-0123456789abcdef';
+  const verify = createUserTokenVerifier(loadConfig({ env: { JWT_SECRET: secret } }).auth);
+  const sign = (seconds: number) =>
+    new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('rita').setExpirationTime(Math.floor(Date.now() / 1000) + seconds).sign(new TextEncoder().encode(secret));
+  afterEach(() => vi.useRealTimers());
+
+  it('a verified token is refused once it expires, though it was remembered', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const token = await sign(60);
+    expect(await verify(token)).toEqual({ userId: 'rita' });
+    expect(await verify(token)).toEqual({ userId: 'rita' }); // from memory
+    vi.setSystemTime(Date.now() + 61_000);
+    await expect(verify(token)).rejects.toThrow(/invalid token/);
+  });
+
+  it('only the very token that verified is remembered: one with another signature is checked, and refused', async () => {
+    const token = await sign(60);
+    await verify(token);
+    const [header, payload] = token.split('.');
+    const forged = `${header}.${payload}.${Buffer.alloc(32, 7).toString('base64url')}`;
+    await expect(verify(forged)).rejects.toThrow(/invalid token/);
   });
 });
 

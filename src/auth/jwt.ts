@@ -13,7 +13,27 @@ export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
 }
 
+/** Verified tokens remembered, so a client sending the same token again costs no signature check. */
+const CACHED_TOKENS = 10_000;
+/** How long a token without `exp` is remembered before its signature is checked again. */
+const NO_EXPIRY_CACHE_MS = 60_000;
+
 export function createUserTokenVerifier(auth: Config['auth']): UserTokenVerifier {
+  const verify = createUncachedVerifier(auth);
+  // Keyed by the whole token, signature included: only the very token that verified can hit its entry.
+  const verified = new Map<string, { user: VerifiedUser; until: number }>();
+  return async (token) => {
+    const hit = verified.get(token);
+    if (hit && hit.until > Date.now()) return hit.user;
+    verified.delete(token);
+    const { user, expiresAt } = await verify(token);
+    if (verified.size >= CACHED_TOKENS) verified.delete(verified.keys().next().value!); // the oldest
+    verified.set(token, { user, until: expiresAt ?? Date.now() + NO_EXPIRY_CACHE_MS });
+    return user;
+  };
+}
+
+function createUncachedVerifier(auth: Config['auth']): (token: string) => Promise<{ user: VerifiedUser; expiresAt?: number }> {
   const secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
   const jwks: JWTVerifyGetKey | undefined = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl)) : undefined;
   const claims = { issuer: auth.issuer, audience: auth.audience };
@@ -34,6 +54,6 @@ export function createUserTokenVerifier(auth: Config['auth']): UserTokenVerifier
       throw new InvalidTokenError(`invalid token: ${(error as Error).message}`);
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) throw new InvalidTokenError('invalid token: no subject');
-    return { userId: payload.sub };
+    return { user: { userId: payload.sub }, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
   };
 }

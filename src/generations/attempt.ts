@@ -18,10 +18,16 @@ export async function attemptProvider(deps: ProcessorDeps, input: { generation: 
   const { generation, route } = input;
   const adapter = deps.adapters.get(route.provider)!;
   const attemptId = newId('att');
-  await insertAttempt(deps.pool, { id: attemptId, generation_id: generation.id, provider: route.provider, provider_model: route.model, cost_units: route.units, cost_micro_usd: route.costMicroUsd });
+  const recorded = insertAttempt(deps.pool, { id: attemptId, generation_id: generation.id, provider: route.provider, provider_model: route.model, cost_units: route.units, cost_micro_usd: route.costMicroUsd });
+  // The row is written before the provider is called, so a processor that dies leaves a trace of the
+  // task to resume. A synchronous provider leaves no task to resume: its row is written alongside the
+  // call (a round trip off the way) and awaited before the attempt can end.
+  if (adapter.synchronous) recorded.catch(() => undefined);
+  else await recorded;
   try {
     const request = await buildRequest(deps, { generation, route, adapter, attemptId, input: input.input });
     const submitted = await adapter.submit(request);
+    await recorded;
     let status: TaskStatus;
     if (submitted.state === 'completed') {
       status = { state: 'completed', outputs: submitted.outputs };
@@ -31,6 +37,7 @@ export async function attemptProvider(deps: ProcessorDeps, input: { generation: 
     }
     return { ok: true, attemptId, result: await resultOf(deps, generation, route.provider, status) };
   } catch (error) {
+    await recorded;
     return { ok: false, attemptId, error: asProviderError(route.provider, error) };
   }
 }

@@ -64,6 +64,8 @@ export interface ProviderAdapter {
   readonly name: ProviderName;
   /** Whether the provider POSTs a callback when a task ends (polling covers the others). */
   readonly supportsCallbacks: boolean;
+  /** Whether submit answers with the result itself (no task to wait on, poll or resume). */
+  readonly synchronous: boolean;
   submit(request: SubmitRequest, options?: CallOptions): Promise<SubmitResult>;
   /** Where a task stands; when completed, the outputs are included (fetching the result if the provider keeps it apart). */
   status(providerTaskId: string, options?: CallOptions): Promise<TaskStatus>;

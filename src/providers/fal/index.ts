@@ -51,6 +51,7 @@ export function createFalAdapter(options: FalOptions): ProviderAdapter {
   return {
     name: 'fal',
     supportsCallbacks: true,
+    synchronous: false,
 
     async submit(request: SubmitRequest, call?: CallOptions): Promise<SubmitResult> {
       if (!/^[\w.-]+(\/[\w.-]+)+$/.test(request.model)) throw new ProviderError('fal', 'bad_input', `fal: not a model id: ${request.model}`);

@@ -22,6 +22,7 @@ export function createGeminiAdapter(options: GeminiOptions): ProviderAdapter {
   return {
     name: 'gemini',
     supportsCallbacks: false,
+    synchronous: true,
 
     async submit(request: SubmitRequest, callOptions?: CallOptions): Promise<SubmitResult> {
       const response = await call({ url: `${modelPath(request.model)}:generateContent`, body: generateContentBody(request), signal: callOptions?.signal });

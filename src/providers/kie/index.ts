@@ -34,6 +34,7 @@ export function createKieAdapter(options: KieOptions): ProviderAdapter {
   return {
     name: 'kie',
     supportsCallbacks: true,
+    synchronous: false,
 
     async submit(request, callOptions) {
       const response = await call({ url: '/api/v1/jobs/createTask', body: createTaskBody(request), signal: callOptions?.signal });

@@ -30,6 +30,7 @@ export function createNanoBananaAdapter(options: NanoBananaOptions): ProviderAda
   return {
     name: 'nanobanana',
     supportsCallbacks: true,
+    synchronous: false,
 
     async submit(request, callOptions) {
       const response = await call({ url: '/api/v1/nanobanana/generate', body: generateBody(request, options.fallbackCallbackUrl), signal: callOptions?.signal });

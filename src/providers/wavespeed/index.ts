@@ -34,6 +34,7 @@ export function createWaveSpeedAdapter(options: WaveSpeedOptions): ProviderAdapt
   return {
     name: 'wavespeed',
     supportsCallbacks: true,
+    synchronous: false,
 
     async submit(request: SubmitRequest, call?: CallOptions): Promise<SubmitResult> {
       if (!/^[\w.-]+(\/[\w.-]+)+$/.test(request.model)) throw new ProviderError('wavespeed', 'bad_input', `wavespeed: not a model path: ${request.model}`);

@@ -75,6 +75,26 @@ it('lets an admin reorder and deactivate providers at run time', async () => {
   expect(empty.status).toBe(400);
 });
 
+it('lets an admin set a provider’s cost at run time, and return to the catalogue’s', async () => {
+  const admin = { auth: t.adminKey };
+  const attemptCost = async (task: Task) => {
+    const { attempts } = await (await t.request('GET', `/v1/admin/generations/${task.id}`, admin)).json();
+    return (attempts as { costMicroUsd: number }[]).map((a) => a.costMicroUsd);
+  };
+  // The catalogue's cost of a pool provider: its pool's unit cost × units (SPEC §1.1: 4 × 0.025 USD).
+  expect(await attemptCost(await enhance())).toEqual([100_000]);
+  const set = await t.request('PATCH', '/v1/admin/providers/nanobanana', { ...admin, body: { costMicroUsd: 55_000 } });
+  expect(await set.json()).toMatchObject({ provider: 'nanobanana', costMicroUsd: 55_000 });
+  expect(await attemptCost(await enhance())).toEqual([55_000]);
+  const { providers } = await (await t.request('GET', '/v1/admin/providers', admin)).json();
+  expect(providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ costMicroUsd: 55_000, active: true, priority: 10 });
+  const bad = await t.request('PATCH', '/v1/admin/providers/nanobanana', { ...admin, body: { costMicroUsd: -1 } });
+  expect(bad.status).toBe(400);
+  expect((await bad.json()).errors[0].path).toBe('body.costMicroUsd');
+  await t.request('PATCH', '/v1/admin/providers/nanobanana', { ...admin, body: { costMicroUsd: null } });
+  expect(await attemptCost(await enhance())).toEqual([100_000]);
+});
+
 it('completes on the primary provider: the user pays one credit, its backing is consumed', async () => {
   const before = await pools();
   const task = await enhance();

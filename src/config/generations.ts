@@ -34,8 +34,12 @@ const route = z.object({
   model: z.string().min(1),
   /** Units of the provider's pool one generation consumes. */
   units: z.number().int().nonnegative(),
-  /** What one generation costs the platform at this provider, in micro-USD (for analytics). */
-  costMicroUsd: z.number().int().nonnegative().default(0),
+  /**
+   * What one generation costs the platform at this provider, in micro-USD (for analytics). Unset: its
+   * pool's unit cost × `units` where the provider has a pool (SPEC §1.1), else 0. Admins may override
+   * it per provider at run time.
+   */
+  costMicroUsd: z.number().int().nonnegative().optional(),
 });
 
 export const generationsSchema = z
@@ -54,19 +58,19 @@ export const generationsSchema = z
           kind: 'image-edit',
           credits: 1,
           routes: [
-            { provider: 'nanobanana', model: 'nano-banana-edit', units: 4, costMicroUsd: 20_000 },
-            { provider: 'wavespeed', model: 'bytedance/seedream-v4/edit', units: 2, costMicroUsd: 27_000 },
+            { provider: 'nanobanana', model: 'nano-banana-edit', units: 4 },
+            { provider: 'wavespeed', model: 'bytedance/seedream-v4/edit', units: 2 },
             { provider: 'kie', model: 'google/nano-banana-edit', units: 4, costMicroUsd: 20_000 },
             { provider: 'fal', model: 'fal-ai/nano-banana/edit', units: 0, costMicroUsd: 39_000 },
             { provider: 'gemini', model: 'gemini-2.5-flash-image', units: 0, costMicroUsd: 39_000 },
           ],
         },
-        seedream_image: { kind: 'image', credits: 1, routes: [{ provider: 'wavespeed', model: 'bytedance/seedream-v4/edit', units: 2, costMicroUsd: 27_000 }] },
+        seedream_image: { kind: 'image', credits: 1, routes: [{ provider: 'wavespeed', model: 'bytedance/seedream-v4/edit', units: 2 }] },
         nano_banana_image: {
           kind: 'image',
           credits: 1,
           routes: [
-            { provider: 'nanobanana', model: 'nano-banana', units: 4, costMicroUsd: 20_000 },
+            { provider: 'nanobanana', model: 'nano-banana', units: 4 },
             { provider: 'gemini', model: 'gemini-2.5-flash-image', units: 0, costMicroUsd: 39_000 },
           ],
         },

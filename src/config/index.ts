@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { bool, integer, list, secret } from './fields.ts';
 import { generationsSchema, providersSchema, storageSchema } from './generations.ts';
 
-export const configSchema = z.object({
+const baseSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
   http: z
     .object({
@@ -129,7 +129,9 @@ export const configSchema = z.object({
       expireIntervalSeconds: integer(1, 86400).default(30),
     })
     .prefault({}),
-})
+});
+
+export const configSchema = baseSchema
   .superRefine((config, ctx) => {
     for (const [type, model] of Object.entries(config.generations.enhancementModels)) {
       if (!config.generations.models[model]) ctx.addIssue({ code: 'custom', path: ['generations', 'enhancementModels', type], message: `names model "${model}", which is not in generations.models` });
@@ -143,7 +145,25 @@ export const configSchema = z.object({
   .transform((config) => ({
     ...config,
     publicUrl: (config.publicUrl ?? `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${config.http.port}`).replace(/\/+$/, ''),
+    generations: { ...config.generations, models: withRouteCosts(config) },
   }));
+
+/** Each route's cost: as configured, or its pool's unit cost × the units it consumes (SPEC §1.1). */
+function withRouteCosts(config: Pick<z.infer<typeof baseSchema>, 'generations' | 'providers' | 'credits'>) {
+  return Object.fromEntries(
+    Object.entries(config.generations.models).map(([id, model]) => [
+      id,
+      {
+        ...model,
+        routes: model.routes.map((route) => {
+          const pool = config.providers[route.provider].pool;
+          const unitCost = pool ? (config.credits.pools[pool]?.unitCostMicroUsd ?? 0) : 0;
+          return { ...route, costMicroUsd: route.costMicroUsd ?? route.units * unitCost };
+        }),
+      },
+    ]),
+  );
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type CreditsConfig = Config['credits'];

@@ -32,6 +32,17 @@ interface SettingRow {
   rate_limit_per_minute: number;
   cooldown_until: Date | null;
   probe_until: Date | null;
+  cost_micro_usd: number | null;
+}
+
+/** A provider's routing settings as admins see and change them. */
+export interface ProviderSettings {
+  provider: string;
+  priority: number;
+  active: boolean;
+  rateLimitPerMinute: number;
+  /** Set by an admin: what one request costs the platform, instead of each route's catalogue cost. */
+  costMicroUsd: number | null;
 }
 
 const SETTINGS_CACHE_MS = 1000;
@@ -59,22 +70,23 @@ export class ProviderRouter {
     }
   }
 
-  /** An admin's change to a provider's routing settings; seen by every process within a second. */
+  /** An admin's change to a provider's routing settings; seen by every process within a second. `costMicroUsd: null` returns to the catalogue's costs. */
   async updateSettings(
     provider: RouteCandidate['provider'],
-    change: { priority?: number; active?: boolean; rateLimitPerMinute?: number },
-  ): Promise<{ provider: string; priority: number; active: boolean; rateLimitPerMinute: number }> {
+    change: { priority?: number; active?: boolean; rateLimitPerMinute?: number; costMicroUsd?: number | null },
+  ): Promise<ProviderSettings> {
     await this.ensureSettings();
-    const { rows } = await this.deps.pool.query<{ provider: string; priority: number; active: boolean; rate_limit_per_minute: number }>(
+    const { rows } = await this.deps.pool.query<SettingRow>(
       `update provider_settings set priority = coalesce($2, priority), active = coalesce($3, active),
-              rate_limit_per_minute = coalesce($4, rate_limit_per_minute), updated_at = now()
+              rate_limit_per_minute = coalesce($4, rate_limit_per_minute),
+              cost_micro_usd = case when $5 then $6 else cost_micro_usd end, updated_at = now()
         where provider = $1
-        returning provider, priority, active, rate_limit_per_minute`,
-      [provider, change.priority ?? null, change.active ?? null, change.rateLimitPerMinute ?? null],
+        returning provider, priority, active, rate_limit_per_minute, cost_micro_usd`,
+      [provider, change.priority ?? null, change.active ?? null, change.rateLimitPerMinute ?? null, change.costMicroUsd !== undefined, change.costMicroUsd ?? null],
     );
     this.cached = undefined;
     const row = rows[0]!;
-    return { provider: row.provider, priority: row.priority, active: row.active, rateLimitPerMinute: row.rate_limit_per_minute };
+    return { provider: row.provider, priority: row.priority, active: row.active, rateLimitPerMinute: row.rate_limit_per_minute, costMicroUsd: row.cost_micro_usd };
   }
 
   /** The model's routes that may be tried, best first: configured, active, not tried yet. */
@@ -86,7 +98,7 @@ export class ProviderRouter {
       .map((route, index) => ({ route, index, setting: settings.get(route.provider) }))
       .filter(({ route, setting }) => this.deps.configured.has(route.provider) && !tried.has(route.provider) && (setting?.active ?? true))
       .sort((a, b) => (a.setting?.priority ?? DEFAULT_PRIORITY[a.route.provider]) - (b.setting?.priority ?? DEFAULT_PRIORITY[b.route.provider]) || a.index - b.index)
-      .map(({ route }) => ({ ...route, pool: this.poolOf(route.provider) }));
+      .map(({ route, setting }) => ({ ...route, costMicroUsd: setting?.cost_micro_usd ?? route.costMicroUsd, pool: this.poolOf(route.provider) }));
   }
 
   /** The model's route through `provider`, as the router would offer it (for resuming an attempt). */
@@ -187,7 +199,7 @@ export class ProviderRouter {
    */
   private async settings(options: { fresh?: boolean } = {}): Promise<Map<string, SettingRow>> {
     if (!options.fresh && this.cached && Date.now() - this.cached.at < SETTINGS_CACHE_MS) return this.cached.rows;
-    const { rows } = await this.deps.pool.query<SettingRow>('select provider, priority, active, rate_limit_per_minute, cooldown_until, probe_until from provider_settings');
+    const { rows } = await this.deps.pool.query<SettingRow>('select provider, priority, active, rate_limit_per_minute, cooldown_until, probe_until, cost_micro_usd from provider_settings');
     this.cached = { at: Date.now(), rows: new Map(rows.map((r) => [r.provider, r])) };
     return this.cached.rows;
   }

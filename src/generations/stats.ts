@@ -12,6 +12,12 @@ export interface ProviderHealth {
   isHealthy: boolean;
   coolingDownUntil: string | null;
   lastError: string | null;
+  /** The routing settings in force (admins change them with PATCH /v1/admin/providers/{provider}). */
+  priority: number;
+  active: boolean;
+  rateLimitPerMinute: number;
+  /** An admin's run-time cost per request in micro-USD; null: the catalogue's. */
+  costMicroUsd: number | null;
 }
 
 export interface GenerationStats {
@@ -29,15 +35,15 @@ export async function generationStats(db: Queryable): Promise<GenerationStats> {
       `select coalesce(sum(cost_micro_usd), 0)::bigint as micro from generation_attempts
         where status = 'succeeded' and started_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`,
     ),
-    db.query<{ provider: string; ok: number; failed: number; cooling_down_until: Date | null; last_error: string | null }>(
-      `select s.provider,
+    db.query<{ provider: string; ok: number; failed: number; cooling_down_until: Date | null; last_error: string | null; priority: number; active: boolean; rate_limit_per_minute: number; cost_micro_usd: number | null }>(
+      `select s.provider, s.priority, s.active, s.rate_limit_per_minute, s.cost_micro_usd,
               count(a.id) filter (where a.status = 'succeeded')::int as ok,
               count(a.id) filter (where a.status = 'failed' and a.retryable)::int as failed,
               case when s.cooldown_until > now() then s.cooldown_until end as cooling_down_until,
               s.last_error
          from provider_settings s
          left join generation_attempts a on a.provider = s.provider and a.started_at > now() - interval '24 hours'
-        group by s.provider, s.cooldown_until, s.last_error
+        group by s.provider
         order by s.provider`,
     ),
   ]);
@@ -54,6 +60,10 @@ export async function generationStats(db: Queryable): Promise<GenerationStats> {
         isHealthy: r.cooling_down_until === null && (successRate === null || successRate >= 0.5),
         coolingDownUntil: r.cooling_down_until?.toISOString() ?? null,
         lastError: r.last_error,
+        priority: r.priority,
+        active: r.active,
+        rateLimitPerMinute: r.rate_limit_per_minute,
+        costMicroUsd: r.cost_micro_usd,
       };
     }),
   };

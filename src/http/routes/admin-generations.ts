@@ -15,6 +15,10 @@ const ProviderHealthBody = z
     isHealthy: z.boolean(),
     coolingDownUntil: z.string().nullable(),
     lastError: z.string().nullable(),
+    priority: z.number().int().openapi({ description: 'Lower is tried first' }),
+    active: z.boolean(),
+    rateLimitPerMinute: z.number().int(),
+    costMicroUsd: z.number().int().nullable().openapi({ description: 'Set at run time; null: each route’s catalogue cost' }),
   })
   .openapi('ProviderHealth');
 
@@ -38,7 +42,7 @@ const providers = createRoute({
   method: 'get',
   path: '/v1/admin/providers',
   tags: ['admin'],
-  summary: 'Each provider’s health: success rate over 24 h, circuit, last error',
+  summary: 'Each provider’s health (success rate over 24 h, circuit, last error) and routing settings',
   ...guard('admin'),
   responses: { 200: json(z.object({ providers: z.array(ProviderHealthBody) }), 'Providers'), ...problems(401, 403, 429) },
 });
@@ -57,7 +61,7 @@ const updateProvider = createRoute({
   method: 'patch',
   path: '/v1/admin/providers/{provider}',
   tags: ['admin'],
-  summary: 'Change a provider’s priority, active flag or rate limit at run time (every process sees it within a second)',
+  summary: 'Change a provider’s priority, active flag, rate limit or cost at run time (every process sees it within a second)',
   ...guard('admin'),
   request: {
     params: z.object({ provider: z.enum(['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed']).openapi({ param: { name: 'provider', in: 'path' } }) }),
@@ -70,15 +74,26 @@ const updateProvider = createRoute({
               priority: z.number().int().min(0).max(1_000_000).optional().openapi({ description: 'Lower is tried first' }),
               active: z.boolean().optional(),
               rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
+              costMicroUsd: z
+                .number()
+                .int()
+                .min(0)
+                .max(1_000_000_000)
+                .nullable()
+                .optional()
+                .openapi({ description: 'What one request costs the platform, in micro-USD, for every model through this provider; null returns to the catalogue’s costs' }),
             })
-            .refine((v) => Object.keys(v).length > 0, 'give at least one of priority, active, rateLimitPerMinute')
+            .refine((v) => Object.keys(v).length > 0, 'give at least one of priority, active, rateLimitPerMinute, costMicroUsd')
             .openapi('UpdateProvider'),
         },
       },
     },
   },
   responses: {
-    200: json(z.object({ provider: z.string(), priority: z.number().int(), active: z.boolean(), rateLimitPerMinute: z.number().int() }).openapi('ProviderSettings'), 'The settings now'),
+    200: json(
+      z.object({ provider: z.string(), priority: z.number().int(), active: z.boolean(), rateLimitPerMinute: z.number().int(), costMicroUsd: z.number().int().nullable() }).openapi('ProviderSettings'),
+      'The settings now',
+    ),
     ...problems(400, 401, 403, 413, 415, 429),
   },
 });

@@ -275,6 +275,41 @@ describe('router health', () => {
   });
 });
 
+describe('provider health checks', () => {
+  const probesOf = (fake: NanoBananaFake | WaveSpeedFake) => fake.requests.filter((r) => r.method === 'GET' && /credit|balance/.test(r.path)).length;
+
+  it('probes every configured provider; a failed probe shows, and opens the circuit so work goes elsewhere', async () => {
+    const admin = { auth: t.adminKey };
+    const healthy = await (await t.request('POST', '/v1/admin/providers/health-checks', admin)).json();
+    expect(healthy.checks).toEqual(
+      expect.arrayContaining([expect.objectContaining({ provider: 'nanobanana', ok: true, error: null }), expect.objectContaining({ provider: 'wavespeed', ok: true })]),
+    );
+    nano.set({ failure: 'server_error' });
+    const failing = await (await t.request('POST', '/v1/admin/providers/health-checks', admin)).json();
+    expect(failing.checks.find((c: { provider: string }) => c.provider === 'nanobanana')).toMatchObject({ ok: false, error: expect.stringMatching(/^unavailable: /) });
+    const { providers } = await (await t.request('GET', '/v1/admin/providers', admin)).json();
+    expect(providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({
+      isHealthy: false,
+      coolingDownUntil: expect.any(String),
+      lastError: expect.stringMatching(/^health check: unavailable/),
+      healthCheck: { ok: false, checkedAt: expect.any(String), error: expect.stringMatching(/^health check: unavailable/) },
+    });
+    nano.set({ failure: null });
+    const submitsBefore = nano.requests.filter((r) => r.method === 'POST').length;
+    expect((await enhance()).provider).toBe('wavespeed'); // skipped while its circuit is open
+    expect(nano.requests.filter((r) => r.method === 'POST')).toHaveLength(submitsBefore);
+  });
+
+  it('on the workers’ clock, each provider is probed once per interval however many workers ask', async () => {
+    await t.db.pool.query('update provider_settings set health_checked_at = null');
+    const before = [probesOf(nano), probesOf(wave)];
+    const rounds = await Promise.all(Array.from({ length: 4 }, () => t.services.generations.checkProviderHealth()));
+    expect(rounds.flat().map((c) => c.provider).sort()).toEqual(['nanobanana', 'wavespeed']);
+    expect([probesOf(nano) - before[0]!, probesOf(wave) - before[1]!]).toEqual([1, 1]);
+    expect(await t.services.generations.checkProviderHealth()).toEqual([]); // not due again yet
+  });
+});
+
 describe('the user’s result webhook', () => {
   it('POSTs the ended task to the user’s URL, signed with the secret shown once', async () => {
     const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];

@@ -60,6 +60,7 @@ const routeCases: Record<string, RouteCase> = {
   'POST /v1/infer': { access: 'user', path: '/v1/infer', body: { modelId: 'no-such-model', inputs: { prompt: 'x' } } },
   'GET /v1/admin/providers': { access: 'admin', path: '/v1/admin/providers' },
   'PATCH /v1/admin/providers/:provider': { access: 'admin', path: '/v1/admin/providers/kie', body: { priority: 35 } },
+  'POST /v1/admin/providers/health-checks': { access: 'admin', path: '/v1/admin/providers/health-checks' },
   'GET /v1/admin/generations/:id': { access: 'admin', path: '/v1/admin/generations/gen_x' },
   'PUT /v1/webhook': { access: 'user', path: '/v1/webhook', body: { url: 'https://example.com/hook' } },
   'GET /v1/webhook': { access: 'user', path: '/v1/webhook' },

@@ -95,6 +95,10 @@ export const generationsSchema = z
     pollIntervalMs: integer(50, 60_000).default(2_000),
     /** How often a worker sweeps overdue generations and takes up orphaned ones (a dead worker's). */
     maintenanceSeconds: integer(1, 3600).default(30),
+    /** How often a worker probes each configured provider's health (SPEC §4: every 5 minutes). */
+    healthCheckSeconds: integer(10, 86_400).default(300),
+    /** How long one health probe may take. */
+    healthCheckTimeoutMs: integer(100, 120_000).default(10_000),
     /** How long POST /api/infer waits before answering 504 with the id to poll. */
     syncWaitSeconds: integer(1, 600).default(60),
     /** Failure-rate circuit: at least `minAttempts` in the window and this share failing opens it. */

@@ -225,6 +225,7 @@ export const envVariables: Record<string, string> = {
   TALLY_GENERATION_POLL_INTERVAL_MS: 'generations.pollIntervalMs',
   TALLY_INFER_WAIT_SECONDS: 'generations.syncWaitSeconds',
   TALLY_GENERATION_MAINTENANCE_SECONDS: 'generations.maintenanceSeconds',
+  TALLY_PROVIDER_HEALTH_CHECK_SECONDS: 'generations.healthCheckSeconds',
   TALLY_STORAGE_DRIVER: 'storage.driver',
   TALLY_STORAGE_DIR: 'storage.diskRoot',
   TALLY_FILE_SIGNING_SECRET: 'storage.signingSecret',

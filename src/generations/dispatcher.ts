@@ -1,7 +1,8 @@
 // The worker's loop: fetch generation jobs from the queue as slots free up (woken by NOTIFY on submit,
 // with a polling tick as the fallback), run each to its end, and on a slower clock run the safety net
 // (open generations nobody holds: a lost job or a dead processor) and the sweeper (past their deadline:
-// failed and refunded). Any number of workers can run this side by side; leases keep them apart.
+// failed and refunded), and on a slower one the providers' health check. Any number of workers can run
+// this side by side; leases keep them apart.
 import type { Logger } from '../log.ts';
 import { QUEUES, type Job, type Queue, type QueueName } from '../queue/index.ts';
 import type { Notifier } from './notifier.ts';
@@ -14,10 +15,13 @@ export interface DispatcherOptions {
   /** Runs one generation; resolves when it is ended or handed to someone else. */
   processGeneration(id: string): Promise<unknown>;
   deliverWebhook(generationId: string): Promise<void>;
-  /** Safety net and sweeper, run every `maintenanceMs`. */
+  /** Safety net and sweeper, run at start and every `maintenanceMs`. */
   maintenance(): Promise<void>;
+  /** The providers' health probes, run every `healthCheckMs` (the first one interval after start). */
+  healthCheck?(): Promise<void>;
   pollMs?: number;
   maintenanceMs?: number;
+  healthCheckMs?: number;
 }
 
 export class Dispatcher {
@@ -27,7 +31,7 @@ export class Dispatcher {
   private wokenWhileBusy = false;
   private epoch = 0;
   private loopDone?: Promise<void>;
-  private maintenanceTimer?: NodeJS.Timeout;
+  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly active = new Set<Promise<void>>();
   private unsubscribe?: () => void;
 
@@ -36,27 +40,38 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.epoch++;
     await this.options.notifier.listen();
     this.unsubscribe = this.options.notifier.onJobs(() => this.wake());
     this.loopDone = this.loop();
-    // At once on start (a restarted worker takes up what its predecessor left), then on a clock.
-    const epoch = ++this.epoch; // a maintenance run still going when stopped must not restart the clock
+    // Maintenance at once on start (a restarted worker takes up what its predecessor left), then on a clock.
+    this.every('generation maintenance', () => this.options.maintenance(), this.options.maintenanceMs ?? 30_000, 0);
+    const { healthCheck } = this.options;
+    const healthMs = this.options.healthCheckMs ?? 300_000;
+    if (healthCheck) this.every('provider health check', healthCheck, healthMs, healthMs);
+  }
+
+  /** Runs `task` after `firstDelayMs`, then `intervalMs` after each run ends, until stopped. */
+  private every(name: string, task: () => Promise<void>, intervalMs: number, firstDelayMs: number): void {
+    const epoch = this.epoch; // a run still going when stopped must not restart the clock
     const tick = (delay: number) => {
-      this.maintenanceTimer = setTimeout(() => {
-        void this.options
-          .maintenance()
-          .catch((error: unknown) => this.options.log.error({ err: error }, 'generation maintenance failed'))
-          .finally(() => this.running && epoch === this.epoch && tick(this.options.maintenanceMs ?? 30_000));
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        void task()
+          .catch((error: unknown) => this.options.log.error({ err: error }, `${name} failed`))
+          .finally(() => this.running && epoch === this.epoch && tick(intervalMs));
       }, delay);
+      this.timers.add(timer);
     };
-    tick(0);
+    tick(firstDelayMs);
   }
 
   /** Stops taking work and waits up to `graceMs` for running generations; the rest resume elsewhere once their leases run out. */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    clearTimeout(this.maintenanceTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.unsubscribe?.();
     this.wake();
     await this.loopDone;

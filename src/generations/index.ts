@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts';
 import type { Credits } from '../credits/index.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
-import type { CallbackRequest, ProviderAdapter, ProviderName } from '../providers/types.ts';
+import { isProviderError, ProviderError, type CallbackRequest, type ProviderAdapter, type ProviderName } from '../providers/types.ts';
 import type { Queue } from '../queue/index.ts';
 import type { ResultStore } from '../storage/index.ts';
 import { callbackUrl, receiveCallback, type CallbackOutcome } from './callbacks.ts';
@@ -24,6 +24,15 @@ export { GenerationError } from './errors.ts';
 export type { Task } from './present.ts';
 export type { GenerationStats, ProviderHealth } from './stats.ts';
 export type { SubmitInput } from './submit.ts';
+
+/** What one provider health probe found. */
+export interface HealthCheckResult {
+  provider: ProviderName;
+  ok: boolean;
+  /** `kind: message` of the failure. */
+  error: string | null;
+  latencyMs: number;
+}
 
 export interface GenerationsOptions {
   config: Config;
@@ -149,6 +158,29 @@ export class Generations {
     return { swept: overdue.length, resumed: orphans.length };
   }
 
+  /**
+   * Probes each configured AI provider whose check is due (SPEC §2 Health), or every one with `force`;
+   * a failed probe opens the provider's circuit for a cooldown. Several workers probe each provider once.
+   */
+  async checkProviderHealth(options: { force?: boolean } = {}): Promise<HealthCheckResult[]> {
+    if (this.deps.localOnly) return [];
+    const { healthCheckSeconds, healthCheckTimeoutMs } = this.options.config.generations;
+    const probes = [...this.options.adapters].map(async ([provider, adapter]): Promise<HealthCheckResult | undefined> => {
+      if (provider === 'local' || !(await this.router.claimHealthCheck(provider, healthCheckSeconds, options.force))) return undefined;
+      const started = Date.now();
+      let failure: ProviderError | undefined;
+      try {
+        await adapter.health({ signal: AbortSignal.timeout(healthCheckTimeoutMs) });
+      } catch (error) {
+        failure = isProviderError(error) ? error : new ProviderError(provider, 'timeout', `no answer to the health probe within ${healthCheckTimeoutMs} ms`);
+      }
+      await this.router.recordHealth(provider, failure);
+      if (failure) this.options.log.warn({ provider, kind: failure.kind, err: failure }, 'provider health check failed; its circuit is open for a cooldown');
+      return { provider, ok: !failure, error: failure ? `${failure.kind}: ${failure.message}` : null, latencyMs: Date.now() - started };
+    });
+    return (await Promise.all(probes)).filter((result) => result !== undefined);
+  }
+
   /** The worker role: consume the queue until stopped. */
   async startWorker(options: { maintenanceMs?: number; pollMs?: number } = {}): Promise<void> {
     this.dispatcher ??= new Dispatcher({
@@ -160,6 +192,8 @@ export class Generations {
       deliverWebhook: (id) => deliverWebhook({ ...this.deps, postJson: this.options.postJson }, id),
       maintenance: () => this.maintenance().then(() => undefined),
       maintenanceMs: this.options.config.generations.maintenanceSeconds * 1000,
+      healthCheck: () => this.checkProviderHealth().then(() => undefined),
+      healthCheckMs: this.options.config.generations.healthCheckSeconds * 1000,
       ...options,
     });
     await this.dispatcher.start();

@@ -188,6 +188,34 @@ export class ProviderRouter {
     );
   }
 
+  /**
+   * Claims the provider's health check when one is due (none in the last `everySeconds`), so that of
+   * several workers one probes; `force` claims it whatever the time.
+   */
+  async claimHealthCheck(provider: RouteCandidate['provider'], everySeconds: number, force = false): Promise<boolean> {
+    const { rowCount } = await this.deps.pool.query(
+      `update provider_settings set health_checked_at = now()
+        where provider = $1 and ($3 or health_checked_at is null or health_checked_at <= now() - make_interval(secs => $2))`,
+      [provider, everySeconds, force],
+    );
+    return rowCount === 1;
+  }
+
+  /**
+   * A probe's result. A failed probe is the provider's failure: it is the last error, and the circuit
+   * opens for a cooldown (after which real work probes it, half-open, as after any cooldown).
+   */
+  async recordHealth(provider: RouteCandidate['provider'], error?: ProviderError): Promise<void> {
+    const message = error ? `health check: ${error.kind}: ${error.message}`.slice(0, 500) : null;
+    await this.deps.pool.query(
+      `update provider_settings set health_ok = $2, health_error = $3, last_error = coalesce($3, last_error),
+              last_error_at = case when $3 is null then last_error_at else now() end
+        where provider = $1`,
+      [provider, !error, message],
+    );
+    if (error) await this.openCircuit(provider, this.deps.config.generations.circuit.cooldownSeconds);
+  }
+
   /** Old per-minute windows are of no further use. */
   async pruneRateWindows(): Promise<void> {
     await this.deps.pool.query(`delete from provider_rate_windows where window_start < now() - interval '1 hour'`);

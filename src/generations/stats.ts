@@ -18,6 +18,8 @@ export interface ProviderHealth {
   rateLimitPerMinute: number;
   /** An admin's run-time cost per request in micro-USD; null: the catalogue's. */
   costMicroUsd: number | null;
+  /** The last periodic health probe; null before the first. */
+  healthCheck: { ok: boolean; checkedAt: string; error: string | null } | null;
 }
 
 export interface GenerationStats {
@@ -35,8 +37,8 @@ export async function generationStats(db: Queryable): Promise<GenerationStats> {
       `select coalesce(sum(cost_micro_usd), 0)::bigint as micro from generation_attempts
         where status = 'succeeded' and started_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`,
     ),
-    db.query<{ provider: string; ok: number; failed: number; cooling_down_until: Date | null; last_error: string | null; priority: number; active: boolean; rate_limit_per_minute: number; cost_micro_usd: number | null }>(
-      `select s.provider, s.priority, s.active, s.rate_limit_per_minute, s.cost_micro_usd,
+    db.query<{ provider: string; ok: number; failed: number; cooling_down_until: Date | null; last_error: string | null; priority: number; active: boolean; rate_limit_per_minute: number; cost_micro_usd: number | null; health_ok: boolean | null; health_checked_at: Date | null; health_error: string | null }>(
+      `select s.provider, s.priority, s.active, s.rate_limit_per_minute, s.cost_micro_usd, s.health_ok, s.health_checked_at, s.health_error,
               count(a.id) filter (where a.status = 'succeeded')::int as ok,
               count(a.id) filter (where a.status = 'failed' and a.retryable)::int as failed,
               case when s.cooldown_until > now() then s.cooldown_until end as cooling_down_until,
@@ -64,6 +66,7 @@ export async function generationStats(db: Queryable): Promise<GenerationStats> {
         active: r.active,
         rateLimitPerMinute: r.rate_limit_per_minute,
         costMicroUsd: r.cost_micro_usd,
+        healthCheck: r.health_ok === null || !r.health_checked_at ? null : { ok: r.health_ok, checkedAt: r.health_checked_at.toISOString(), error: r.health_error },
       };
     }),
   };

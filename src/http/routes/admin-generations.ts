@@ -19,8 +19,25 @@ const ProviderHealthBody = z
     active: z.boolean(),
     rateLimitPerMinute: z.number().int(),
     costMicroUsd: z.number().int().nullable().openapi({ description: 'Set at run time; null: each route’s catalogue cost' }),
+    healthCheck: z
+      .object({ ok: z.boolean(), checkedAt: z.string(), error: z.string().nullable() })
+      .nullable()
+      .openapi({ description: 'The last periodic health probe (every generations.healthCheckSeconds); null before the first' }),
   })
   .openapi('ProviderHealth');
+
+const HealthCheckBody = z
+  .object({ provider: z.string(), ok: z.boolean(), error: z.string().nullable(), latencyMs: z.number().int() })
+  .openapi('HealthCheckResult');
+
+const healthChecks = createRoute({
+  method: 'post',
+  path: '/v1/admin/providers/health-checks',
+  tags: ['admin'],
+  summary: 'Probe every configured provider now (a failed probe opens its circuit for a cooldown)',
+  ...guard('admin'),
+  responses: { 200: json(z.object({ checks: z.array(HealthCheckBody) }), 'What each probe found'), ...problems(401, 403, 429) },
+});
 
 const AttemptBody = z
   .object({
@@ -107,6 +124,7 @@ export function registerAdminGenerationRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(providers, async (c) => c.json({ providers: (await c.get('deps').generations.stats()).providers }, 200));
+  app.openapi(healthChecks, async (c) => c.json({ checks: await c.get('deps').generations.checkProviderHealth({ force: true }) }, 200));
 
   app.openapi(generation, async (c) => {
     const { pool, generations } = c.get('deps');

@@ -5,8 +5,11 @@
 //     queue: completed generations/s.
 //  2. overhead: one client, the same generation called directly at the fake vs through Tally's sync
 //     POST /api/infer (hold, provider call, result stored, charge settled); the difference is the
-//     gateway's own cost. Run: npx tsx bench/generations.ts --help
+//     gateway's own cost. Measured twice: Tally in this process (sharing one thread with the client
+//     and the fake), and Tally as its own `tally serve` process, as it runs in production.
+//     Run: npx tsx bench/generations.ts --help
 import { serve } from '@hono/node-server';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -194,12 +197,56 @@ async function main() {
       `overhead p50 ${overhead.overheadP50Ms.toFixed(2)} ms, p99 ${overhead.overheadP99Ms.toFixed(2)} ms (target p50 < 5 ms)`,
   );
 
+  console.log(`overhead with Tally in its own process (tally serve): ${opts.calls} sequential calls`);
+  const apiPort = await freePort();
+  const api = spawn(process.execPath, ['bin/tally.mjs', 'serve'], {
+    cwd: path.join(path.dirname(fileURLToPath(import.meta.url)), '..'),
+    env: {
+      ...process.env,
+      DATABASE_URL: server.url,
+      JWT_SECRET,
+      GEMINI_BASE_URL: fake.url,
+      GEMINI_API_KEY: fake.apiKey,
+      TALLY_URL_ALLOWLIST: '127.0.0.1/32',
+      TALLY_DATA_DIR: dataDir,
+      PORT: String(apiPort),
+      TALLY_RATE_LIMIT_ENABLED: 'false',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanups.push(() => new Promise((resolve) => (api.exitCode === null ? (api.once('exit', resolve), api.kill('SIGINT')) : resolve(undefined))));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    api.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('HTTP API listening')) resolve();
+    });
+    api.once('exit', (code) => reject(new Error(`tally serve exited (${code}) before listening:\n${out}`)));
+  });
+  const apart = await timed(opts.calls, async () => {
+    const r = await fetch(`http://127.0.0.1:${apiPort}/api/infer`, { method: 'POST', headers: { authorization: `Bearer ${tokens[0]}`, 'content-type': 'application/json' }, body: inferBody });
+    if (r.status !== 200) throw new Error(`infer answered ${r.status}: ${await r.text()}`);
+    await r.arrayBuffer();
+  });
+  const separateProcess = {
+    throughP50Ms: percentile(apart, 50),
+    throughP99Ms: percentile(apart, 99),
+    overheadP50Ms: percentile(apart, 50) - percentile(direct, 50),
+    overheadP99Ms: percentile(apart, 99) - percentile(direct, 99),
+  };
+  console.log(
+    `  through Tally p50 ${separateProcess.throughP50Ms.toFixed(2)} ms p99 ${separateProcess.throughP99Ms.toFixed(2)} ms; ` +
+      `overhead p50 ${separateProcess.overheadP50Ms.toFixed(2)} ms, p99 ${separateProcess.overheadP99Ms.toFixed(2)} ms (target p50 < 5 ms)`,
+  );
+
   const report = await services.ledger.checkInvariants(services.credits.invariantChecks());
   console.log(report.ok ? 'ledger invariants hold' : 'LEDGER INVARIANTS VIOLATED');
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `generations-${new Date().toISOString().replace(/:/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version }, options: opts, submit: submitResult, overhead }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version }, options: opts, submit: submitResult, overhead: { ...overhead, separateProcess } }, null, 2)}\n`);
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
   return report.ok ? 0 : 1;
 }

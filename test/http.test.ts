@@ -1,10 +1,10 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createUserTokenVerifier } from '../src/auth/jwt.ts';
 import { loadConfig } from '../src/config/index.ts';
-import { createTestApp, type TestApp } from './support/http.ts';
+import { createTestApp, JOB_TOKEN, type TestApp } from './support/http.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -137,6 +137,23 @@ describe('JWKS tokens (RS256, as Supabase issues with asymmetric keys)', () => {
     // An HS256 token is refused when only a JWKS is configured.
     const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('x').sign(new TextEncoder().encode('a'.repeat(32)));
     await expect(verify(hs)).rejects.toThrow(/invalid token/);
+  });
+});
+
+describe('over a real socket', () => {
+  it('a bare POST (no Content-Length, no body, as curl -X POST sends) is an action without a body, not a 415', async () => {
+    const served = await createTestApp({}, {}, undefined, { listen: true });
+    const { hostname, port } = new URL(served.config.publicUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(`POST /api/background/process-tasks HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${JOB_TOKEN}\r\nConnection: close\r\n\r\n`),
+      );
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
   });
 });
 

@@ -104,7 +104,7 @@ export class Generations {
   }
 
   stats(): Promise<GenerationStats> {
-    return generationStats(this.options.pool);
+    return generationStats(this.options.pool, new Set(this.deps.localOnly ? [] : this.options.adapters.keys()));
   }
 
   /** The provider that pays from `pool` (a pool is named after its provider unless config maps it). */

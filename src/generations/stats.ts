@@ -5,6 +5,8 @@ import type { Queryable } from '../db/pool.ts';
 
 export interface ProviderHealth {
   provider: string;
+  /** Its API key is set, so work may be routed to it. */
+  configured: boolean;
   /** Succeeded / (succeeded + provider-side failures) over 24 h; null without attempts. */
   successRate: number | null;
   attempts24h: number;
@@ -30,7 +32,8 @@ export interface GenerationStats {
   providers: ProviderHealth[];
 }
 
-export async function generationStats(db: Queryable): Promise<GenerationStats> {
+/** `configured`: the providers work may be routed to (an API key set). */
+export async function generationStats(db: Queryable, configured: ReadonlySet<string>): Promise<GenerationStats> {
   const [usage, cost, health] = await Promise.all([
     db.query<{ n: number }>(`select count(*)::int as n from generations where created_at > now() - interval '24 hours'`),
     db.query<{ micro: number }>(
@@ -57,6 +60,7 @@ export async function generationStats(db: Queryable): Promise<GenerationStats> {
       const successRate = attempts === 0 ? null : r.ok / attempts;
       return {
         provider: r.provider,
+        configured: configured.has(r.provider),
         successRate,
         attempts24h: attempts,
         isHealthy: r.cooling_down_until === null && (successRate === null || successRate >= 0.5),

@@ -1,6 +1,7 @@
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import type { Context } from 'hono';
+import type { IncomingMessage } from 'node:http';
 import { newId } from '../lib/id.ts';
 import type { AppDependencies, AppEnv } from './context.ts';
 import { ApiError } from './errors.ts';
@@ -32,6 +33,17 @@ function matchedRoute(c: Context<AppEnv>): string {
   return routes[routes.length - 1]?.path ?? 'unmatched';
 }
 
+/**
+ * Whether the request carries a body. Over a socket HTTP/1.1 framing says so: a body needs a
+ * Content-Length or a Transfer-Encoding, so a bare POST (`curl -X POST`) has none, though the Node
+ * adapter gives every POST a body stream.
+ */
+function hasBody(c: Context<AppEnv>): boolean {
+  if (c.req.raw.body === null || c.req.header('content-length') === '0') return false;
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return !incoming || incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
+}
+
 /** JSON bodies only, and not too big: 415 and 413 before any handler reads them. */
 /** Routes that take an uploaded image as multipart/form-data (up to the upload limit). */
 const UPLOAD_PATHS = new Set(['/api/enhance-image', '/v1/generations']);
@@ -50,7 +62,7 @@ export function bodyRules(maxJsonBytes: number, maxUploadBytes: number) {
     },
   });
   return createMiddleware<AppEnv>(async (c, next) => {
-    if (c.req.raw.body === null || c.req.header('content-length') === '0') return next();
+    if (!hasBody(c)) return next();
     const type = c.req.header('content-type') ?? '';
     if (UPLOAD_PATHS.has(c.req.path) && /^multipart\/form-data\s*;/i.test(type)) return uploadLimit(c, next);
     if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {

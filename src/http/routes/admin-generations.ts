@@ -10,6 +10,7 @@ import { TaskBody } from './generations.ts';
 const ProviderHealthBody = z
   .object({
     provider: z.string(),
+    configured: z.boolean().openapi({ description: 'Its API key is set, so work may be routed to it' }),
     successRate: z.number().nullable().openapi({ description: 'Over 24 h, provider-side failures only; null without attempts' }),
     attempts24h: z.number().int(),
     isHealthy: z.boolean(),

@@ -84,10 +84,25 @@ function serialisePerUser<T>(userId: string, work: () => Promise<T>): Promise<T>
  * placed in one transaction holding the buckets' row locks, so concurrent charges of one user never
  * split on a stale read; the buckets are never-negative accounts, so the database refuses an overdraft anyway.
  */
-export async function chargeHold(
-  deps: Deps,
-  input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client, split: ChargeSplit) => Promise<void> },
-): Promise<{ hold: string; split: ChargeSplit; remaining: number }> {
+export interface ChargeHoldInput {
+  userId: string;
+  credits: number;
+  key: string;
+  expiresAt?: Date;
+  /** A key never used before: no look for an earlier answer. */
+  fresh?: boolean;
+  /** Rows that must exist exactly when the hold does; runs in the hold's transaction (maybe twice, see Ledger.transaction). */
+  alsoIn?: (client: Client, split: ChargeSplit) => Promise<void>;
+}
+
+export interface ChargeHoldResult {
+  hold: string;
+  split: ChargeSplit;
+  /** What the user still owns after the hold (-1 when the key was already used and nothing was held now). */
+  remaining: number;
+}
+
+export async function chargeHold(deps: Deps, input: ChargeHoldInput): Promise<ChargeHoldResult> {
   return serialisePerUser(input.userId, () =>
     deps.ledger.transaction(async (client) => {
       const balances = await lockBuckets(client, input.userId);

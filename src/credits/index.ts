@@ -8,7 +8,7 @@ import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index
 import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
-import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeSplit } from './charges.ts';
+import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeHoldInput, type ChargeHoldResult, type ChargeSplit } from './charges.ts';
 import { adjustPurchased } from './adjustments.ts';
 import { checkBurnRates, type BurnRate } from './burn.ts';
 import { checkRefillThresholds, decideRefill, openRefillRequest, type RefillRequest } from './refills.ts';
@@ -290,12 +290,7 @@ export class Credits {
   }
 
   /** Holds `credits` over the user's buckets in spending order; 402-worthy error when they cannot pay. */
-  async chargeHold(input: { userId: string; credits: number; key: string; expiresAt?: Date; fresh?: boolean; alsoIn?: (client: Client, split: ChargeSplit) => Promise<void> }): Promise<{
-    hold: string;
-    split: ChargeSplit;
-    /** What the user still owns after the hold (-1 when the key was already used and nothing was held now). */
-    remaining: number;
-  }> {
+  async chargeHold(input: ChargeHoldInput): Promise<ChargeHoldResult> {
     await this.ensureUser(input.userId);
     return chargeHold(this.domainDeps(), input);
   }

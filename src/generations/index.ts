@@ -124,14 +124,13 @@ export class Generations {
    */
   async submitAndWait(input: Omit<SubmitInput, 'inline'>, waitMs: number): Promise<{ row: GenerationRow; finished: boolean; remainingBalance: number }> {
     const { generation, remainingBalance } = await submitGeneration(this.deps, { ...input, inline: true });
-    const work = this.track(processGeneration(this.deps, generation.id, generation)).then(
-      (result) => result,
-      () => undefined, // logged by track; the generation is resumed once its lease runs out
-    );
+    // A failure is logged by track; the generation is resumed once its lease runs out.
+    const work = this.track(processGeneration(this.deps, generation.id, generation)).catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([work, new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), waitMs)))]);
+    const outOfTime = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+    const result = await Promise.race([work, outOfTime]);
     clearTimeout(timer);
-    if (result && result !== 'waiting' && result.outcome !== 'skipped' && result.row) return { row: result.row, finished: true, remainingBalance };
+    if (result && 'row' in result && result.row) return { row: result.row, finished: true, remainingBalance };
     // Out of time, or someone else (the sweeper) ended it: as it stands now.
     const row = (await findGeneration(this.options.pool, generation.id))!;
     return { row, finished: row.status === 'completed' || row.status === 'failed', remainingBalance };

@@ -82,12 +82,11 @@ export class Queue {
     await this.boss.stop({ graceful: false, close: false, wait: true });
   }
 
-  /** Enqueues inside the caller's open transaction and (unless `wake: false`) wakes idle workers when it commits. */
-  async sendIn(client: Queryable, name: QueueName, data: object, options: PgBoss.SendOptions & { wake?: boolean } = {}): Promise<string> {
-    const { wake = true, ...send } = options;
-    const id = await this.boss.send(name, data, { ...send, db: adapter(client) });
+  /** Enqueues inside the caller's open transaction and wakes idle workers when it commits. */
+  async sendIn(client: Queryable, name: QueueName, data: object, options: PgBoss.SendOptions = {}): Promise<string> {
+    const id = await this.boss.send(name, data, { ...options, db: adapter(client) });
     if (!id) throw new Error(`the ${name} job was not enqueued`);
-    if (wake) await client.query('select pg_notify($1, $2)', [WAKE_CHANNEL, name]);
+    await client.query('select pg_notify($1, $2)', [WAKE_CHANNEL, name]);
     return id;
   }
 

@@ -7,7 +7,9 @@ export interface Metrics {
 }
 
 /** One registry per app (not prom-client's global), so tests and several apps in one process stay apart. */
-export function createMetrics(sources: { ledgerBatches?: () => { batches: number; operations: number; retries: number } } = {}): Metrics {
+export function createMetrics(
+  sources: { ledgerBatches?: () => { batches: number; operations: number; retries: number }; ledgerTransactions?: () => { reruns: number } } = {},
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tally_' });
   const requests = new Counter({ name: 'tally_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
@@ -27,6 +29,17 @@ export function createMetrics(sources: { ledgerBatches?: () => { batches: number
     ] as const) {
       new Gauge({ name, help, registers: [registry], collect() { this.set(read()[field]); } });
     }
+  }
+  const transactions = sources.ledgerTransactions;
+  if (transactions) {
+    new Gauge({
+      name: 'tally_ledger_transaction_reruns_total',
+      help: 'Ledger transactions rerun under locks because an optimistic plan failed its proof',
+      registers: [registry],
+      collect() {
+        this.set(transactions().reruns);
+      },
+    });
   }
   return { registry, requests, requestSeconds };
 }

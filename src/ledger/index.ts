@@ -56,6 +56,9 @@ export class Ledger {
     return this.batcher.stats;
   }
 
+  /** `transaction`'s steps: planned optimistically, planned under locks (a refusal confirmed, or a rerun), and transactions rerun. */
+  readonly transactionStats = { optimisticSteps: 0, lockedSteps: 0, reruns: 0 };
+
   /** Opens an account, or returns it if one with this id exists with the same asset, kind and flags. */
   async openAccount(input: OpenAccountInput, db: Queryable = this.pool): Promise<Account> {
     if (!ACCOUNT_ID.test(input.id)) throw ledgerError('invalid_operation', 'account id must be 1-200 of A-Z a-z 0-9 _ : . @ -', { field: 'id' });
@@ -94,12 +97,14 @@ export class Ledger {
     if (!open) return unwrap((await applyOperations(client, [op]))[0]!);
     if (open.locking === 'optimistic') {
       try {
+        this.transactionStats.optimisticSteps++;
         return unwrap((await applyOperations(client, [op], 'optimistic', this.cache, open.planned))[0]!);
       } catch (error) {
         // A refusal planned from memory wrote nothing: it is confirmed under locks in the same transaction.
         if (!(error instanceof OptimisticConflict) || error.aborted) throw error;
       }
     }
+    this.transactionStats.lockedSteps++;
     return unwrap((await applyOperations(client, [op], 'locked', this.cache, open.planned))[0]!);
   }
 
@@ -126,6 +131,7 @@ export class Ledger {
         return result;
       } catch (error) {
         if (locking === 'locked' || !(error instanceof OptimisticConflict)) throw error;
+        this.transactionStats.reruns++;
       }
     }
     throw new Error('unreachable');

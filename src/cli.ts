@@ -35,6 +35,8 @@ Commands:
   credits reset-month [--period YYYY-MM]
                    Monthly reset: expire last month's allowance, apply pending downgrades, grant this
                    month's allowance (idempotent; the scheduler runs it on the 1st).
+  providers health Probe every configured provider now (workers do it every 5 minutes); exits 1 if
+                   one fails (its circuit opens for a cooldown, as after failed work).
   help             Show this help.
 
 Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment; see README.md.`;
@@ -119,6 +121,21 @@ commands.credits = async (args, { config, log }) => {
     process.stderr.write('\n');
     process.stdout.write(`Reset ${totals.users} users for ${values.period ?? 'this month'}: ${totals.expired} allowance credits expired, ${totals.granted} granted.\n`);
     return 0;
+  });
+};
+
+commands.providers = async (args, { config, log }) => {
+  if (args[0] !== 'health') {
+    process.stderr.write('Usage: tally providers health\n');
+    return 2;
+  }
+  return withDatabase(config, log, async (db) => {
+    const services = createServices({ config, pool: db.pool, log });
+    await services.generations.init();
+    const checks = await services.generations.checkProviderHealth({ force: true });
+    if (checks.length === 0) process.stdout.write('No AI provider is configured (set a provider API key); the local provider needs no check.\n');
+    for (const c of checks) process.stdout.write(`${c.provider.padEnd(11)} ${c.ok ? 'ok    ' : 'FAILED'} ${String(c.latencyMs).padStart(6)} ms${c.error ? `  ${c.error}` : ''}\n`);
+    return checks.every((c) => c.ok) ? 0 : 1;
   });
 };
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/db/embedded.ts';
+import { startNanoBananaFake } from './fakes/nanobanana.ts';
 import { runCli, startCli, stopAllClis } from './support/cli.ts';
 import { createTestDatabase } from './support/database.ts';
 import { waitForTask } from './support/generations.ts';
@@ -141,6 +142,27 @@ describe('tally credits reset-month', () => {
     expect(reset.code).toBe(0);
     expect(reset.output).toContain('Reset 0 users for 2030-01');
     expect((await runCli(['credits', 'reset-month', '--period', '2030-13'], { DATABASE_URL: db.url })).code).toBe(2);
+  });
+});
+
+describe('tally providers health', () => {
+  it('probes each configured provider and prints a line each; a failing one makes it exit 1', async () => {
+    const db = await createTestDatabase({ poolSize: 2 });
+    const nano = await startNanoBananaFake();
+    try {
+      const env = { DATABASE_URL: db.url, NANOBANANA_BASE_URL: nano.url, NANOBANANA_API_KEY: nano.apiKey };
+      const healthy = await runCli(['providers', 'health'], env);
+      expect(healthy.code).toBe(0);
+      expect(healthy.output).toMatch(/^nanobanana\s+ok\s+\d+ ms$/m);
+      nano.set({ failure: 'server_error' });
+      const failing = await runCli(['providers', 'health'], env);
+      expect(failing.code).toBe(1);
+      expect(failing.output).toMatch(/^nanobanana\s+FAILED\s+\d+ ms  unavailable: /m);
+      const none = await runCli(['providers', 'health'], { DATABASE_URL: db.url });
+      expect(none.output).toContain('No AI provider is configured');
+    } finally {
+      await nano.close();
+    }
   });
 });
 

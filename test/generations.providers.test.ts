@@ -75,6 +75,28 @@ it('lets an admin reorder and deactivate providers at run time', async () => {
   expect(empty.status).toBe(400);
 });
 
+it('skips a provider over its per-minute rate limit, counted across processes', async () => {
+  const admin = { auth: t.adminKey };
+  await t.request('PATCH', '/v1/admin/providers/nanobanana', { ...admin, body: { rateLimitPerMinute: 5 } });
+  try {
+    for (;;) {
+      // This minute's window full but for one call, as other processes would have left it.
+      const { rows } = await t.db.pool.query<{ window_start: Date }>(
+        `insert into provider_rate_windows (provider, window_start, calls) values ('nanobanana', date_trunc('minute', now()), 4)
+         on conflict (provider, window_start) do update set calls = 4 returning window_start`,
+      );
+      const [first, second] = [await enhance(), await enhance()];
+      const now = await t.db.pool.query<{ window_start: Date }>(`select date_trunc('minute', now()) as window_start`);
+      if (now.rows[0]!.window_start.getTime() !== rows[0]!.window_start.getTime()) continue; // a new minute began meanwhile: again
+      expect(first.provider).toBe('nanobanana'); // the last call of the minute
+      expect(second.provider).toBe('wavespeed'); // nanobanana is at its limit
+      break;
+    }
+  } finally {
+    await t.request('PATCH', '/v1/admin/providers/nanobanana', { ...admin, body: { rateLimitPerMinute: 120 } });
+  }
+});
+
 it('lets an admin set a provider’s cost at run time, and return to the catalogue’s', async () => {
   const admin = { auth: t.adminKey };
   const attemptCost = async (task: Task) => {

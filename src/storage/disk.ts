@@ -42,12 +42,16 @@ export class DiskStore implements ResultStore {
     if (!expected || expected !== normalizeMime(input.mime)) {
       throw new MimeMismatchError(`cannot store ${input.mime} under "${input.key}": the extension stands for ${expected ?? 'no type this store keeps'}`);
     }
-    await mkdir(path.dirname(file), { recursive: true });
     // Written beside the target and renamed over it: rename is atomic within a directory, so a reader
     // sees the old file or the new one, never a half-written one.
     const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      await writeFile(temporary, input.data, { flag: 'wx' });
+      await writeFile(temporary, input.data, { flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
+        // The folder is usually there already; make it only when it is not (one system call fewer per file).
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(temporary, input.data, { flag: 'wx' });
+      });
       await rename(temporary, file);
     } catch (error) {
       await rm(temporary, { force: true });

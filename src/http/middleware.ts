@@ -41,7 +41,8 @@ function matchedRoute(c: Context<AppEnv>): string {
 function hasBody(c: Context<AppEnv>): boolean {
   if (c.req.raw.body === null || c.req.header('content-length') === '0') return false;
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return !incoming || incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
+  if (!incoming || incoming.httpVersionMajor !== 1) return true; // HTTP/2 frames a body without either header
+  return incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
 }
 
 /** JSON bodies only, and not too big: 415 and 413 before any handler reads them. */

@@ -167,11 +167,14 @@ export class Generations {
     const probes = [...this.options.adapters].map(async ([provider, adapter]): Promise<HealthCheckResult | undefined> => {
       if (provider === 'local' || !(await this.router.claimHealthCheck(provider, healthCheckSeconds, options.force))) return undefined;
       const started = Date.now();
+      const signal = AbortSignal.timeout(healthCheckTimeoutMs);
       let failure: ProviderError | undefined;
       try {
-        await adapter.health({ signal: AbortSignal.timeout(healthCheckTimeoutMs) });
+        await adapter.health({ signal });
       } catch (error) {
-        failure = isProviderError(error) ? error : new ProviderError(provider, 'timeout', `no answer to the health probe within ${healthCheckTimeoutMs} ms`);
+        if (isProviderError(error)) failure = error;
+        else if (signal.aborted) failure = new ProviderError(provider, 'timeout', `no answer to the health probe within ${healthCheckTimeoutMs} ms`);
+        else failure = new ProviderError(provider, 'unavailable', `the health probe failed: ${(error as Error).message}`);
       }
       await this.router.recordHealth(provider, failure);
       if (failure) this.options.log.warn({ provider, kind: failure.kind, err: failure }, 'provider health check failed; its circuit is open for a cooldown');

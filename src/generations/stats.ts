@@ -49,7 +49,7 @@ export async function generationStats(db: Queryable, configured: ReadonlySet<str
          from provider_settings s
          left join generation_attempts a on a.provider = s.provider and a.started_at > now() - interval '24 hours'
         group by s.provider
-        order by s.provider`,
+        order by s.priority, s.provider`,
     ),
   ]);
   return {

@@ -60,7 +60,7 @@ const providers = createRoute({
   method: 'get',
   path: '/v1/admin/providers',
   tags: ['admin'],
-  summary: 'Each provider’s health (success rate over 24 h, circuit, last error) and routing settings',
+  summary: 'Each provider’s health (success rate over 24 h, circuit, last error) and routing settings, in routing order',
   ...guard('admin'),
   responses: { 200: json(z.object({ providers: z.array(ProviderHealthBody) }), 'Providers'), ...problems(401, 403, 429) },
 });

@@ -109,7 +109,9 @@ it('lets an admin set a provider’s cost at run time, and return to the catalog
   expect(await set.json()).toMatchObject({ provider: 'nanobanana', costMicroUsd: 55_000 });
   expect(await attemptCost(await enhance())).toEqual([55_000]);
   const { providers } = await (await t.request('GET', '/v1/admin/providers', admin)).json();
-  expect(providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ costMicroUsd: 55_000, active: true, priority: 10 });
+  expect(providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ costMicroUsd: 55_000, active: true, priority: 10, configured: true });
+  expect(providers.find((p: { provider: string }) => p.provider === 'fal')).toMatchObject({ configured: false }); // no key set here
+  expect(providers.map((p: { provider: string }) => p.provider)).toEqual(['nanobanana', 'wavespeed', 'kie', 'fal', 'gemini']); // in routing order
   const bad = await t.request('PATCH', '/v1/admin/providers/nanobanana', { ...admin, body: { costMicroUsd: -1 } });
   expect(bad.status).toBe(400);
   expect((await bad.json()).errors[0].path).toBe('body.costMicroUsd');

@@ -9,21 +9,12 @@ import type { Client, Pool } from '../db/pool.ts';
 import { isLedgerError, type Ledger, type Operation, type Transfer } from '../ledger/index.ts';
 import { SPENT, poolAccount, userAccount, type Bucket } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
+import { InsufficientCreditsError } from './errors.ts';
 
 export type ChargeBucket = Bucket;
 export const CHARGE_BUCKETS: ChargeBucket[] = ['allowance', 'purchased', 'overflow'];
 /** How many credits of a hold each bucket gave. */
 export type ChargeSplit = Partial<Record<ChargeBucket, number>>;
-
-export class InsufficientCreditsError extends Error {
-  override name = 'InsufficientCreditsError';
-  constructor(
-    message: string,
-    readonly detail: { needed: number; available: number; tier: string; upgrade: boolean },
-  ) {
-    super(message);
-  }
-}
 
 /** The 402 a user meets; a free user is told to upgrade as well as to buy. */
 export function insufficientCredits(input: { needed: number; available: number; tier: string; config: CreditsConfig }): InsufficientCreditsError {

@@ -17,10 +17,10 @@ import { applyDrift, syncPool, SyncNotFoundError, type ProviderBalancePort, type
 export type { ProviderBalancePort, SyncResult } from './sync.ts';
 export type { RefillRequest } from './refills.ts';
 
-import { CreditsError, SALE_BLOCKED_MESSAGE } from './errors.ts';
+import { CreditsError, PACKAGE_UNAVAILABLE_LABEL, SALE_BLOCKED_MESSAGE } from './errors.ts';
 
 export { canonicalProvider } from './accounts.ts';
-export { CreditsError, type CreditsErrorCode } from './errors.ts';
+export { CreditsError, InsufficientCreditsError, RefillDecisionError, type CreditsErrorCode } from './errors.ts';
 export type { ChargeSplit } from './charges.ts';
 
 export interface UserBalance {
@@ -162,7 +162,7 @@ export class Credits {
     const primary = pools.find((p) => p.provider === this.config.primaryProvider)!;
     const packages = this.config.packages.map((pkg) => {
       const disabled = pkg.credits > primary.sellableUserCredits;
-      return { ...pkg, disabled, message: disabled ? SALE_BLOCKED_MESSAGE : null };
+      return { ...pkg, disabled, message: disabled ? PACKAGE_UNAVAILABLE_LABEL : null };
     });
     return { primaryProvider: primary.provider, pools, packages, bufferLevels: this.config.bufferLevels };
   }

@@ -4,6 +4,7 @@ import type { Pool } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
 import { poolAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
+import { RefillDecisionError } from './errors.ts';
 
 export interface RefillRequest {
   id: string;
@@ -80,16 +81,6 @@ export async function checkRefillThresholds(deps: { pool: Pool; providers: strin
     }
   }
   return opened;
-}
-
-export class RefillDecisionError extends Error {
-  override name = 'RefillDecisionError';
-  constructor(
-    readonly code: 'not_found' | 'not_open',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export async function decideRefill(

@@ -35,8 +35,14 @@ export async function processGeneration(deps: ProcessorDeps, generationId: strin
   }
 }
 
+const OUT_OF_TIME = { code: 'timeout', message: 'The generation did not finish in time; the credit was refunded.' } as const;
+
+function pastDeadline(generation: GenerationRow): boolean {
+  return generation.deadline_at.getTime() <= Date.now();
+}
+
 async function run(deps: ProcessorDeps, generation: GenerationRow & { resumed: boolean }): Promise<ProcessResult> {
-  if (generation.deadline_at.getTime() <= Date.now()) return fail(deps, generation, { code: 'timeout', message: 'The generation did not finish in time; the credit was refunded.' });
+  if (pastDeadline(generation)) return fail(deps, generation, OUT_OF_TIME);
   let input: Promise<InputImage | undefined> | undefined;
   const lazyInput = () => (input ??= loadInput(deps, generation));
   const failures: ProviderError[] = [];
@@ -65,12 +71,15 @@ async function run(deps: ProcessorDeps, generation: GenerationRow & { resumed: b
       deps.log.debug({ generationId: generation.id, provider: candidate.provider, reason: admission.reason }, 'provider skipped');
     }
     if (!chosen) break;
-    if (generation.deadline_at.getTime() <= Date.now()) return fail(deps, generation, { code: 'timeout', message: 'No provider finished the generation in time; the credit was refunded.' });
+    if (pastDeadline(generation)) return fail(deps, generation, OUT_OF_TIME);
     tried.add(chosen.provider);
     const outcome = await attemptProvider(deps, { generation, route: chosen, input: lazyInput });
     const decided = await conclude(deps, generation, chosen, outcome, failures);
     if (decided) return decided;
   }
+  // Work that ran out of time (a provider still busy at the deadline) is failed and refunded, as every
+  // deadline is: the free local fallback is for providers that failed, not for ones that were slow.
+  if (pastDeadline(generation)) return fail(deps, generation, OUT_OF_TIME);
   const reason = failures.length
     ? `Every AI provider failed (${failures.map((f) => `${f.provider}: ${f.kind}`).join('; ')}); a basic local adjustment was applied instead, free of charge.`
     : 'No AI provider could take the work (unavailable, cooling down or out of credit); a basic local adjustment was applied instead, free of charge.';

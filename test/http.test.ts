@@ -93,6 +93,21 @@ describe('rate limiting', () => {
     // Another caller has a budget of its own.
     expect((await limited.request('GET', '/v1/me', { auth: await limited.userToken('frank') })).status).toBe(200);
   });
+
+  it('counts an API key as one caller, whichever user it acts for; another key has its own budget', async () => {
+    const limited = await createTestApp({ TALLY_RATE_LIMIT_ENABLED: 'true', TALLY_RATE_LIMIT_PER_MINUTE: '5' });
+    const asUser = (user: string) => limited.request('GET', '/v1/credits/balance', { auth: limited.serviceKey, headers: { 'x-tally-user': user } });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await asUser(`user-${i}`)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    const refused = await asUser('someone-new');
+    expect(refused.status).toBe(429);
+    // 5 a minute refill one request every 12 s: that is how long the caller is told to wait.
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(10);
+    expect(retryAfter).toBeLessThanOrEqual(12);
+    expect((await limited.request('GET', '/v1/admin/pools', { auth: limited.adminKey })).status).toBe(200);
+  });
 });
 
 describe('CORS', () => {

@@ -1,5 +1,5 @@
 // Charging for work: spending order, 402s, overflow up to its cap, settling on the primary or a
-// fallback provider with the pools moving as SPEC §1.3 says, and refunds.
+// fallback provider with the pools moving as docs/rules.md §3 says, and refunds.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { splitCharge } from '../src/credits/charges.ts';
 import { InsufficientCreditsError } from '../src/credits/errors.ts';

@@ -1,4 +1,4 @@
-// SPEC §1.3's worked example, step by step through the HTTP API, with its exact numbers.
+// docs/rules.md §3's worked example, step by step through the HTTP API, with its exact numbers.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/http.ts';
 
@@ -12,7 +12,7 @@ beforeAll(async () => {
 
 const json = async (response: Response) => ({ status: response.status, body: await response.json() });
 
-describe('the worked example of SPEC §1.3', () => {
+describe('the worked example of docs/rules.md §3', () => {
   it('a fresh database starts every pool at zero, and nothing can be sold', async () => {
     const { body } = await json(await t.request('GET', '/api/credits/purchase'));
     expect(body.platformCapacity).toEqual({ totalUserCredits: 0, nanoBananaCredits: 0, canSellStarter: false, canSellCreative: false, canSellPro: false, canSellStudio: false });

@@ -1,5 +1,5 @@
 // Generations end to end through HTTP with the fake providers on 127.0.0.1: success on the primary,
-// fallback with the pools moved as SPEC §1.3 says, degraded local results when every provider fails,
+// fallback with the pools moved as docs/rules.md §3 says, degraded local results when every provider fails,
 // non-retryable failures refunded, callbacks (and their duplicates), the circuit and Retry-After.
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -103,7 +103,7 @@ it('lets an admin set a provider’s cost at run time, and return to the catalog
     const { attempts } = await (await t.request('GET', `/v1/admin/generations/${task.id}`, admin)).json();
     return (attempts as { costMicroUsd: number }[]).map((a) => a.costMicroUsd);
   };
-  // The catalogue's cost of a pool provider: its pool's unit cost × units (SPEC §1.1: 4 × 0.025 USD).
+  // The catalogue's cost of a pool provider: its pool's unit cost × units (docs/rules.md §1: 4 × 0.025 USD).
   expect(await attemptCost(await enhance())).toEqual([100_000]);
   const set = await t.request('PATCH', '/v1/admin/providers/nanobanana', { ...admin, body: { costMicroUsd: 55_000 } });
   expect(await set.json()).toMatchObject({ provider: 'nanobanana', costMicroUsd: 55_000 });
@@ -137,7 +137,7 @@ it('completes on the primary provider: the user pays one credit, its backing is 
   expect(submit.callBackUrl).toMatch(/\/api\/webhooks\/providers\/nanobanana\?attempt=att_.*&token=/);
 });
 
-it('falls back to the next provider on a retryable failure, moving the pools as SPEC 1.3 says', async () => {
+it('falls back to the next provider on a retryable failure, moving the pools as docs/rules.md §3 says', async () => {
   nano.set({ failure: 'server_error' });
   const before = await pools();
   const task = await enhance();

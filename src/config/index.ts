@@ -148,7 +148,7 @@ export const configSchema = baseSchema
     generations: { ...config.generations, models: withRouteCosts(config) },
   }));
 
-/** Each route's cost: as configured, or its pool's unit cost × the units it consumes (SPEC §1.1). */
+/** Each route's cost: as configured, or its pool's unit cost × the units it consumes (docs/rules.md §1). */
 function withRouteCosts(config: Pick<z.infer<typeof baseSchema>, 'generations' | 'providers' | 'credits'>) {
   return Object.fromEntries(
     Object.entries(config.generations.models).map(([id, model]) => [

@@ -1,4 +1,4 @@
-// Charging a user for work (SPEC §1.2–1.3): a hold over their buckets in spending order, then settled
+// Charging a user for work (docs/rules.md §2–3): a hold over their buckets in spending order, then settled
 // with the pool movement of the provider that did the work, or voided (the refund).
 //
 // Buckets: allowance, then purchased, then overflow (a paid tier's monthly cap, funded unbacked like

@@ -1,4 +1,4 @@
-// The credits domain (SPEC §1.1–1.3) on the ledger: users and tiers, buckets, provider pools, capacity
+// The credits domain (docs/rules.md §1–3) on the ledger: users and tiers, buckets, provider pools, capacity
 // and purchases. Every balance here is a ledger account; this module only decides which transfers to ask
 // for, and the ledger's never-negative accounts make the capacity check atomic with the sale.
 import type { CreditsConfig } from '../config/index.ts';
@@ -256,7 +256,7 @@ export class Credits {
   }
 
   /**
-   * SPEC §1.4: the primary pool's reserved units equal ratio × the user credits they back (allowance
+   * docs/rules.md §4: the primary pool's reserved units equal ratio × the user credits they back (allowance
    * and purchased, held ones included). Allowance granted unbacked in a shortfall shows here as drift.
    */
   invariantChecks(): InvariantCheck[] {
@@ -303,7 +303,7 @@ export class Credits {
     return this.deps.ledger.transaction(work);
   }
 
-  /** The work is done: `provider` names the pool that paid for it (SPEC §1.3). */
+  /** The work is done: `provider` names the pool that paid for it (docs/rules.md §3). */
   settle(input: { hold: string; provider: string; units?: number; client?: Client; split?: ChargeSplit }): Promise<void> {
     return settleCharge(this.domainDeps(), { ...input, provider: this.requirePool(input.provider) });
   }

@@ -1,4 +1,4 @@
-// Auto-refill (SPEC §1.3): a pool under its threshold opens a refill request and alerts the operator,
+// Auto-refill (docs/rules.md §3): a pool under its threshold opens a refill request and alerts the operator,
 // who approves it once the provider credits are bought (no provider here has a purchase API).
 import type { Pool } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';

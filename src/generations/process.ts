@@ -1,4 +1,4 @@
-// Running one generation to its end (SPEC §2): claim it, resume an attempt left running, try the
+// Running one generation to its end (docs/rules.md §5): claim it, resume an attempt left running, try the
 // providers the router admits in priority order (a retryable failure moves on, a non-retryable one
 // fails the generation), and when no AI provider could do it, deliver the local adjustment, degraded
 // and free. Every path ends in finish.ts, exactly once.
@@ -119,7 +119,7 @@ async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: (
     return fail(deps, generation, { code: mode.charged ? 'no_input' : 'providers_failed', message });
   }
   const type: EnhancementType = (ENHANCEMENT_TYPES as readonly string[]).includes(generation.enhancement_type ?? '') ? (generation.enhancement_type as EnhancementType) : 'custom';
-  // No strength given: the full recipe (the CSS filter then reads exactly as SPEC §2 shows it).
+  // No strength given: the full recipe (the CSS filter then reads exactly as docs/rules.md §5 shows it).
   const strength = generation.strength ?? 1;
   const adjusted = await adjustImage(image.data, type, strength);
   const result = await storeImage(deps, { generation, data: adjusted.image, provider: 'local' });

@@ -143,7 +143,7 @@ export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
   };
   if (error.options.errors?.length) body.errors = error.options.errors;
   Object.assign(body, error.options.extra);
-  // Compatibility routes (API.md) also carry a human-readable `error`.
+  // Compatibility routes (docs/compatibility.md) also carry a human-readable `error`.
   if (c.req.path.startsWith('/api/')) body.error = error.detail;
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
   if (error.options.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.options.retryAfterSeconds);

@@ -7,12 +7,11 @@
 import type { CreditsConfig } from '../config/index.ts';
 import type { Client, Pool } from '../db/pool.ts';
 import { isLedgerError, type Ledger, type Operation, type Transfer } from '../ledger/index.ts';
-import { SPENT, poolAccount, userAccount, type Bucket } from './accounts.ts';
+import { BUCKETS, SPENT, poolAccount, userAccount, type Bucket } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 import { InsufficientCreditsError } from './errors.ts';
 
 export type ChargeBucket = Bucket;
-export const CHARGE_BUCKETS: ChargeBucket[] = ['allowance', 'purchased', 'overflow'];
 /** How many credits of a hold each bucket gave. */
 export type ChargeSplit = Partial<Record<ChargeBucket, number>>;
 
@@ -33,7 +32,7 @@ interface Deps {
 export function splitCharge(credits: number, balances: Record<ChargeBucket, number>): ChargeSplit | undefined {
   const split: ChargeSplit = {};
   let left = credits;
-  for (const bucket of CHARGE_BUCKETS) {
+  for (const bucket of BUCKETS) {
     const take = Math.min(left, balances[bucket]);
     if (take > 0) split[bucket] = take;
     left -= take;
@@ -46,13 +45,9 @@ export function splitCharge(credits: number, balances: Record<ChargeBucket, numb
  * charge of the same user in flight and then returns the rows as that charge left them, so no two
  * charges of one user decide on the same balances. Locked in id order, as the ledger locks accounts.
  */
-async function lockBuckets(client: Client, userId: string): Promise<Record<ChargeBucket, number>> {
-  const ids = CHARGE_BUCKETS.map((bucket) => userAccount(userId, bucket));
-  const { rows } = await client.query<{ id: string; balance: number }>(
-    'select id, balance from ledger_accounts where id = any($1) and owner_id = $2 order by id for update',
-    [ids, userId],
-  );
-  const balance = (bucket: ChargeBucket) => rows.find((r) => r.id === userAccount(userId, bucket))?.balance ?? 0;
+async function lockBuckets(ledger: Ledger, client: Client, userId: string): Promise<Record<ChargeBucket, number>> {
+  const balances = await ledger.lockBalances(client, BUCKETS.map((bucket) => userAccount(userId, bucket)), { ownerId: userId });
+  const balance = (bucket: ChargeBucket) => balances.get(userAccount(userId, bucket)) ?? 0;
   return { allowance: balance('allowance'), purchased: balance('purchased'), overflow: balance('overflow') };
 }
 
@@ -96,7 +91,7 @@ export interface ChargeHoldResult {
 export async function chargeHold(deps: Deps, input: ChargeHoldInput): Promise<ChargeHoldResult> {
   return serialisePerUser(input.userId, () =>
     deps.ledger.transaction(async (client) => {
-      const balances = await lockBuckets(client, input.userId);
+      const balances = await lockBuckets(deps.ledger, client, input.userId);
       // A key never used before (`fresh`) needs no look for an earlier answer.
       if (!input.fresh) {
         const existing = await deps.ledger.transfersOf(input.key, client);

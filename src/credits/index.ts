@@ -5,7 +5,7 @@ import type { CreditsConfig } from '../config/index.ts';
 import type { Client, Pool, Queryable } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
 import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index.ts';
-import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
+import { BUCKETS, ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
 import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeHoldInput, type ChargeHoldResult, type ChargeSplit } from './charges.ts';
@@ -102,7 +102,7 @@ export class Credits {
   async ensureUser(userId: string): Promise<void> {
     if (this.knownUsers.has(userId)) return;
     await this.deps.pool.query(`insert into credit_users (id, tier) values ($1, $2) on conflict (id) do nothing`, [userId, this.lowestTier()]);
-    for (const bucket of ['allowance', 'purchased', 'overflow'] as const) {
+    for (const bucket of BUCKETS) {
       await this.deps.ledger.openAccount({ id: userAccount(userId, bucket), asset: 'credits', kind: `user-${bucket}`, ownerId: userId, neverNegative: true });
     }
     this.knownUsers.add(userId);
@@ -110,24 +110,21 @@ export class Credits {
 
   async balance(userId: string): Promise<UserBalance> {
     await this.ensureUser(userId);
-    const { rows } = await this.deps.pool.query<{ tier: string; next_tier: string | null; allowance: number; purchased: number; overflow: number }>(
-      `select u.tier, u.next_tier,
-              (select balance from ledger_accounts where id = $2 and owner_id = u.id) as allowance,
-              (select balance from ledger_accounts where id = $3 and owner_id = u.id) as purchased,
-              (select balance from ledger_accounts where id = $4 and owner_id = u.id) as overflow
-         from credit_users u where u.id = $1`,
-      [userId, userAccount(userId, 'allowance'), userAccount(userId, 'purchased'), userAccount(userId, 'overflow')],
-    );
-    const row = rows[0]!;
+    const [users, balances] = await Promise.all([
+      this.deps.pool.query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [userId]),
+      this.deps.ledger.balances(BUCKETS.map((bucket) => userAccount(userId, bucket)), { ownerId: userId }),
+    ]);
+    const { tier, next_tier: nextTier } = users.rows[0]!;
+    const [allowance, purchased, overflow] = BUCKETS.map((bucket) => balances.get(userAccount(userId, bucket)) ?? 0) as [number, number, number];
     return {
       userId,
-      balance: row.allowance + row.purchased,
-      allowance: row.allowance,
-      purchased: row.purchased,
-      overflow: row.overflow,
-      overflowUsed: Math.max(0, (this.config.tiers[row.tier]?.overflowCap ?? 0) - row.overflow),
-      tier: row.tier,
-      nextTier: row.next_tier,
+      balance: allowance + purchased,
+      allowance,
+      purchased,
+      overflow,
+      overflowUsed: Math.max(0, (this.config.tiers[tier]?.overflowCap ?? 0) - overflow),
+      tier,
+      nextTier,
       resetsAt: nextMonthlyReset(new Date()).toISOString(),
     };
   }
@@ -135,10 +132,8 @@ export class Credits {
   async poolState(provider: string, db: Queryable = this.deps.pool): Promise<PoolState> {
     const name = this.requirePool(provider);
     const settings = this.config.pools[name]!;
-    const { rows } = await db.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1)', [
-      (['available', 'reserved', 'consumed', 'emergency'] as const).map((part) => poolAccount(name, part)),
-    ]);
-    const part = (p: 'available' | 'reserved' | 'consumed' | 'emergency') => rows.find((r) => r.id === poolAccount(name, p))?.balance ?? 0;
+    const parts = await this.deps.ledger.balances((['available', 'reserved', 'consumed', 'emergency'] as const).map((part) => poolAccount(name, part)), { db });
+    const part = (p: 'available' | 'reserved' | 'consumed' | 'emergency') => parts.get(poolAccount(name, p)) ?? 0;
     const available = part('available');
     return {
       provider: name,

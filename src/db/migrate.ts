@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pool, Queryable } from './pool.ts';
+import type { Client, Pool, Queryable } from './pool.ts';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const LOCK_ID = 7_461_001; // advisory lock shared by every process that migrates
@@ -50,12 +50,27 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
-/** Applies pending migrations in order. Safe to run from several processes at once. */
-export async function migrate(pool: Pool, options: { onApply?: (name: string) => void } = {}): Promise<string[]> {
-  const migrations = listMigrations();
+/**
+ * Runs `work` holding the migration lock: a session advisory lock every process that changes the schema
+ * takes first, so replicas migrating at start wait for each other instead of racing (PostgreSQL's own
+ * catalog inserts, such as a schema created twice at once, fail rather than wait). `work` gets the
+ * connection that holds the lock, and should make its changes on it.
+ */
+export async function withMigrationLock<T>(pool: Pool, work: (client: Client) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [LOCK_ID]);
+    return await work(client);
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [LOCK_ID]).catch(() => undefined);
+    client.release();
+  }
+}
+
+/** Applies pending migrations in order. Safe to run from several processes at once. */
+export function migrate(pool: Pool, options: { onApply?: (name: string) => void } = {}): Promise<string[]> {
+  const migrations = listMigrations();
+  return withMigrationLock(pool, async (client) => {
     await client.query(`create table if not exists tally_migrations (
       name text primary key, checksum text not null, applied_at timestamptz not null default now())`);
     const status = await migrationStatus(client, migrations);
@@ -76,8 +91,5 @@ export async function migrate(pool: Pool, options: { onApply?: (name: string) =>
       done.push(migration.name);
     }
     return done;
-  } finally {
-    await client.query('select pg_advisory_unlock($1)', [LOCK_ID]).catch(() => undefined);
-    client.release();
-  }
+  });
 }

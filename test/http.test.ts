@@ -155,6 +155,32 @@ describe('JWKS tokens (RS256, as Supabase issues with asymmetric keys)', () => {
   });
 });
 
+describe('a Supabase project named by SUPABASE_URL', () => {
+  it('takes its users’ ES256 tokens through the derived JWKS, issuer and audience, and its legacy HS256 secret too', async () => {
+    const pair = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'sb1', alg: 'ES256', use: 'sig' };
+    const auth = createServer((req, res) => {
+      if (req.url !== '/auth/v1/.well-known/jwks.json') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => auth.listen(0, '127.0.0.1', resolve));
+    try {
+      const project = `http://127.0.0.1:${(auth.address() as AddressInfo).port}`;
+      const legacySecret = 'legacy-supabase-secret-0123456789';
+      const verify = createUserTokenVerifier(loadConfig({ env: { SUPABASE_URL: project, SUPABASE_JWT_SECRET: legacySecret } }).auth);
+      const sign = (claims: { issuer: string; audience: string }) =>
+        new SignJWT({ role: 'authenticated' }).setProtectedHeader({ alg: 'ES256', kid: 'sb1' }).setSubject('sb-user').setIssuer(claims.issuer).setAudience(claims.audience).setExpirationTime('5m').sign(pair.privateKey);
+      expect(await verify(await sign({ issuer: `${project}/auth/v1`, audience: 'authenticated' }))).toEqual({ userId: 'sb-user' });
+      await expect(verify(await sign({ issuer: 'https://elsewhere.supabase.co/auth/v1', audience: 'authenticated' }))).rejects.toThrow(/invalid token/);
+      await expect(verify(await sign({ issuer: `${project}/auth/v1`, audience: 'anon' }))).rejects.toThrow(/invalid token/);
+      const legacy = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('old-user').setIssuer(`${project}/auth/v1`).setAudience('authenticated').setExpirationTime('5m').sign(new TextEncoder().encode(legacySecret));
+      expect(await verify(legacy)).toEqual({ userId: 'old-user' });
+    } finally {
+      await new Promise((resolve) => auth.close(resolve));
+    }
+  });
+});
+
 describe('over a real socket', () => {
   it('a bare POST (no Content-Length, no body, as curl -X POST sends) is an action without a body, not a 415', async () => {
     const served = await createTestApp({}, {}, undefined, { listen: true });

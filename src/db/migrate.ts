@@ -31,6 +31,12 @@ export interface MigrationStatus {
   /** Applied in the database, unknown to this code: the database is newer than the code. */
   unknown: string[];
   current: boolean;
+  /**
+   * This code can run on the database: nothing pending, nothing edited. A newer database is fine,
+   * because migrations only add (docs/operations.md, Upgrading): the previous release keeps running
+   * while the next one rolls out.
+   */
+  compatible: boolean;
 }
 
 export async function migrationStatus(db: Queryable, migrations = listMigrations()): Promise<MigrationStatus> {
@@ -43,7 +49,8 @@ export async function migrationStatus(db: Queryable, migrations = listMigrations
   const pending = migrations.filter((m) => !applied.has(m.name)).map((m) => m.name);
   const changed = migrations.filter((m) => applied.has(m.name) && applied.get(m.name) !== m.checksum).map((m) => m.name);
   const unknown = [...applied.keys()].filter((name) => !known.has(name));
-  return { applied: [...applied.keys()], pending, changed, unknown, current: pending.length === 0 && changed.length === 0 && unknown.length === 0 };
+  const compatible = pending.length === 0 && changed.length === 0;
+  return { applied: [...applied.keys()], pending, changed, unknown, current: compatible && unknown.length === 0, compatible };
 }
 
 export class MigrationError extends Error {
@@ -68,14 +75,15 @@ export async function withMigrationLock<T>(pool: Pool, work: (client: Client) =>
 }
 
 /** Applies pending migrations in order. Safe to run from several processes at once. */
-export function migrate(pool: Pool, options: { onApply?: (name: string) => void } = {}): Promise<string[]> {
+export function migrate(pool: Pool, options: { onApply?: (name: string) => void; onNewer?: (unknown: string[]) => void } = {}): Promise<string[]> {
   const migrations = listMigrations();
   return withMigrationLock(pool, async (client) => {
     await client.query(`create table if not exists tally_migrations (
       name text primary key, checksum text not null, applied_at timestamptz not null default now())`);
     const status = await migrationStatus(client, migrations);
     if (status.changed.length) throw new MigrationError(`Migrations changed after they were applied: ${status.changed.join(', ')}. Restore the original files; add a new migration instead.`);
-    if (status.unknown.length) throw new MigrationError(`The database has migrations this code does not know (${status.unknown.join(', ')}): it was migrated by a newer version of Tally.`);
+    // A newer release migrated already (a rolling upgrade): nothing to do, and nothing wrong.
+    if (status.unknown.length) options.onNewer?.(status.unknown);
     const done: string[] = [];
     for (const migration of migrations.filter((m) => status.pending.includes(m.name))) {
       options.onApply?.(migration.name);

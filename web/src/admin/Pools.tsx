@@ -38,7 +38,7 @@ export function Pools(props: {
       {!data && !pools.error && <div className="skeleton" style={{ height: '8rem' }} />}
       {data && (
         <div className="table-wrap">
-          <table>
+          <table className="stacked">
             <caption className="sr-only">Platform pools</caption>
             <thead>
               <tr>
@@ -63,27 +63,37 @@ export function Pools(props: {
                       {p.provider}
                       {p.provider === data.primaryProvider && <span className="badge info" style={{ marginLeft: '.35rem' }}>primary</span>}
                       <div className="small muted">
-                        1 credit = {p.ratio} {p.unit} · {formatMicroUsd(p.unitCostMicroUsd)}/{p.unit}
+                        {p.ratio} units per user credit · {formatMicroUsd(p.unitCostMicroUsd)} a unit
                       </div>
                     </th>
-                    <td className="num" data-testid="available">{formatCount(p.available)}</td>
-                    <td className="num">{formatCount(p.reserved)}</td>
-                    <td className="num">{formatCount(p.consumed)}</td>
-                    <td className="num">
+                    <td data-label="Available" className="num" data-testid="available">{formatCount(p.available)}</td>
+                    <td data-label="Reserved" className="num">{formatCount(p.reserved)}</td>
+                    <td data-label="Consumed" className="num">{formatCount(p.consumed)}</td>
+                    <td data-label="Emergency" className="num">
                       {formatCount(p.emergency)} / {formatCount(p.emergencyReserve)}
                     </td>
-                    <td className="num" data-testid="sellable">{formatCount(p.sellableUserCredits)}</td>
-                    <td>
+                    <td data-label="Sellable user credits" className="num" data-testid="sellable">{formatCount(p.sellableUserCredits)}</td>
+                    <td data-label="Level">
                       <span className={`badge ${level.tone}`}>{level.word}</span>
                     </td>
-                    <td className="num small">{dry?.runsDryAt ? formatDate(dry.runsDryAt) : dry ? 'not at this pace' : '—'}</td>
+                    <td data-label="Runs dry" className="num small">{dry?.runsDryAt ? formatDate(dry.runsDryAt) : dry ? 'not at this pace' : '—'}</td>
                     <td>
-                      <div className="row">
-                        <button className="secondary" aria-expanded={action?.kind === 'refill' && action.provider === p.provider} onClick={() => setAction({ kind: 'refill', provider: p.provider })}>
-                          Refill {p.provider}
+                      <div className="row" style={{ flexWrap: 'nowrap' }}>
+                        <button
+                          className="secondary compact"
+                          aria-label={`Refill ${p.provider}`}
+                          aria-expanded={action?.kind === 'refill' && action.provider === p.provider}
+                          onClick={() => setAction({ kind: 'refill', provider: p.provider })}
+                        >
+                          Refill
                         </button>
-                        <button className="secondary" aria-expanded={action?.kind === 'sync' && action.provider === p.provider} onClick={() => setAction({ kind: 'sync', provider: p.provider })}>
-                          Sync {p.provider}
+                        <button
+                          className="secondary compact"
+                          aria-label={`Sync ${p.provider}`}
+                          aria-expanded={action?.kind === 'sync' && action.provider === p.provider}
+                          onClick={() => setAction({ kind: 'sync', provider: p.provider })}
+                        >
+                          Sync
                         </button>
                       </div>
                     </td>
@@ -214,7 +224,7 @@ function RefillRequests({ api, refills, onChanged }: { api: Api['api']; refills:
       {refills.data && requests.length === 0 && <p className="empty">No open requests. One opens by itself when a pool falls under 20% of its last refill.</p>}
       {requests.length > 0 && (
         <div className="table-wrap">
-          <table>
+          <table className="stacked">
             <thead>
               <tr>
                 <th>Pool</th>
@@ -227,10 +237,10 @@ function RefillRequests({ api, refills, onChanged }: { api: Api['api']; refills:
             <tbody>
               {requests.map((r) => (
                 <tr key={r.id}>
-                  <td>{r.provider}</td>
-                  <td className="num">{formatCount(r.amount)}</td>
-                  <td>{r.reason}</td>
-                  <td className="small">{formatDate(r.createdAt)}</td>
+                  <td data-label="Pool">{r.provider}</td>
+                  <td data-label="Amount" className="num">{formatCount(r.amount)}</td>
+                  <td data-label="Reason">{r.reason}</td>
+                  <td data-label="Opened" className="small">{formatDate(r.createdAt)}</td>
                   <td>
                     <div className="row">
                       <Busy busy={decide.busy} onClick={() => void decide.run(r.id, true)}>

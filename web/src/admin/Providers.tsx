@@ -20,7 +20,7 @@ export function Providers({ api, providers, onChanged }: { api: Api['api']; prov
       {providers.data && list.length === 0 && <p className="empty">No providers.</p>}
       {list.length > 0 && (
         <div className="table-wrap">
-          <table>
+          <table className="stacked">
             <caption className="sr-only">Providers in routing order</caption>
             <thead>
               <tr>
@@ -41,21 +41,21 @@ export function Providers({ api, providers, onChanged }: { api: Api['api']; prov
                     {p.provider}
                     <div className="small muted">{p.configured ? (p.active ? 'configured, active' : 'configured, inactive') : 'not configured'}</div>
                   </th>
-                  <td>
+                  <td data-label="Health">
                     <Health provider={p} />
                   </td>
-                  <td className="num">
+                  <td data-label="Success (24 h)" className="num">
                     {formatPercent(p.successRate)}
                     <div className="small muted">{formatCount(p.attempts24h)} attempts</div>
                   </td>
-                  <td className="num">{p.priority}</td>
-                  <td className="num">{formatCount(p.rateLimitPerMinute)}</td>
-                  <td className="num">{p.costMicroUsd === null ? 'catalogue' : formatMicroUsd(p.costMicroUsd)}</td>
-                  <td className="small" style={{ maxWidth: '16rem', overflowWrap: 'anywhere' }}>{p.lastError ?? '—'}</td>
+                  <td data-label="Priority" className="num">{p.priority}</td>
+                  <td data-label="Rate limit/min" className="num">{formatCount(p.rateLimitPerMinute)}</td>
+                  <td data-label="Cost/request" className="num">{p.costMicroUsd === null ? 'catalogue' : formatMicroUsd(p.costMicroUsd)}</td>
+                  <td data-label="Last error" className="small" style={{ maxWidth: '16rem', overflowWrap: 'anywhere' }}>{p.lastError ?? '—'}</td>
                   <td>
                     {EDITABLE.has(p.provider) ? (
-                      <button className="secondary" aria-expanded={editing === p.provider} onClick={() => setEditing(editing === p.provider ? undefined : p.provider)}>
-                        Edit {p.provider}
+                      <button className="secondary compact" aria-label={`Edit ${p.provider}`} aria-expanded={editing === p.provider} onClick={() => setEditing(editing === p.provider ? undefined : p.provider)}>
+                        Edit
                       </button>
                     ) : (
                       <span className="small muted">built in</span>
@@ -76,6 +76,7 @@ export function Providers({ api, providers, onChanged }: { api: Api['api']; prov
 
 function Health({ provider: p }: { provider: Provider }) {
   const cooling = p.coolingDownUntil && new Date(p.coolingDownUntil) > new Date();
+  if (!p.configured) return <span className="badge info">not in use</span>;
   return (
     <>
       <span className={`badge ${!p.isHealthy ? 'bad' : cooling ? 'warn' : 'ok'}`}>{!p.isHealthy ? 'unhealthy' : cooling ? 'circuit open' : 'healthy'}</span>

@@ -107,7 +107,11 @@ function Chart({ data }: { data: Series }) {
         width: Math.max(200, el.clientWidth),
         height: 240,
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] } },
-        axes: [{ stroke: '#4d5560' }, { stroke: '#4d5560', size: 56 }],
+        axes: [
+          // One tick a day (or a week on long windows), labelled by date: the bars are whole days.
+          { stroke: '#4d5560', space: 48, incrs: [DAY / 1000, (7 * DAY) / 1000], values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' })) },
+          { stroke: '#4d5560', size: 56 },
+        ],
         legend: { show: false },
         series: [{}, { label: 'Units consumed', stroke: '#1f5fbf', fill: 'rgba(31,95,191,0.25)', width: 2, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } }],
       },

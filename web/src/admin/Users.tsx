@@ -136,7 +136,7 @@ function Transfers({ api, accountId }: { api: Api['api']; accountId: string }) {
       {first.data && entries.length === 0 && <p className="empty">No transfers.</p>}
       {entries.length > 0 && (
         <div className="table-wrap">
-          <table data-testid="transfers">
+          <table className="stacked" data-testid="transfers">
             <thead>
               <tr>
                 <th>When</th>
@@ -149,13 +149,13 @@ function Transfers({ api, accountId }: { api: Api['api']; accountId: string }) {
             <tbody>
               {entries.map((e) => (
                 <tr key={e.transfer.id}>
-                  <td className="small">{formatDate(e.transfer.createdAt)}</td>
-                  <td className="small" style={{ overflowWrap: 'anywhere' }}>{describe(e.transfer)}</td>
-                  <td className="num">{e.effect > 0 ? '+' : ''}{formatCount(e.effect)}</td>
-                  <td className="small" style={{ overflowWrap: 'anywhere' }}>
+                  <td data-label="When" className="small">{formatDate(e.transfer.createdAt)}</td>
+                  <td data-label="What" className="small" style={{ overflowWrap: 'anywhere' }}>{describe(e.transfer)}</td>
+                  <td data-label="Effect" className="num">{e.effect > 0 ? '+' : ''}{formatCount(e.effect)}</td>
+                  <td data-label="From → to" className="small" style={{ overflowWrap: 'anywhere' }}>
                     {e.transfer.debitAccountId} → {e.transfer.creditAccountId}
                   </td>
-                  <td className="small">{e.transfer.state}</td>
+                  <td data-label="State" className="small">{e.transfer.state}</td>
                 </tr>
               ))}
             </tbody>

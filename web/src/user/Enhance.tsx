@@ -162,10 +162,14 @@ function DropZone({ file, preview, onFile }: { file: File | undefined; preview: 
         if (dropped) onFile(dropped);
       }}
     >
-      <label htmlFor="image-file">Drop an image here, or choose one</label>
-      <input id="image-file" type="file" accept="image/*" onChange={(e) => onFile(e.target.files?.[0])} />
+      <p style={{ fontWeight: 600 }}>Drop an image here</p>
+      {/* The native input stays focusable and labelled; only its "No file chosen" text is hidden. */}
+      <input id="image-file" className="file-input" type="file" accept="image/*" onChange={(e) => onFile(e.target.files?.[0])} />
+      <label htmlFor="image-file" className="button secondary" style={{ marginBottom: 0 }}>
+        {file ? 'Choose another image' : 'Choose an image'}
+      </label>
       {file && (
-        <div className="row" style={{ justifyContent: 'center', marginTop: '.5rem' }}>
+        <div className="row" style={{ justifyContent: 'center', marginTop: '.5rem' }} aria-live="polite">
           {preview && <img className="thumb" src={preview} alt="" />}
           <span className="small">
             {file.name} ({Math.ceil(file.size / 1024)} kB)

@@ -20,7 +20,7 @@ export function History({ api, version }: { api: Api['api']; version: number }) 
       {history.data && tasks.length === 0 && <p className="empty">Nothing yet: your enhancements will be listed here.</p>}
       {tasks.length > 0 && (
         <div className="table-wrap">
-          <table>
+          <table className="stacked">
             <caption className="sr-only">Your enhancements, newest first</caption>
             <thead>
               <tr>
@@ -35,12 +35,12 @@ export function History({ api, version }: { api: Api['api']; version: number }) 
               {tasks.map((t) => (
                 <tr key={t.id}>
                   <td>{t.resultUrl ? <a href={t.resultUrl}><img className="thumb" src={t.resultUrl} alt={`Result of ${t.enhancementType ?? t.modelId}`} loading="lazy" /></a> : '—'}</td>
-                  <td>{t.enhancementType ?? t.modelId}</td>
-                  <td>
+                  <td data-label="Type">{t.enhancementType ?? t.modelId}</td>
+                  <td data-label="Status">
                     <span className={`badge ${t.status === 'completed' ? (t.degraded ? 'warn' : 'ok') : t.status === 'failed' ? 'bad' : 'info'}`}>{t.degraded ? 'basic only' : t.status}</span>
                   </td>
-                  <td className="num">{t.creditsCharged}</td>
-                  <td className="small">{formatDate(t.createdAt)}</td>
+                  <td data-label="Credits" className="num">{t.creditsCharged}</td>
+                  <td data-label="When" className="small">{formatDate(t.createdAt)}</td>
                 </tr>
               ))}
             </tbody>

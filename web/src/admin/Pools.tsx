@@ -4,22 +4,12 @@ import { useState } from 'react';
 import { unwrap, type Api, type Schemas } from '../api/client';
 import { formatCount, formatDate, formatMicroUsd } from '../shared/format';
 import { Busy, Notice, ProblemNotice, useAction, type Loaded } from '../shared/ui';
+import { bufferLevel } from './levels';
 
 type Pool = Schemas['PoolState'];
 type Capacity = { primaryProvider: string; pools: Pool[]; bufferLevels: Record<string, number> };
 type Sync = Schemas['PoolSync'];
 type Requests = { requests: Schemas['RefillRequest'][] };
-
-/** The pool's level as a word and a colour (never the colour alone). */
-export function bufferLevel(pool: Pool, primary: boolean, levels: Record<string, number>): { word: string; tone: 'ok' | 'warn' | 'bad' } {
-  if (pool.available < pool.criticalThreshold) return { word: 'critical', tone: 'bad' };
-  if (pool.available < pool.lowThreshold) return { word: 'low', tone: 'warn' };
-  if (!primary) return { word: 'ok', tone: 'ok' };
-  if (pool.available < (levels.minimum ?? 0)) return { word: 'below minimum', tone: 'bad' };
-  if (pool.available < (levels.comfortable ?? 0)) return { word: 'minimum', tone: 'warn' };
-  if (pool.available < (levels.ideal ?? 0)) return { word: 'comfortable', tone: 'ok' };
-  return { word: 'ideal', tone: 'ok' };
-}
 
 export function Pools(props: {
   api: Api['api'];
@@ -76,7 +66,7 @@ export function Pools(props: {
                     <td data-label="Level">
                       <span className={`badge ${level.tone}`}>{level.word}</span>
                     </td>
-                    <td data-label="Runs dry" className="num small">{dry?.runsDryAt ? formatDate(dry.runsDryAt) : dry ? 'not at this pace' : '—'}</td>
+                    <td data-label="Runs dry" className="num small">{dry?.runsDryAt ? formatDate(dry.runsDryAt) : dry ? 'not soon' : '—'}</td>
                     <td>
                       <div className="row" style={{ flexWrap: 'nowrap' }}>
                         <button

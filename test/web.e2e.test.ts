@@ -71,6 +71,8 @@ function tokenFor(userId: string): Promise<string> {
   const secret = readFileSync(path.join(dataDir, 'demo-jwt-secret'), 'utf8').trim();
   return new SignJWT({ role: 'authenticated' }).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
 }
+/** Milliseconds from navigation to the load event, as the browser measured them. */
+const loadTime = () => page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventEnd);
 const balanceShown = async () => Number((await page.getByTestId('balance').textContent())!.replace(/\D/g, ''));
 
 const get = async (p: string, auth: string) => (await fetch(`${base}${p}`, { headers: { authorization: `Bearer ${auth}` } })).json();
@@ -108,6 +110,7 @@ describe('the user page', () => {
     await openPage(`${base}/#token=${userToken}`);
     await expect.poll(() => page.getByTestId('balance').textContent()).toContain('10');
     expect(new URL(page.url()).hash).toBe(''); // the token left the address bar
+    expect(await loadTime()).toBeLessThan(1000);
     const studio = page.getByTestId('package-studio');
     await expect.poll(() => studio.getByRole('button').isDisabled()).toBe(true);
     expect(await page.getByTestId('why-studio').textContent()).toMatch(/cannot|capacity|sold|available/i);
@@ -177,6 +180,7 @@ describe('the admin dashboard', () => {
     await page.getByLabel('Admin API key').fill(adminKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('pool-nanobanana').waitFor();
+    expect(await loadTime()).toBeLessThan(1000);
   }
   const cell = (testId: string) => page.getByTestId('pool-nanobanana').getByTestId(testId).textContent().then((t) => Number(t!.replace(/,/g, '')));
 

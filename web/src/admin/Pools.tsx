@@ -66,7 +66,7 @@ export function Pools(props: {
                     <td data-label="Level">
                       <span className={`badge ${level.tone}`}>{level.word}</span>
                     </td>
-                    <td data-label="Runs dry" className="num small">{dry?.runsDryAt ? formatDate(dry.runsDryAt) : dry ? 'not soon' : '—'}</td>
+                    <td data-label="Runs dry" className="num small">{p.available === 0 ? 'empty' : dry?.runsDryAt ? formatDate(dry.runsDryAt) : dry ? 'not soon' : '—'}</td>
                     <td>
                       <div className="row" style={{ flexWrap: 'nowrap' }}>
                         <button

@@ -66,6 +66,12 @@ export function printDemoCredentials(url: string, demo: DemoCredentials): void {
     `  curl -H "Authorization: Bearer ${demo.userToken ?? '<user token>'}" "${url}/api/enhance-image?taskId=<taskId from above>"`,
     `  open ${url}/docs`,
     '',
+    'Web pages:',
+    // The token rides in the fragment, which the browser never sends to a server; the page moves it
+    // to the tab's sessionStorage and takes it out of the address at once.
+    demo.userToken ? `  user page:  ${url}/#token=${demo.userToken}` : `  user page:  ${url}/ (paste a user token)`,
+    `  dashboard:  ${url}/admin (sign in with the admin API key above)`,
+    '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }

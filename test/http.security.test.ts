@@ -20,6 +20,11 @@ const routeCases: Record<string, RouteCase> = {
   'GET /docs': { access: 'public', path: '/docs' },
   'GET /docs/assets/:file': { access: 'public', path: '/docs/assets/swagger-ui.css' },
   'GET /metrics': { access: 'metrics', path: '/metrics' },
+  // The web pages and their assets (src/http/web.ts): public static files; the API behind them checks callers.
+  'GET /': { access: 'public', path: '/' },
+  'GET /admin': { access: 'public', path: '/admin' },
+  'GET /admin/*': { access: 'public', path: '/admin/pools' },
+  'GET /assets/:file': { access: 'public', path: '/assets/missing.js' },
   'GET /v1/me': { access: 'user', path: '/v1/me' },
   'GET /v1/accounts/:accountId': { access: 'user', path: '/v1/accounts/user:alice:purchased', othersPath: '/v1/accounts/user:bob:purchased' },
   'GET /v1/accounts/:accountId/transfers': { access: 'user', path: '/v1/accounts/user:alice:purchased/transfers', othersPath: '/v1/accounts/user:bob:purchased/transfers' },

@@ -19,6 +19,7 @@ import { registerFileRoutes } from './routes/files.ts';
 import { registerGenerationRoutes } from './routes/generations.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerSystemRoutes } from './routes/system.ts';
+import { fallbackPage, registerWebRoutes } from './web.ts';
 
 export type { AppDependencies } from './context.ts';
 
@@ -68,7 +69,9 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
     return c.body(body, 200, { 'content-type': file.endsWith('.css') ? 'text/css' : 'text/javascript', 'cache-control': 'public, max-age=86400' });
   });
 
-  app.notFound((c) => problemResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}; the API is described at /openapi.json`)));
+  registerWebRoutes(app);
+
+  app.notFound((c) => fallbackPage(c) ?? problemResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}; the API is described at /openapi.json`)));
   app.onError(handleError);
   return app;
 }

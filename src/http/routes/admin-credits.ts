@@ -31,7 +31,7 @@ const RefillRequest = z
     amount: z.number().int().positive(),
     reason: z.string().trim().min(1).max(500).optional(),
   })
-  .openapi('RefillRequest');
+  .openapi('Refill'); // not RefillRequest: that name is the request-for-a-refill record (admin-pools.ts)
 
 const AlertBody = z
   .object({ id: z.string(), type: z.string(), level: z.enum(['info', 'warning', 'critical']), message: z.string(), data: z.record(z.string(), z.unknown()), createdAt: z.string(), acknowledgedAt: z.string().nullable() })

@@ -1,0 +1,147 @@
+// A generation by id with its owner, every provider attempt, and its result; and the purchases list,
+// which comes with the payments work (until the server lists it in /openapi.json: not available yet).
+import { useState } from 'react';
+import { unwrap, type Api } from '../api/client';
+import { formatCount, formatDate, formatMicroUsd, formatPrice } from '../shared/format';
+import { Loading, Notice, ProblemNotice, useLoaded } from '../shared/ui';
+
+export function Generations({ api }: { api: Api['api'] }) {
+  const [query, setQuery] = useState('');
+  const [id, setId] = useState<string>();
+  return (
+    <section className="card" id="generations" aria-labelledby="generations-title">
+      <h2 id="generations-title">Generations</h2>
+      <form className="row" style={{ alignItems: 'flex-end' }} onSubmit={(e) => (e.preventDefault(), setId(query.trim() || undefined))}>
+        <div className="field" style={{ flex: '1 1 16rem', marginBottom: 0 }}>
+          <label htmlFor="generation-id">Generation id</label>
+          <input id="generation-id" type="text" value={query} onChange={(e) => setQuery(e.target.value)} maxLength={100} required />
+        </div>
+        <button type="submit">Open generation</button>
+      </form>
+      <p className="small muted">Filters and lists come with the analytics routes; a user’s ids are on their page and in their webhooks.</p>
+      {id && <Generation key={id} api={api} id={id} />}
+    </section>
+  );
+}
+
+function Generation({ api, id }: { api: Api['api']; id: string }) {
+  const found = useLoaded(() => unwrap(api.GET('/v1/admin/generations/{id}', { params: { path: { id } } })), [id]);
+  if (found.loading && !found.data) return <Loading label="Loading the generation" />;
+  if (!found.data) return <ProblemNotice problem={found.error} what="Loading the generation" />;
+  const { task, attempts, userId } = found.data;
+  return (
+    <div className="stack" style={{ marginTop: '1rem' }} data-testid="generation">
+      <div className="cols">
+        <dl className="small" style={{ margin: 0 }}>
+          <dt className="muted">Owner</dt>
+          <dd>{userId}</dd>
+          <dt className="muted">Status</dt>
+          <dd>
+            {task.status}
+            {task.degraded ? ` (degraded: ${task.degradedReason ?? ''})` : ''}
+          </dd>
+          <dt className="muted">Model / type</dt>
+          <dd>
+            {task.modelId} / {task.enhancementType ?? '—'}
+          </dd>
+          <dt className="muted">Credits charged</dt>
+          <dd>{task.creditsCharged}</dd>
+          <dt className="muted">Created / ended</dt>
+          <dd>
+            {formatDate(task.createdAt)} / {formatDate(task.completedAt)}
+          </dd>
+          {task.errorMessage && (
+            <>
+              <dt className="muted">Error</dt>
+              <dd>{task.errorMessage}</dd>
+            </>
+          )}
+        </dl>
+        <figure style={{ margin: 0 }}>
+          {task.resultUrl ? <img src={task.resultUrl} alt={`Result of ${task.id}`} style={{ maxWidth: '100%', borderRadius: 6 }} /> : <p className="empty">No result image.</p>}
+          <figcaption>Result</figcaption>
+        </figure>
+      </div>
+      <div className="table-wrap">
+        <table>
+          <caption style={{ textAlign: 'left', fontWeight: 600 }}>Attempts</caption>
+          <thead>
+            <tr>
+              <th>Provider / model</th>
+              <th>Status</th>
+              <th className="num">Units</th>
+              <th className="num">Cost</th>
+              <th className="num">Latency</th>
+              <th>Error</th>
+              <th>Started</th>
+            </tr>
+          </thead>
+          <tbody>
+            {attempts.length === 0 && (
+              <tr>
+                <td colSpan={7} className="empty">
+                  No provider attempts{task.provider === 'local' ? ' (the built-in local provider did the work)' : ''}.
+                </td>
+              </tr>
+            )}
+            {attempts.map((a) => (
+              <tr key={a.id}>
+                <td>
+                  {a.provider} / {a.providerModel}
+                </td>
+                <td>{a.status}</td>
+                <td className="num">{formatCount(a.costUnits)}</td>
+                <td className="num">{formatMicroUsd(a.costMicroUsd)}</td>
+                <td className="num">{a.latencyMs === null ? '—' : `${formatCount(a.latencyMs)} ms`}</td>
+                <td className="small">{a.errorMessage ? `${a.errorKind ?? ''}: ${a.errorMessage}` : '—'}</td>
+                <td className="small">{formatDate(a.startedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
+
+export function Purchases({ clients, available }: { clients: Api; available: boolean | undefined }) {
+  const purchases = useLoaded(async () => (available ? unwrap(clients.future.GET('/v1/admin/purchases', { params: { query: { limit: 20 } } })) : undefined), [available]);
+  const list = purchases.data?.purchases ?? [];
+  return (
+    <section className="card" id="purchases" aria-labelledby="purchases-title">
+      <h2 id="purchases-title">Purchases</h2>
+      {available === false && <Notice kind="info">The purchases list is not available on this server yet.</Notice>}
+      {available && purchases.loading && !purchases.data && <Loading label="Loading purchases" />}
+      <ProblemNotice problem={purchases.error} what="The purchases list" />
+      {purchases.data && list.length === 0 && <p className="empty">No purchases yet.</p>}
+      {list.length > 0 && (
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>User</th>
+                <th>Package</th>
+                <th className="num">Credits</th>
+                <th className="num">Amount</th>
+                <th>Status</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((p) => (
+                <tr key={p.id}>
+                  <td className="small">{formatDate(p.createdAt)}</td>
+                  <td>{p.userId}</td>
+                  <td>{p.packageId}</td>
+                  <td className="num">{formatCount(p.credits)}</td>
+                  <td className="num">{formatPrice(p.amount, p.currency)}</td>
+                  <td>{p.status}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

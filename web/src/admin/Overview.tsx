@@ -1,0 +1,36 @@
+// The numbers an operator looks at first. Margin needs revenue per sale, which comes with the
+// analytics routes; until the server has them the card says so instead of guessing.
+import type { Schemas } from '../api/client';
+import { formatCount, formatUsdDecimal } from '../shared/format';
+import { ProblemNotice, type Loaded } from '../shared/ui';
+
+type Stats = { platformCreditsRemaining: number; dailyUsage: number; activeUsers: number; monthlyCost: string };
+type Pools = { primaryProvider: string; pools: Schemas['PoolState'][] };
+
+export function Overview({ stats, pools }: { stats: Loaded<Stats>; pools: Loaded<Pools> }) {
+  const s = stats.data;
+  const primary = pools.data?.pools.find((p) => p.provider === pools.data?.primaryProvider);
+  const cards: { label: string; value: string; note: string; id: string }[] = [
+    { id: 'remaining', label: 'Credits remaining', value: s ? formatCount(s.platformCreditsRemaining) : '—', note: `${pools.data?.primaryProvider ?? 'primary'} pool units available` },
+    { id: 'sellable', label: 'Sellable user credits', value: primary ? formatCount(primary.sellableUserCredits) : '—', note: 'what packages may still sell' },
+    { id: 'today', label: 'Consumed in 24 h', value: s ? formatCount(s.dailyUsage) : '—', note: 'generations ended in the last 24 hours' },
+    { id: 'users', label: 'Users with credits', value: s ? formatCount(s.activeUsers) : '—', note: 'users the ledger knows' },
+    { id: 'cost', label: 'Provider cost this month', value: s ? formatUsdDecimal(s.monthlyCost) : '—', note: 'what the providers charged us' },
+    { id: 'margin', label: 'Margin', value: 'n/a', note: 'needs the analytics routes (not on this server yet)' },
+  ];
+  return (
+    <section id="overview" aria-labelledby="overview-title">
+      <h1 id="overview-title">Overview</h1>
+      <ProblemNotice problem={stats.error} what="Loading the stats" />
+      <div className="grid">
+        {cards.map((c) => (
+          <div className="card" key={c.id} data-testid={`card-${c.id}`}>
+            <div className="muted small">{c.label}</div>
+            <div className="stat">{c.value}</div>
+            <div className="small muted">{c.note}</div>
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}

@@ -47,8 +47,9 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
   const db = await createTestDatabase();
   // Listening comes first, on a port the system picks, so the public URL names a port already ours
   // (a port found free and bound later could be taken in between); requests wait for the app.
-  let handle: ((request: Request) => Response | Promise<Response>) | undefined;
-  const server = options.listen ? serve({ fetch: (request) => handle!(request), hostname: '127.0.0.1', port: 0 }) : undefined;
+  // The Node bindings travel with each request (the body rules read the socket's HTTP/1 framing).
+  let handle: ((request: Request, env: unknown) => Response | Promise<Response>) | undefined;
+  const server = options.listen ? serve({ fetch: (request, env) => handle!(request, env), hostname: '127.0.0.1', port: 0 }) : undefined;
   if (server) {
     await once(server, 'listening');
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -75,7 +76,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
   await services.start({ worker: options.worker ?? false });
   afterAll(() => services.stop());
   const app = createApp(httpDependencies(services, { config, pool: db.pool, log }));
-  handle = (request) => app.fetch(request);
+  handle = (request, env) => app.fetch(request, env as never);
   const adminKey = (await createApiKey(db.pool, { role: 'admin', name: 'test admin' })).key;
   const serviceKey = (await createApiKey(db.pool, { role: 'service', name: 'test service' })).key;
   const revoked = await createApiKey(db.pool, { role: 'admin', name: 'revoked' });

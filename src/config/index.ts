@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 import { bool, integer, list, secret } from './fields.ts';
 import { generationsSchema, providersSchema, storageSchema } from './generations.ts';
+import { paymentsSchema, refinePayments, withPaymentUrls } from './payments.ts';
 
 const baseSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
@@ -119,6 +120,7 @@ const baseSchema = z.object({
   providers: providersSchema,
   generations: generationsSchema,
   storage: storageSchema,
+  payments: paymentsSchema,
   ledger: z
     .object({
       /** Most ledger operations one shared commit carries. */
@@ -141,12 +143,14 @@ export const configSchema = baseSchema
         ctx.addIssue({ code: 'custom', path: ['providers', name, 'pool'], message: `names pool "${provider.pool}", which is not in credits.pools` });
       }
     }
+    refinePayments(config, ctx);
   })
   .transform((config) => ({
     ...config,
     publicUrl: (config.publicUrl ?? `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${config.http.port}`).replace(/\/+$/, ''),
     generations: { ...config.generations, models: withRouteCosts(config) },
-  }));
+  }))
+  .transform((config) => ({ ...config, payments: withPaymentUrls(config.payments, config.publicUrl) }));
 
 /** Each route's cost: as configured, or its pool's unit cost × the units it consumes (SPEC §1.1). */
 function withRouteCosts(config: Pick<z.infer<typeof baseSchema>, 'generations' | 'providers' | 'credits'>) {
@@ -170,6 +174,8 @@ export type CreditsConfig = Config['credits'];
 export type ProvidersConfig = Config['providers'];
 export type GenerationsConfig = Config['generations'];
 export type StorageConfig = Config['storage'];
+export type PaymentsConfig = Config['payments'];
+export { withDemoPurchases } from './payments.ts';
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variable -> path in the config object. Several names may feed one path (aliases). */
@@ -235,6 +241,14 @@ export const envVariables: Record<string, string> = {
   S3_ACCESS_KEY_ID: 'storage.s3.accessKeyId',
   S3_SECRET_ACCESS_KEY: 'storage.s3.secretAccessKey',
   S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
+  TALLY_DEV_PURCHASES: 'payments.devPurchases',
+  TALLY_CHECKOUT_MINUTES: 'payments.checkoutMinutes',
+  STRIPE_SECRET_KEY: 'payments.stripe.secretKey',
+  STRIPE_WEBHOOK_SECRET: 'payments.stripe.webhookSecret',
+  STRIPE_API_BASE: 'payments.stripe.apiBase',
+  STRIPE_SUCCESS_URL: 'payments.stripe.successUrl',
+  STRIPE_CANCEL_URL: 'payments.stripe.cancelUrl',
+  STRIPE_PRICE_TIERS: 'payments.stripe.priceTiers',
 };
 
 export class ConfigError extends Error {

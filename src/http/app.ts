@@ -17,6 +17,7 @@ import { registerBackgroundRoutes } from './routes/background.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
 import { registerFileRoutes } from './routes/files.ts';
 import { registerGenerationRoutes } from './routes/generations.ts';
+import { registerPaymentRoutes } from './routes/payments.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 
@@ -49,6 +50,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerGenerationRoutes(app);
   registerAdminGenerationRoutes(app);
   registerWebhookRoutes(app);
+  registerPaymentRoutes(app);
   registerFileRoutes(app);
 
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);

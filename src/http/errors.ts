@@ -7,6 +7,7 @@ import { RefillDecisionError } from '../credits/refills.ts';
 import { CreditsError } from '../credits/index.ts';
 import { GenerationError } from '../generations/errors.ts';
 import { isLedgerError, type LedgerError } from '../ledger/index.ts';
+import { PaymentsError } from '../payments/errors.ts';
 import type { AppEnv } from './context.ts';
 
 export const errorStatus = {
@@ -25,6 +26,7 @@ export const errorStatus = {
   internal: 500,
   bad_gateway: 502,
   unavailable: 503,
+  payments_not_configured: 503,
   gateway_timeout: 504,
 } as const;
 
@@ -46,6 +48,7 @@ const titles: Record<ErrorCode, string> = {
   internal: 'Internal error',
   bad_gateway: 'Provider failed',
   unavailable: 'Service unavailable',
+  payments_not_configured: 'Payments not configured',
   gateway_timeout: 'Not finished in time',
 };
 
@@ -101,6 +104,26 @@ function fromCreditsError(error: CreditsError): ApiError {
   return new ApiError('validation_failed', error.message, { errors: error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined });
 }
 
+function fromPaymentsError(error: PaymentsError): ApiError {
+  const errors = error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined;
+  switch (error.code) {
+    case 'payments_not_configured':
+      return new ApiError('payments_not_configured', error.message);
+    case 'idempotency_conflict':
+      return new ApiError('idempotency_conflict', error.message, { errors: [{ path: 'header.idempotency-key', message: error.message }] });
+    case 'request_in_progress':
+      return new ApiError('conflict', error.message, { retryAfterSeconds: 1 });
+    case 'payment_provider_failed':
+      return new ApiError('bad_gateway', error.message);
+    case 'invalid_signature':
+      return new ApiError('validation_failed', error.message, { errors: [{ path: 'header.stripe-signature', message: error.message }] });
+    case 'not_found':
+      return new ApiError('not_found', error.message);
+    default:
+      return new ApiError('validation_failed', error.message, { errors });
+  }
+}
+
 function fromGenerationError(error: GenerationError): ApiError {
   const errors = error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined;
   if (error.code === 'unknown_model' || error.code === 'not_found') return new ApiError('not_found', error.message);
@@ -113,6 +136,7 @@ export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof CreditsError) return fromCreditsError(error);
   if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message, { extra: { needed: error.detail.needed, available: error.detail.available, upgrade: error.detail.upgrade } });
   if (error instanceof GenerationError) return fromGenerationError(error);
+  if (error instanceof PaymentsError) return fromPaymentsError(error);
   if (error instanceof RefillDecisionError) return new ApiError(error.code === 'not_found' ? 'not_found' : 'conflict', error.message);
   if (isLedgerError(error)) return fromLedgerError(error);
   if (error instanceof HTTPException) {

@@ -1,12 +1,16 @@
 // Generated junk at every route's validators: never a 5xx, and every 4xx is problem+json.
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeStripe } from './fakes/stripe.ts';
 import { createTestApp, listRoutes, type TestApp } from './support/http.ts';
 
 let t: TestApp;
 let user: string;
 beforeAll(async () => {
-  t = await createTestApp();
+  // Payments answer 503 when no payment provider is configured: a local Stripe stand-in serves them here.
+  const stripe = await startFakeStripe();
+  afterAll(() => stripe.close());
+  t = await createTestApp({ STRIPE_SECRET_KEY: 'sk_test_fuzz', STRIPE_WEBHOOK_SECRET: 'whsec_fuzz', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' });
   user = await t.userToken('fuzzer');
 });
 

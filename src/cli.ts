@@ -269,7 +269,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     process.exitCode = await command(args, { config, log });
   } catch (error) {
-    if (error instanceof EmbeddedPostgresError || error instanceof MigrationError) {
+    if (error instanceof EmbeddedPostgresError || error instanceof MigrationError || error instanceof ConfigError) {
       log.fatal(error.message);
     } else {
       log.fatal({ err: error }, 'tally failed');

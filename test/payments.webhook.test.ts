@@ -143,6 +143,17 @@ describe('refunds and disputes', () => {
     expect((await ledgerCheck(s)).ok).toBe(true);
   });
 
+  it('out of order: a dispute closed (won) before its opening arrives leaves the credits in place, and the late opening takes nothing', async () => {
+    const { purchaseId, paid } = await checkoutPaid(s, 'ola', 'starter');
+    await s.deliver(s.stripe.event('checkout.session.completed', paid));
+    const dispute = { id: 'dp_test_early_close', object: 'dispute', amount: 999, currency: 'eur', charge: 'ch_y', payment_intent: paid.payment_intent, status: 'needs_response' };
+    await s.deliver(s.stripe.event('charge.dispute.closed', { ...dispute, status: 'won' }));
+    await s.deliver(s.stripe.event('charge.dispute.created', dispute));
+    expect((await s.t.credits.balance('ola')).purchased).toBe(10);
+    expect(await s.purchase(purchaseId)).toMatchObject({ status: 'paid', disputeStatus: 'won', creditsClawedBack: 10, creditsRestored: 10 });
+    expect((await ledgerCheck(s)).ok).toBe(true);
+  });
+
   it('out of order: a refund before its payment waits, then applies once; an expiry after payment changes nothing', async () => {
     const { purchaseId, paid } = await checkoutPaid(s, 'ned', 'starter');
     await s.client.refunds.create({ payment_intent: paid.payment_intent as string });

@@ -175,7 +175,7 @@ export type ProvidersConfig = Config['providers'];
 export type GenerationsConfig = Config['generations'];
 export type StorageConfig = Config['storage'];
 export type PaymentsConfig = Config['payments'];
-export { withDemoPurchases } from './payments.ts';
+
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variable -> path in the config object. Several names may feed one path (aliases). */
@@ -253,6 +253,12 @@ export const envVariables: Record<string, string> = {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** `tally start --demo` turns development purchases on, under the same rule: never in production. */
+export function withDemoPurchases(config: Config): Config {
+  if (config.env === 'production') throw new ConfigError('`tally start --demo` grants purchases without payment and is refused when NODE_ENV=production.');
+  return { ...config, payments: { ...config.payments, devPurchases: true } };
 }
 
 export interface LoadConfigOptions {

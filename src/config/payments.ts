@@ -58,9 +58,3 @@ export function refinePayments(config: { env: string; payments: PaymentsInput; c
 export function withPaymentUrls(payments: PaymentsInput, publicUrl: string) {
   return { ...payments, stripe: { ...payments.stripe, successUrl: payments.stripe.successUrl ?? `${publicUrl}/`, cancelUrl: payments.stripe.cancelUrl ?? `${publicUrl}/` } };
 }
-
-/** `tally start --demo` turns development purchases on, under the same rule: never in production. */
-export function withDemoPurchases<C extends { env: string; payments: PaymentsInput }>(config: C): C {
-  if (config.env === 'production') throw new Error('`tally start --demo` grants purchases without payment and is refused when NODE_ENV=production');
-  return { ...config, payments: { ...config.payments, devPurchases: true } };
-}

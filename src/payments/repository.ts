@@ -72,7 +72,7 @@ export function viewOf(row: PurchaseRow): PurchaseView {
     currency: row.currency,
     status: row.status,
     // Only an open checkout's link is of use to anyone.
-    checkoutUrl: row.status === 'pending' && !row.checkout_completed_at ? row.checkout_url : null,
+    checkoutUrl: row.status === 'pending' && !row.checkout_completed_at && row.expires_at !== null && row.expires_at > new Date() ? row.checkout_url : null,
     checkoutSessionId: row.checkout_session_id,
     paymentIntentId: row.payment_intent_id,
     amountRefunded: row.amount_refunded,

@@ -157,7 +157,7 @@ async function onDisputeOpened(deps: WebhookDeps, tx: Client, purchase: Purchase
 async function onDisputeClosed(deps: WebhookDeps, tx: Client, purchase: PurchaseRow, dispute: Stripe.Dispute): Promise<string> {
   if (purchase.dispute_id !== dispute.id) {
     // Closed before we saw it open: take back as the opening would have, then settle as closed.
-    await onDisputeOpened(deps, tx, purchase, dispute);
+    await onDisputeOpened(deps, tx, purchase, { ...dispute, status: 'needs_response' });
     purchase = (await lockPurchase(tx, purchase.id))!;
   }
   if (purchase.dispute_status === 'won' || purchase.dispute_status === 'lost') return 'dispute already closed';

@@ -37,6 +37,13 @@ describe('verification', () => {
     expect((await s.t.db.pool.query('select count(*)::int as n from stripe_events where id = $1', [event.id])).rows[0].n).toBe(0);
   });
 
+  it('refuses a body over the webhook limit with 413 before handling it, even when signed', async () => {
+    const event = s.stripe.event('invoice.created', { id: 'in_test_big', object: 'invoice', description: 'x'.repeat(300 * 1024) });
+    const answer = await s.deliver(event);
+    expect(answer.status).toBe(413);
+    expect((await s.t.db.pool.query('select count(*)::int as n from stripe_events where id = $1', [event.id])).rows[0].n).toBe(0);
+  });
+
   it('answers 2xx to an event it does not handle, and logs it as ignored', async () => {
     const event = s.stripe.event('invoice.created', { id: 'in_test_1', object: 'invoice' });
     expect(await s.deliver(event)).toEqual({ status: 200, body: { received: true, duplicate: false } });

@@ -19,9 +19,15 @@ export interface WebhookDeps extends SettleDeps {
 }
 
 export async function handleStripeEvent(deps: WebhookDeps, event: StripeEvent): Promise<{ duplicate: boolean; outcome: string }> {
+  // A replay of a handled event is answered without opening a transaction.
+  const seen = await deps.pool.query('select 1 from stripe_events where id = $1', [event.id]);
+  if (seen.rowCount) return { duplicate: true, outcome: 'duplicate' };
   for (let attempt = 1; ; attempt++) {
     try {
       const result = await withTransaction(deps.pool, async (tx) => {
+        // A concurrent duplicate waits on the first delivery's row below, holding a connection; bounded,
+        // so duplicates can never hold every connection while the first needs one (setTier takes its own).
+        await tx.query(`set local lock_timeout = '10s'`);
         const fresh = await tx.query(`insert into stripe_events (id, type, outcome) values ($1, $2, 'handling') on conflict (id) do nothing returning id`, [event.id, event.type]);
         if (fresh.rowCount === 0) return { duplicate: true, outcome: 'duplicate' };
         const outcome = await dispatch(deps, tx, event.type, event.data.object, event.created);

@@ -86,6 +86,8 @@ describe('capacity during checkout', () => {
     const first = await app.buy('eve', 'starter');
     expect(first.status).toBe(200);
     expect((await app.buy('fay', 'starter')).status).toBe(409);
+    const alerts = await (await app.t.request('GET', '/v1/admin/alerts', { auth: app.t.adminKey })).json();
+    expect(alerts.alerts.map((a: { type: string }) => a.type)).toEqual(expect.arrayContaining(['capacity_low', 'sale_blocked']));
     const packages = await (await app.t.request('GET', '/api/credits/purchase')).json();
     expect(packages.platformCapacity).toMatchObject({ totalUserCredits: 0, canSellStarter: false });
     const session = [...app.stripe.sessions.values()].find((x) => (x.metadata as { userId: string }).userId === 'eve')!;

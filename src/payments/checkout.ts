@@ -94,10 +94,23 @@ async function createPurchase(deps: CheckoutDeps, input: { userId: string; pkg: 
   );
   if (rows[0]) {
     deps.log.info({ purchaseId: id, userId, packageId: pkg.id, backing, expiresAt }, 'checkout: backing held');
+    await alertIfCapacityLow(deps, provider);
     return rows[0];
   }
   await deps.ledger.voidHold({ hold: holdKey });
   return undefined;
+}
+
+/** SPEC's "capacity low after a sale": the held backing already left the pool's available units. */
+async function alertIfCapacityLow(deps: CheckoutDeps, provider: string): Promise<void> {
+  const pool = await deps.credits.poolState(provider);
+  if (pool.available >= pool.lowThreshold) return;
+  await recordAlert(deps.pool, {
+    type: 'capacity_low',
+    level: pool.available < pool.criticalThreshold ? 'critical' : 'warning',
+    message: `The ${provider} pool has ${pool.available} units available after a checkout opened (${pool.sellableUserCredits} user credits sellable)`,
+    data: { provider, available: pool.available, sellableUserCredits: pool.sellableUserCredits },
+  });
 }
 
 /**

@@ -50,7 +50,7 @@ const commands: Record<string, Command> = {
   worker: (_args, ctx) => run(ctx, { http: false, worker: true, migrate: false, demo: false }),
   migrate: async (_args, { config, log }) =>
     withDatabase(config, log, async (db) => {
-      const applied = await migrate(db.pool, { onApply: (name) => log.info({ migration: name }, 'applying migration') });
+      const applied = await migrate(db.pool, migrationLog(log));
       await migrateQueue(db.pool);
       log.info({ applied: applied.length }, applied.length ? 'migrations applied' : 'database already up to date');
       return 0;
@@ -62,7 +62,7 @@ const commands: Record<string, Command> = {
     }
     return withDatabase(config, log, async (db) => {
       const status = await migrationStatus(db.pool);
-      if (!status.current) {
+      if (!status.compatible) {
         process.stderr.write('The database schema is not current; run `tally migrate` first.\n');
         return 1;
       }
@@ -193,6 +193,14 @@ function waitForStopSignal(log: Logger): Promise<void> {
   });
 }
 
+/** What `migrate` reports as it goes, for the log. */
+function migrationLog(log: Logger) {
+  return {
+    onApply: (name: string) => log.info({ migration: name }, 'applying migration'),
+    onNewer: (unknown: string[]) => log.warn({ newerMigrations: unknown }, 'the database was migrated by a newer release; this one runs on it (migrations only add)'),
+  };
+}
+
 interface Started { server?: Server; worker?: Worker; services: Services }
 
 async function startRoles(db: Database, { config: configured, log }: { config: Config; log: Logger }, roles: Roles): Promise<Started> {
@@ -200,12 +208,12 @@ async function startRoles(db: Database, { config: configured, log }: { config: C
   const config = roles.demo ? withDemoPurchases(configured) : configured;
   log.info({ database: redactUrl(db.url), embedded: db.embedded?.mode ?? false }, 'database connected');
   if (roles.migrate) {
-    const applied = await migrate(db.pool, { onApply: (name) => log.info({ migration: name }, 'applying migration') });
+    const applied = await migrate(db.pool, migrationLog(log));
     await migrateQueue(db.pool);
     if (applied.length) log.info({ applied: applied.length }, 'migrations applied');
   } else {
     const status = await migrationStatus(db.pool);
-    if (!status.current) throw new MigrationError(`database migrations are not current (pending: ${status.pending.join(', ')}): run \`tally migrate\` first`);
+    if (!status.compatible) throw new MigrationError(`database migrations are not current (pending: ${status.pending.join(', ')}): run \`tally migrate\` first`);
   }
   const services = createServices({ config, pool: db.pool, log });
   const { ledger, credits } = services;

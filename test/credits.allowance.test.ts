@@ -1,4 +1,4 @@
-// Tiers, allowances and the monthly reset (SPEC §1.2), with the pool's backing moving alongside.
+// Tiers, allowances and the monthly reset (docs/rules.md §2), with the pool's backing moving alongside.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/http.ts';
 

@@ -1,7 +1,8 @@
 // Charging for work: spending order, 402s, overflow up to its cap, settling on the primary or a
-// fallback provider with the pools moving as SPEC §1.3 says, and refunds.
+// fallback provider with the pools moving as docs/rules.md §3 says, and refunds.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { splitCharge, InsufficientCreditsError } from '../src/credits/charges.ts';
+import { splitCharge } from '../src/credits/charges.ts';
+import { InsufficientCreditsError } from '../src/credits/errors.ts';
 import { createTestApp, type TestApp } from './support/http.ts';
 
 describe('splitCharge (spending order)', () => {
@@ -29,12 +30,24 @@ describe('charges', () => {
     expect(error.detail).toMatchObject({ needed: 1, available: 0, upgrade: true });
   });
 
-  it('over HTTP, a refusal is a 402 problem that carries the message', async () => {
-    const { toApiError, errorStatus } = await import('../src/http/errors.ts');
-    const error = await t.credits.chargeHold({ userId: 'fay', credits: 1, key: 'gen-fay-2' }).catch((e) => e);
-    const api = toApiError(error)!;
-    expect(errorStatus[api.code]).toBe(402);
-    expect(api.detail).toMatch(/upgrade/i);
+  it('over HTTP, submitting and inferring without credits is a 402 problem that says what to do, and holds nothing', async () => {
+    const token = await t.userToken('fran');
+    const photo = 'https://images.example/photo.png'; // never fetched: the user is refused first
+    const answers = await Promise.all([
+      t.request('POST', '/v1/generations', { auth: token, body: { inputImageUrl: photo, enhancementType: 'lighting' } }),
+      t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: photo, enhancementType: 'lighting' } }),
+      t.request('POST', '/api/infer', { auth: token, body: { modelId: 'enhance', inputs: { prompt: 'brighter', imageUrl: photo } } }),
+      t.request('POST', '/v1/infer', { auth: token, body: { modelId: 'enhance', inputs: { prompt: 'brighter', imageUrl: photo } } }),
+    ]);
+    for (const answer of answers) {
+      expect(answer.status).toBe(402);
+      expect(answer.headers.get('content-type')).toBe('application/problem+json');
+      const problem = (await answer.json()) as { code: string; detail: string; needed: number; available: number; upgrade: boolean };
+      expect(problem).toMatchObject({ code: 'insufficient_credits', needed: 1, available: 0, upgrade: true });
+      expect(problem.detail).toMatch(/upgrade/i);
+    }
+    const { rows } = await t.db.pool.query<{ n: number }>("select count(*)::int as n from generations where user_id = 'fran'");
+    expect(rows[0]!.n).toBe(0);
   });
 
   it('a paid user with overflow draws up to the cap and no further', async () => {

@@ -93,6 +93,21 @@ describe('rate limiting', () => {
     // Another caller has a budget of its own.
     expect((await limited.request('GET', '/v1/me', { auth: await limited.userToken('frank') })).status).toBe(200);
   });
+
+  it('counts an API key as one caller, whichever user it acts for; another key has its own budget', async () => {
+    const limited = await createTestApp({ TALLY_RATE_LIMIT_ENABLED: 'true', TALLY_RATE_LIMIT_PER_MINUTE: '5' });
+    const asUser = (user: string) => limited.request('GET', '/v1/credits/balance', { auth: limited.serviceKey, headers: { 'x-tally-user': user } });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await asUser(`user-${i}`)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    const refused = await asUser('someone-new');
+    expect(refused.status).toBe(429);
+    // 5 a minute refill one request every 12 s: that is how long the caller is told to wait.
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(10);
+    expect(retryAfter).toBeLessThanOrEqual(12);
+    expect((await limited.request('GET', '/v1/admin/pools', { auth: limited.adminKey })).status).toBe(200);
+  });
 });
 
 describe('CORS', () => {
@@ -137,6 +152,32 @@ describe('JWKS tokens (RS256, as Supabase issues with asymmetric keys)', () => {
     // An HS256 token is refused when only a JWKS is configured.
     const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('x').sign(new TextEncoder().encode('a'.repeat(32)));
     await expect(verify(hs)).rejects.toThrow(/invalid token/);
+  });
+});
+
+describe('a Supabase project named by SUPABASE_URL', () => {
+  it('takes its users’ ES256 tokens through the derived JWKS, issuer and audience, and its legacy HS256 secret too', async () => {
+    const pair = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'sb1', alg: 'ES256', use: 'sig' };
+    const auth = createServer((req, res) => {
+      if (req.url !== '/auth/v1/.well-known/jwks.json') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => auth.listen(0, '127.0.0.1', resolve));
+    try {
+      const project = `http://127.0.0.1:${(auth.address() as AddressInfo).port}`;
+      const legacySecret = 'legacy-supabase-secret-0123456789';
+      const verify = createUserTokenVerifier(loadConfig({ env: { SUPABASE_URL: project, SUPABASE_JWT_SECRET: legacySecret } }).auth);
+      const sign = (claims: { issuer: string; audience: string }) =>
+        new SignJWT({ role: 'authenticated' }).setProtectedHeader({ alg: 'ES256', kid: 'sb1' }).setSubject('sb-user').setIssuer(claims.issuer).setAudience(claims.audience).setExpirationTime('5m').sign(pair.privateKey);
+      expect(await verify(await sign({ issuer: `${project}/auth/v1`, audience: 'authenticated' }))).toEqual({ userId: 'sb-user' });
+      await expect(verify(await sign({ issuer: 'https://elsewhere.supabase.co/auth/v1', audience: 'authenticated' }))).rejects.toThrow(/invalid token/);
+      await expect(verify(await sign({ issuer: `${project}/auth/v1`, audience: 'anon' }))).rejects.toThrow(/invalid token/);
+      const legacy = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('old-user').setIssuer(`${project}/auth/v1`).setAudience('authenticated').setExpirationTime('5m').sign(new TextEncoder().encode(legacySecret));
+      expect(await verify(legacy)).toEqual({ userId: 'old-user' });
+    } finally {
+      await new Promise((resolve) => auth.close(resolve));
+    }
   });
 });
 

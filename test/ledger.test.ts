@@ -262,3 +262,28 @@ describe('history and invariants', () => {
     await expect(db.pool.query('update ledger_accounts set balance = -1 where id = $1', [a])).rejects.toMatchObject({ code: '23514' });
   });
 });
+
+describe('reads for other domains', () => {
+  it('balances of many accounts in one read, limited to an owner when asked; a held amount is not spendable', async () => {
+    const mine = await ledger.openAccount({ id: unique('owned'), asset: 'credits', kind: 'wallet', ownerId: 'olga', neverNegative: true });
+    const other = await wallet(7);
+    await ledger.transfer({ key: unique('fund'), transfers: [{ debit: 'issuance', credit: mine.id, amount: 5 }] });
+    await ledger.placeHold({ key: unique('hold'), transfers: [{ debit: mine.id, credit: 'spent', amount: 2 }] });
+    expect(await ledger.balances([mine.id, other, 'no-such-account'])).toEqual(new Map([[mine.id, 3], [other, 7]]));
+    expect(await ledger.balances([mine.id, other], { ownerId: 'olga' })).toEqual(new Map([[mine.id, 3]]));
+  });
+
+  it('the newest posted amount between two accounts, and posted inflow over day windows', async () => {
+    const target = await wallet(0);
+    expect(await ledger.lastPosted({ debit: 'issuance', credit: target })).toBeNull();
+    await ledger.transfer({ key: unique('fund'), transfers: [{ debit: 'issuance', credit: target, amount: 4 }] });
+    await ledger.transfer({ key: unique('fund'), transfers: [{ debit: 'issuance', credit: target, amount: 6 }] });
+    const held = unique('hold');
+    await ledger.placeHold({ key: held, transfers: [{ debit: 'issuance', credit: target, amount: 100 }] }); // pending: not inflow
+    expect(await ledger.lastPosted({ debit: 'issuance', credit: target })).toBe(6);
+    const now = new Date();
+    expect(await ledger.inflow({ account: target, until: now, windowsDays: [7, 30] })).toEqual([10, 10]);
+    // Seen from 8 days on, both transfers are in the 30-day window only.
+    expect(await ledger.inflow({ account: target, until: new Date(now.getTime() + 8 * 86_400_000), windowsDays: [7, 30] })).toEqual([0, 10]);
+  });
+});

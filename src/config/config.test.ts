@@ -51,3 +51,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: {}, overrides: { providers: { kie: { pool: 'missing' } } } })).toThrow(/providers.kie.pool.*"missing"/);
   });
 });
+
+describe('a Supabase project', () => {
+  it('derives the JWKS, issuer, audience and Storage S3 endpoint from SUPABASE_URL; explicit settings win', () => {
+    const project = 'https://abcd1234.supabase.co';
+    const derived = loadConfig({ env: { SUPABASE_URL: `${project}/`, BUCKET_NAME: 'results' } });
+    expect(derived.auth).toMatchObject({ jwksUrl: `${project}/auth/v1/.well-known/jwks.json`, issuer: `${project}/auth/v1`, audience: 'authenticated' });
+    expect(derived.storage.s3).toMatchObject({ endpoint: `${project}/storage/v1/s3`, bucket: 'results' });
+
+    const explicit = loadConfig({ env: { NEXT_PUBLIC_SUPABASE_URL: project, JWT_AUDIENCE: 'app', S3_ENDPOINT: 'https://s3.example' } });
+    expect(explicit.auth).toMatchObject({ audience: 'app', issuer: `${project}/auth/v1` });
+    expect(explicit.storage.s3.endpoint).toBe('https://s3.example');
+  });
+
+  it('changes nothing without it', () => {
+    const plain = loadConfig({ env: {} });
+    expect([plain.auth.jwksUrl, plain.auth.issuer, plain.auth.audience, plain.storage.s3.endpoint]).toEqual([undefined, undefined, undefined, undefined]);
+  });
+});

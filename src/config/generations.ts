@@ -36,7 +36,7 @@ const route = z.object({
   units: z.number().int().nonnegative(),
   /**
    * What one generation costs the platform at this provider, in micro-USD (for analytics). Unset: its
-   * pool's unit cost × `units` where the provider has a pool (SPEC §1.1), else 0. Admins may override
+   * pool's unit cost × `units` where the provider has a pool (docs/rules.md §1), else 0. Admins may override
    * it per provider at run time.
    */
   costMicroUsd: z.number().int().nonnegative().optional(),
@@ -95,7 +95,7 @@ export const generationsSchema = z
     pollIntervalMs: integer(50, 60_000).default(2_000),
     /** How often a worker sweeps overdue generations and takes up orphaned ones (a dead worker's). */
     maintenanceSeconds: integer(1, 3600).default(30),
-    /** How often a worker probes each configured provider's health (SPEC §4: every 5 minutes). */
+    /** How often a worker probes each configured provider's health (docs/rules.md §7: every 5 minutes). */
     healthCheckSeconds: integer(10, 86_400).default(300),
     /** How long one health probe may take. */
     healthCheckTimeoutMs: integer(100, 120_000).default(10_000),

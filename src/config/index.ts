@@ -53,6 +53,8 @@ const baseSchema = z.object({
     })
     .prefault({}),
   dataDir: z.string().min(1).default('.tally'),
+  /** A Supabase project (https://<ref>.supabase.co): the JWKS, issuer, audience and Storage endpoint follow from it unless set. */
+  supabase: z.object({ url: z.string().url().optional() }).prefault({}),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -149,10 +151,30 @@ export const configSchema = baseSchema
     ...config,
     publicUrl: (config.publicUrl ?? `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${config.http.port}`).replace(/\/+$/, ''),
     generations: { ...config.generations, models: withRouteCosts(config) },
+    ...withSupabaseDefaults(config),
   }))
   .transform((config) => ({ ...config, payments: withPaymentUrls(config.payments, config.publicUrl) }));
 
-/** Each route's cost: as configured, or its pool's unit cost × the units it consumes (SPEC §1.1). */
+/**
+ * What a Supabase project's URL implies, where nothing more explicit is set: user tokens verified
+ * against its JWKS (new projects sign asymmetrically; SUPABASE_JWT_SECRET still covers legacy HS256),
+ * issued by its Auth server for the `authenticated` audience, and Storage through its S3 endpoint.
+ */
+function withSupabaseDefaults(config: Pick<z.infer<typeof baseSchema>, 'supabase' | 'auth' | 'storage'>) {
+  const base = config.supabase.url?.replace(/\/+$/, '');
+  if (!base) return {};
+  return {
+    auth: {
+      ...config.auth,
+      jwksUrl: config.auth.jwksUrl ?? `${base}/auth/v1/.well-known/jwks.json`,
+      issuer: config.auth.issuer ?? `${base}/auth/v1`,
+      audience: config.auth.audience ?? 'authenticated',
+    },
+    storage: { ...config.storage, s3: { ...config.storage.s3, endpoint: config.storage.s3.endpoint ?? `${base}/storage/v1/s3` } },
+  };
+}
+
+/** Each route's cost: as configured, or its pool's unit cost × the units it consumes (docs/rules.md §1). */
 function withRouteCosts(config: Pick<z.infer<typeof baseSchema>, 'generations' | 'providers' | 'credits'>) {
   return Object.fromEntries(
     Object.entries(config.generations.models).map(([id, model]) => [
@@ -194,6 +216,9 @@ export const envVariables: Record<string, string> = {
   TALLY_RATE_LIMIT_PER_MINUTE: 'http.rateLimit.perMinute',
   JWT_SECRET: 'auth.jwtSecret',
   SUPABASE_JWT_SECRET: 'auth.jwtSecret',
+  NEXT_PUBLIC_SUPABASE_URL: 'supabase.url',
+  SUPABASE_URL: 'supabase.url',
+  BUCKET_NAME: 'storage.s3.bucket',
   JWT_JWKS_URL: 'auth.jwksUrl',
   JWT_ISSUER: 'auth.issuer',
   JWT_AUDIENCE: 'auth.audience',

@@ -2,7 +2,9 @@
 export const ISSUANCE = 'credits:issuance';
 export const SPENT = 'credits:spent';
 
-export type Bucket = 'allowance' | 'purchased' | 'overflow';
+/** A user's buckets, in spending order. */
+export const BUCKETS = ['allowance', 'purchased', 'overflow'] as const;
+export type Bucket = (typeof BUCKETS)[number];
 export type PoolPart = 'external' | 'available' | 'reserved' | 'consumed' | 'emergency';
 
 export const userAccount = (userId: string, bucket: Bucket) => `user:${userId}:${bucket}`;

@@ -1,4 +1,4 @@
-// Monthly allowances (SPEC §1.2): granted at the tier's amount with backing reserved from the primary
+// Monthly allowances (docs/rules.md §2): granted at the tier's amount with backing reserved from the primary
 // pool, expired at the monthly reset with the backing released. Every step is a keyed ledger operation,
 // so running a reset twice, or from two processes at once, grants once.
 import type { CreditsConfig } from '../config/index.ts';

@@ -1,4 +1,4 @@
-// Burn rate (SPEC §1.3): a pool's consumption per day over the last 7 and 30 days, and the day it runs
+// Burn rate (docs/rules.md §3): a pool's consumption per day over the last 7 and 30 days, and the day it runs
 // dry at that pace. A projection inside the horizon raises an alert.
 import type { Pool, Queryable } from '../db/pool.ts';
 import { poolAccount } from './accounts.ts';

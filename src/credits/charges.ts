@@ -1,4 +1,4 @@
-// Charging a user for work (SPEC §1.2–1.3): a hold over their buckets in spending order, then settled
+// Charging a user for work (docs/rules.md §2–3): a hold over their buckets in spending order, then settled
 // with the pool movement of the provider that did the work, or voided (the refund).
 //
 // Buckets: allowance, then purchased, then overflow (a paid tier's monthly cap, funded unbacked like
@@ -7,23 +7,13 @@
 import type { CreditsConfig } from '../config/index.ts';
 import type { Client, Pool } from '../db/pool.ts';
 import { isLedgerError, type Ledger, type Operation, type Transfer } from '../ledger/index.ts';
-import { SPENT, poolAccount, userAccount, type Bucket } from './accounts.ts';
+import { BUCKETS, SPENT, poolAccount, userAccount, type Bucket } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
+import { InsufficientCreditsError } from './errors.ts';
 
 export type ChargeBucket = Bucket;
-export const CHARGE_BUCKETS: ChargeBucket[] = ['allowance', 'purchased', 'overflow'];
 /** How many credits of a hold each bucket gave. */
 export type ChargeSplit = Partial<Record<ChargeBucket, number>>;
-
-export class InsufficientCreditsError extends Error {
-  override name = 'InsufficientCreditsError';
-  constructor(
-    message: string,
-    readonly detail: { needed: number; available: number; tier: string; upgrade: boolean },
-  ) {
-    super(message);
-  }
-}
 
 /** The 402 a user meets; a free user is told to upgrade as well as to buy. */
 export function insufficientCredits(input: { needed: number; available: number; tier: string; config: CreditsConfig }): InsufficientCreditsError {
@@ -42,7 +32,7 @@ interface Deps {
 export function splitCharge(credits: number, balances: Record<ChargeBucket, number>): ChargeSplit | undefined {
   const split: ChargeSplit = {};
   let left = credits;
-  for (const bucket of CHARGE_BUCKETS) {
+  for (const bucket of BUCKETS) {
     const take = Math.min(left, balances[bucket]);
     if (take > 0) split[bucket] = take;
     left -= take;
@@ -55,13 +45,9 @@ export function splitCharge(credits: number, balances: Record<ChargeBucket, numb
  * charge of the same user in flight and then returns the rows as that charge left them, so no two
  * charges of one user decide on the same balances. Locked in id order, as the ledger locks accounts.
  */
-async function lockBuckets(client: Client, userId: string): Promise<Record<ChargeBucket, number>> {
-  const ids = CHARGE_BUCKETS.map((bucket) => userAccount(userId, bucket));
-  const { rows } = await client.query<{ id: string; balance: number }>(
-    'select id, balance from ledger_accounts where id = any($1) and owner_id = $2 order by id for update',
-    [ids, userId],
-  );
-  const balance = (bucket: ChargeBucket) => rows.find((r) => r.id === userAccount(userId, bucket))?.balance ?? 0;
+async function lockBuckets(ledger: Ledger, client: Client, userId: string): Promise<Record<ChargeBucket, number>> {
+  const balances = await ledger.lockBalances(client, BUCKETS.map((bucket) => userAccount(userId, bucket)), { ownerId: userId });
+  const balance = (bucket: ChargeBucket) => balances.get(userAccount(userId, bucket)) ?? 0;
   return { allowance: balance('allowance'), purchased: balance('purchased'), overflow: balance('overflow') };
 }
 
@@ -105,7 +91,7 @@ export interface ChargeHoldResult {
 export async function chargeHold(deps: Deps, input: ChargeHoldInput): Promise<ChargeHoldResult> {
   return serialisePerUser(input.userId, () =>
     deps.ledger.transaction(async (client) => {
-      const balances = await lockBuckets(client, input.userId);
+      const balances = await lockBuckets(deps.ledger, client, input.userId);
       // A key never used before (`fresh`) needs no look for an earlier answer.
       if (!input.fresh) {
         const existing = await deps.ledger.transfersOf(input.key, client);

@@ -1,4 +1,4 @@
-// The credits domain (SPEC §1.1–1.3) on the ledger: users and tiers, buckets, provider pools, capacity
+// The credits domain (docs/rules.md §1–3) on the ledger: users and tiers, buckets, provider pools, capacity
 // and purchases. Every balance here is a ledger account; this module only decides which transfers to ask
 // for, and the ledger's never-negative accounts make the capacity check atomic with the sale.
 import type { CreditsConfig } from '../config/index.ts';
@@ -6,7 +6,7 @@ import type { Client, Pool, Queryable } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
 import { joinKey } from '../lib/keys.ts';
 import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index.ts';
-import { ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
+import { BUCKETS, ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
 import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeHoldInput, type ChargeHoldResult, type ChargeSplit } from './charges.ts';
@@ -18,10 +18,10 @@ import { applyDrift, syncPool, SyncNotFoundError, type ProviderBalancePort, type
 export type { ProviderBalancePort, SyncResult } from './sync.ts';
 export type { RefillRequest } from './refills.ts';
 
-import { CreditsError, SALE_BLOCKED_MESSAGE } from './errors.ts';
+import { CreditsError, PACKAGE_UNAVAILABLE_LABEL, SALE_BLOCKED_MESSAGE } from './errors.ts';
 
 export { canonicalProvider } from './accounts.ts';
-export { CreditsError, type CreditsErrorCode } from './errors.ts';
+export { CreditsError, InsufficientCreditsError, RefillDecisionError, type CreditsErrorCode } from './errors.ts';
 export type { ChargeSplit } from './charges.ts';
 
 export interface UserBalance {
@@ -103,7 +103,7 @@ export class Credits {
   async ensureUser(userId: string): Promise<void> {
     if (this.knownUsers.has(userId)) return;
     await this.deps.pool.query(`insert into credit_users (id, tier) values ($1, $2) on conflict (id) do nothing`, [userId, this.lowestTier()]);
-    for (const bucket of ['allowance', 'purchased', 'overflow'] as const) {
+    for (const bucket of BUCKETS) {
       await this.deps.ledger.openAccount({ id: userAccount(userId, bucket), asset: 'credits', kind: `user-${bucket}`, ownerId: userId, neverNegative: true });
     }
     this.knownUsers.add(userId);
@@ -111,24 +111,21 @@ export class Credits {
 
   async balance(userId: string): Promise<UserBalance> {
     await this.ensureUser(userId);
-    const { rows } = await this.deps.pool.query<{ tier: string; next_tier: string | null; allowance: number; purchased: number; overflow: number }>(
-      `select u.tier, u.next_tier,
-              (select balance from ledger_accounts where id = $2 and owner_id = u.id) as allowance,
-              (select balance from ledger_accounts where id = $3 and owner_id = u.id) as purchased,
-              (select balance from ledger_accounts where id = $4 and owner_id = u.id) as overflow
-         from credit_users u where u.id = $1`,
-      [userId, userAccount(userId, 'allowance'), userAccount(userId, 'purchased'), userAccount(userId, 'overflow')],
-    );
-    const row = rows[0]!;
+    const [users, balances] = await Promise.all([
+      this.deps.pool.query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [userId]),
+      this.deps.ledger.balances(BUCKETS.map((bucket) => userAccount(userId, bucket)), { ownerId: userId }),
+    ]);
+    const { tier, next_tier: nextTier } = users.rows[0]!;
+    const [allowance, purchased, overflow] = BUCKETS.map((bucket) => balances.get(userAccount(userId, bucket)) ?? 0) as [number, number, number];
     return {
       userId,
-      balance: row.allowance + row.purchased,
-      allowance: row.allowance,
-      purchased: row.purchased,
-      overflow: row.overflow,
-      overflowUsed: Math.max(0, (this.config.tiers[row.tier]?.overflowCap ?? 0) - row.overflow),
-      tier: row.tier,
-      nextTier: row.next_tier,
+      balance: allowance + purchased,
+      allowance,
+      purchased,
+      overflow,
+      overflowUsed: Math.max(0, (this.config.tiers[tier]?.overflowCap ?? 0) - overflow),
+      tier,
+      nextTier,
       resetsAt: nextMonthlyReset(new Date()).toISOString(),
     };
   }
@@ -136,10 +133,8 @@ export class Credits {
   async poolState(provider: string, db: Queryable = this.deps.pool): Promise<PoolState> {
     const name = this.requirePool(provider);
     const settings = this.config.pools[name]!;
-    const { rows } = await db.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1)', [
-      (['available', 'reserved', 'consumed', 'emergency'] as const).map((part) => poolAccount(name, part)),
-    ]);
-    const part = (p: 'available' | 'reserved' | 'consumed' | 'emergency') => rows.find((r) => r.id === poolAccount(name, p))?.balance ?? 0;
+    const parts = await this.deps.ledger.balances((['available', 'reserved', 'consumed', 'emergency'] as const).map((part) => poolAccount(name, part)), { db });
+    const part = (p: 'available' | 'reserved' | 'consumed' | 'emergency') => parts.get(poolAccount(name, p)) ?? 0;
     const available = part('available');
     return {
       provider: name,
@@ -163,7 +158,7 @@ export class Credits {
     const primary = pools.find((p) => p.provider === this.config.primaryProvider)!;
     const packages = this.config.packages.map((pkg) => {
       const disabled = pkg.credits > primary.sellableUserCredits;
-      return { ...pkg, disabled, message: disabled ? SALE_BLOCKED_MESSAGE : null };
+      return { ...pkg, disabled, message: disabled ? PACKAGE_UNAVAILABLE_LABEL : null };
     });
     return { primaryProvider: primary.provider, pools, packages, bufferLevels: this.config.bufferLevels };
   }
@@ -260,7 +255,7 @@ export class Credits {
   }
 
   /**
-   * SPEC §1.4: the primary pool's reserved units equal ratio × the user credits they back (allowance
+   * docs/rules.md §4: the primary pool's reserved units equal ratio × the user credits they back (allowance
    * and purchased, held ones included). Allowance granted unbacked in a shortfall shows here as drift.
    */
   invariantChecks(): InvariantCheck[] {
@@ -307,7 +302,7 @@ export class Credits {
     return this.deps.ledger.transaction(work);
   }
 
-  /** The work is done: `provider` names the pool that paid for it (SPEC §1.3). */
+  /** The work is done: `provider` names the pool that paid for it (docs/rules.md §3). */
   settle(input: { hold: string; provider: string; units?: number; client?: Client; split?: ChargeSplit }): Promise<void> {
     return settleCharge(this.domainDeps(), { ...input, provider: this.requirePool(input.provider) });
   }

@@ -1,9 +1,10 @@
-// Auto-refill (SPEC §1.3): a pool under its threshold opens a refill request and alerts the operator,
+// Auto-refill (docs/rules.md §3): a pool under its threshold opens a refill request and alerts the operator,
 // who approves it once the provider credits are bought (no provider here has a purchase API).
 import type { Pool } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
 import { poolAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
+import { RefillDecisionError } from './errors.ts';
 
 export interface RefillRequest {
   id: string;
@@ -80,16 +81,6 @@ export async function checkRefillThresholds(deps: { pool: Pool; providers: strin
     }
   }
   return opened;
-}
-
-export class RefillDecisionError extends Error {
-  override name = 'RefillDecisionError';
-  constructor(
-    readonly code: 'not_found' | 'not_open',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export async function decideRefill(

@@ -1,4 +1,4 @@
-// Sync (SPEC §1.3): the provider's own count of the pool, beside the database's. The difference is
+// Sync (docs/rules.md §3): the provider's own count of the pool, beside the database's. The difference is
 // recorded and alerted; an operator may book it as an adjustment. Nothing is ever edited in place.
 import type { Pool } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pool, Queryable } from './pool.ts';
+import type { Client, Pool, Queryable } from './pool.ts';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const LOCK_ID = 7_461_001; // advisory lock shared by every process that migrates
@@ -31,6 +31,12 @@ export interface MigrationStatus {
   /** Applied in the database, unknown to this code: the database is newer than the code. */
   unknown: string[];
   current: boolean;
+  /**
+   * This code can run on the database: nothing pending, nothing edited. A newer database is fine,
+   * because migrations only add (docs/operations.md, Upgrading): the previous release keeps running
+   * while the next one rolls out.
+   */
+  compatible: boolean;
 }
 
 export async function migrationStatus(db: Queryable, migrations = listMigrations()): Promise<MigrationStatus> {
@@ -43,24 +49,41 @@ export async function migrationStatus(db: Queryable, migrations = listMigrations
   const pending = migrations.filter((m) => !applied.has(m.name)).map((m) => m.name);
   const changed = migrations.filter((m) => applied.has(m.name) && applied.get(m.name) !== m.checksum).map((m) => m.name);
   const unknown = [...applied.keys()].filter((name) => !known.has(name));
-  return { applied: [...applied.keys()], pending, changed, unknown, current: pending.length === 0 && changed.length === 0 && unknown.length === 0 };
+  const compatible = pending.length === 0 && changed.length === 0;
+  return { applied: [...applied.keys()], pending, changed, unknown, current: compatible && unknown.length === 0, compatible };
 }
 
 export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
-/** Applies pending migrations in order. Safe to run from several processes at once. */
-export async function migrate(pool: Pool, options: { onApply?: (name: string) => void } = {}): Promise<string[]> {
-  const migrations = listMigrations();
+/**
+ * Runs `work` holding the migration lock: a session advisory lock every process that changes the schema
+ * takes first, so replicas migrating at start wait for each other instead of racing (PostgreSQL's own
+ * catalog inserts, such as a schema created twice at once, fail rather than wait). `work` gets the
+ * connection that holds the lock, and should make its changes on it.
+ */
+export async function withMigrationLock<T>(pool: Pool, work: (client: Client) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [LOCK_ID]);
+    return await work(client);
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [LOCK_ID]).catch(() => undefined);
+    client.release();
+  }
+}
+
+/** Applies pending migrations in order. Safe to run from several processes at once. */
+export function migrate(pool: Pool, options: { onApply?: (name: string) => void; onNewer?: (unknown: string[]) => void } = {}): Promise<string[]> {
+  const migrations = listMigrations();
+  return withMigrationLock(pool, async (client) => {
     await client.query(`create table if not exists tally_migrations (
       name text primary key, checksum text not null, applied_at timestamptz not null default now())`);
     const status = await migrationStatus(client, migrations);
     if (status.changed.length) throw new MigrationError(`Migrations changed after they were applied: ${status.changed.join(', ')}. Restore the original files; add a new migration instead.`);
-    if (status.unknown.length) throw new MigrationError(`The database has migrations this code does not know (${status.unknown.join(', ')}): it was migrated by a newer version of Tally.`);
+    // A newer release migrated already (a rolling upgrade): nothing to do, and nothing wrong.
+    if (status.unknown.length) options.onNewer?.(status.unknown);
     const done: string[] = [];
     for (const migration of migrations.filter((m) => status.pending.includes(m.name))) {
       options.onApply?.(migration.name);
@@ -76,8 +99,5 @@ export async function migrate(pool: Pool, options: { onApply?: (name: string) =>
       done.push(migration.name);
     }
     return done;
-  } finally {
-    await client.query('select pg_advisory_unlock($1)', [LOCK_ID]).catch(() => undefined);
-    client.release();
-  }
+  });
 }

@@ -1,6 +1,6 @@
 // Ending a generation: the status change, the attempt's end, the ledger movement and the user's webhook
 // job commit in one transaction, so a crash leaves either all of it or none (and the next processor
-// finishes the job). The transaction may run twice (credits.transaction), so it does only database work. Settling follows SPEC §1.3: post the user's hold and move the pool that paid.
+// finishes the job). The transaction may run twice (credits.transaction), so it does only database work. Settling follows docs/rules.md §3: post the user's hold and move the pool that paid.
 import type { Client } from '../db/pool.ts';
 import { isLedgerError } from '../ledger/index.ts';
 import { QUEUES } from '../queue/index.ts';

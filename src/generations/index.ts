@@ -158,7 +158,7 @@ export class Generations {
   }
 
   /**
-   * Probes each configured AI provider whose check is due (SPEC §2 Health), or every one with `force`;
+   * Probes each configured AI provider whose check is due (docs/rules.md §5, Routing), or every one with `force`;
    * a failed probe opens the provider's circuit for a cooldown. Several workers probe each provider once.
    */
   async checkProviderHealth(options: { force?: boolean } = {}): Promise<HealthCheckResult[]> {

@@ -1,4 +1,4 @@
-// A generation as users see it (API.md's task object): status, a signed link to the stored result,
+// A generation as users see it (docs/compatibility.md's task object): status, a signed link to the stored result,
 // what was charged, and when degraded, why and the CSS filter equivalent of the local adjustment.
 import type { ProcessorDeps } from './deps.ts';
 import type { GenerationRow, GenerationStatus } from './repository.ts';

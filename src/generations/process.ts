@@ -1,4 +1,4 @@
-// Running one generation to its end (SPEC §2): claim it, resume an attempt left running, try the
+// Running one generation to its end (docs/rules.md §5): claim it, resume an attempt left running, try the
 // providers the router admits in priority order (a retryable failure moves on, a non-retryable one
 // fails the generation), and when no AI provider could do it, deliver the local adjustment, degraded
 // and free. Every path ends in finish.ts, exactly once.
@@ -35,8 +35,14 @@ export async function processGeneration(deps: ProcessorDeps, generationId: strin
   }
 }
 
+const OUT_OF_TIME = { code: 'timeout', message: 'The generation did not finish in time; the credit was refunded.' } as const;
+
+function pastDeadline(generation: GenerationRow): boolean {
+  return generation.deadline_at.getTime() <= Date.now();
+}
+
 async function run(deps: ProcessorDeps, generation: GenerationRow & { resumed: boolean }): Promise<ProcessResult> {
-  if (generation.deadline_at.getTime() <= Date.now()) return fail(deps, generation, { code: 'timeout', message: 'The generation did not finish in time; the credit was refunded.' });
+  if (pastDeadline(generation)) return fail(deps, generation, OUT_OF_TIME);
   let input: Promise<InputImage | undefined> | undefined;
   const lazyInput = () => (input ??= loadInput(deps, generation));
   const failures: ProviderError[] = [];
@@ -65,12 +71,15 @@ async function run(deps: ProcessorDeps, generation: GenerationRow & { resumed: b
       deps.log.debug({ generationId: generation.id, provider: candidate.provider, reason: admission.reason }, 'provider skipped');
     }
     if (!chosen) break;
-    if (generation.deadline_at.getTime() <= Date.now()) return fail(deps, generation, { code: 'timeout', message: 'No provider finished the generation in time; the credit was refunded.' });
+    if (pastDeadline(generation)) return fail(deps, generation, OUT_OF_TIME);
     tried.add(chosen.provider);
     const outcome = await attemptProvider(deps, { generation, route: chosen, input: lazyInput });
     const decided = await conclude(deps, generation, chosen, outcome, failures);
     if (decided) return decided;
   }
+  // Work that ran out of time (a provider still busy at the deadline) is failed and refunded, as every
+  // deadline is: the free local fallback is for providers that failed, not for ones that were slow.
+  if (pastDeadline(generation)) return fail(deps, generation, OUT_OF_TIME);
   const reason = failures.length
     ? `Every AI provider failed (${failures.map((f) => `${f.provider}: ${f.kind}`).join('; ')}); a basic local adjustment was applied instead, free of charge.`
     : 'No AI provider could take the work (unavailable, cooling down or out of credit); a basic local adjustment was applied instead, free of charge.';
@@ -110,7 +119,7 @@ async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: (
     return fail(deps, generation, { code: mode.charged ? 'no_input' : 'providers_failed', message });
   }
   const type: EnhancementType = (ENHANCEMENT_TYPES as readonly string[]).includes(generation.enhancement_type ?? '') ? (generation.enhancement_type as EnhancementType) : 'custom';
-  // No strength given: the full recipe (the CSS filter then reads exactly as SPEC §2 shows it).
+  // No strength given: the full recipe (the CSS filter then reads exactly as docs/rules.md §5 shows it).
   const strength = generation.strength ?? 1;
   const adjusted = await adjustImage(image.data, type, strength);
   const result = await storeImage(deps, { generation, data: adjusted.image, provider: 'local' });

@@ -1,4 +1,4 @@
-// Which provider tries next (SPEC §2 Routing): the model's routes by provider priority, skipping a
+// Which provider tries next (docs/rules.md §5, Routing): the model's routes by provider priority, skipping a
 // provider that is inactive, in cooldown (its circuit is open), over its rate limit, or whose pool
 // cannot cover the work. State lives in provider_settings and provider_rate_windows, so every API and
 // worker process sees the same circuits and the same per-minute counts.

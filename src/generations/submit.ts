@@ -1,4 +1,4 @@
-// Accepting a generation (SPEC §2): resolve the model, take the input image in (fetched behind the
+// Accepting a generation (docs/rules.md §5): resolve the model, take the input image in (fetched behind the
 // SSRF guard or uploaded, checked by content, kept in our store so every provider gets one stable
 // signed link), then hold the credits, write the generation and enqueue its job in one transaction.
 import { newId } from '../lib/id.ts';

@@ -2,12 +2,10 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
-import { InsufficientCreditsError } from '../credits/charges.ts';
-import { RefillDecisionError } from '../credits/refills.ts';
-import { CreditsError } from '../credits/index.ts';
-import { GenerationError } from '../generations/errors.ts';
-import { isLedgerError, type LedgerError } from '../ledger/index.ts';
-import { PaymentsError } from '../payments/errors.ts';
+import { CreditsError, InsufficientCreditsError, RefillDecisionError, type CreditsErrorCode, type RefillDecisionErrorCode } from '../credits/errors.ts';
+import { GenerationError, type GenerationErrorCode } from '../generations/errors.ts';
+import { isLedgerError, type LedgerErrorCode } from '../ledger/index.ts';
+import { PaymentsError, type PaymentsErrorCode } from '../payments/errors.ts';
 import type { AppEnv } from './context.ts';
 
 export const errorStatus = {
@@ -74,71 +72,77 @@ export function validationError(error: ZodError, target: string): ApiError {
   return new ApiError('validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
 }
 
-/** Ledger refusals a client can cause, as API errors. Anything else stays a 500. */
-function fromLedgerError(error: LedgerError): ApiError {
-  const field = typeof error.detail.field === 'string' ? [{ path: `body.${error.detail.field}`, message: error.message }] : undefined;
-  switch (error.code) {
-    case 'insufficient_funds':
-      return new ApiError('insufficient_credits', error.message);
-    case 'idempotency_conflict':
-      return new ApiError('idempotency_conflict', error.message);
-    case 'account_not_found':
-    case 'hold_not_found':
-      return new ApiError('not_found', error.message);
-    case 'hold_not_pending':
-    case 'hold_expired':
-    case 'hold_not_expired':
-    case 'account_conflict':
-      return new ApiError('conflict', error.message);
-    default:
-      return new ApiError('validation_failed', error.message, { errors: field });
-  }
+// Each domain's codes mapped to an API code, as exhaustive tables: a new domain code fails the typecheck
+// here until someone decides its status, instead of silently becoming a 400.
+const ledgerCodes: Record<LedgerErrorCode, ErrorCode> = {
+  insufficient_funds: 'insufficient_credits',
+  idempotency_conflict: 'idempotency_conflict',
+  account_not_found: 'not_found',
+  hold_not_found: 'not_found',
+  hold_not_pending: 'conflict',
+  hold_expired: 'conflict',
+  hold_not_expired: 'conflict',
+  account_conflict: 'conflict',
+  asset_mismatch: 'validation_failed',
+  same_account: 'validation_failed',
+  invalid_amount: 'validation_failed',
+  invalid_operation: 'validation_failed',
+};
+
+const creditsCodes: Record<CreditsErrorCode, ErrorCode> = {
+  unknown_package: 'validation_failed',
+  unknown_provider: 'validation_failed',
+  unknown_tier: 'validation_failed',
+  amount_too_large: 'validation_failed',
+  sale_blocked: 'sale_blocked',
+  not_found: 'not_found',
+  drift_exceeds_available: 'conflict',
+  no_balance_source: 'unavailable',
+};
+
+const refillDecisionCodes: Record<RefillDecisionErrorCode, ErrorCode> = {
+  not_found: 'not_found',
+  not_open: 'conflict',
+};
+
+const generationCodes: Record<GenerationErrorCode, ErrorCode> = {
+  unknown_model: 'not_found',
+  not_found: 'not_found',
+  bad_input: 'validation_failed',
+  bad_callback: 'unauthorized',
+};
+
+const paymentsCodes: Record<PaymentsErrorCode, ErrorCode> = {
+  payments_not_configured: 'payments_not_configured',
+  idempotency_conflict: 'idempotency_conflict',
+  request_in_progress: 'conflict',
+  payment_provider_failed: 'bad_gateway',
+  invalid_signature: 'validation_failed',
+  not_found: 'not_found',
+  no_plan_for_tier: 'validation_failed',
+};
+
+/** Payment refusals about a header name it (`header.stripe-signature`); others as any domain's. */
+function fromPayments(error: PaymentsError): ApiError {
+  const header = ({ idempotency_conflict: 'header.idempotency-key', invalid_signature: 'header.stripe-signature' } as Partial<Record<PaymentsErrorCode, string>>)[error.code];
+  if (header) return new ApiError(paymentsCodes[error.code], error.message, { errors: [{ path: header, message: error.message }] });
+  return fromDomain(paymentsCodes[error.code], error.message, error.field);
 }
 
-function fromCreditsError(error: CreditsError): ApiError {
-  // API.md: a blocked sale answers exactly "Service temporarily unavailable".
-  if (error.code === 'sale_blocked') return new ApiError('sale_blocked', 'Service temporarily unavailable');
-  if (error.code === 'not_found') return new ApiError('not_found', error.message);
-  if (error.code === 'drift_exceeds_available') return new ApiError('conflict', error.message);
-  if (error.code === 'no_balance_source') return new ApiError('unavailable', error.message);
-  return new ApiError('validation_failed', error.message, { errors: error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined });
-}
-
-function fromPaymentsError(error: PaymentsError): ApiError {
-  const errors = error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined;
-  switch (error.code) {
-    case 'payments_not_configured':
-      return new ApiError('payments_not_configured', error.message);
-    case 'idempotency_conflict':
-      return new ApiError('idempotency_conflict', error.message, { errors: [{ path: 'header.idempotency-key', message: error.message }] });
-    case 'request_in_progress':
-      return new ApiError('conflict', error.message, { retryAfterSeconds: 1 });
-    case 'payment_provider_failed':
-      return new ApiError('bad_gateway', error.message);
-    case 'invalid_signature':
-      return new ApiError('validation_failed', error.message, { errors: [{ path: 'header.stripe-signature', message: error.message }] });
-    case 'not_found':
-      return new ApiError('not_found', error.message);
-    default:
-      return new ApiError('validation_failed', error.message, { errors });
-  }
-}
-
-function fromGenerationError(error: GenerationError): ApiError {
-  const errors = error.field ? [{ path: `body.${error.field}`, message: error.message }] : undefined;
-  if (error.code === 'unknown_model' || error.code === 'not_found') return new ApiError('not_found', error.message);
-  if (error.code === 'bad_callback') return new ApiError('unauthorized', error.message);
-  return new ApiError('validation_failed', error.message, { errors });
+/** A domain refusal as an API error; a field it names is reported under `body.<field>`. */
+function fromDomain(code: ErrorCode, message: string, field: unknown): ApiError {
+  const errors = typeof field === 'string' && code === 'validation_failed' ? [{ path: `body.${field}`, message }] : undefined;
+  return new ApiError(code, message, { errors });
 }
 
 export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
-  if (error instanceof CreditsError) return fromCreditsError(error);
+  if (error instanceof CreditsError) return fromDomain(creditsCodes[error.code], error.message, error.field);
   if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message, { extra: { needed: error.detail.needed, available: error.detail.available, upgrade: error.detail.upgrade } });
-  if (error instanceof GenerationError) return fromGenerationError(error);
-  if (error instanceof PaymentsError) return fromPaymentsError(error);
-  if (error instanceof RefillDecisionError) return new ApiError(error.code === 'not_found' ? 'not_found' : 'conflict', error.message);
-  if (isLedgerError(error)) return fromLedgerError(error);
+  if (error instanceof GenerationError) return fromDomain(generationCodes[error.code], error.message, error.field);
+  if (error instanceof PaymentsError) return fromPayments(error);
+  if (error instanceof RefillDecisionError) return fromDomain(refillDecisionCodes[error.code], error.message, undefined);
+  if (isLedgerError(error)) return fromDomain(ledgerCodes[error.code], error.message, error.detail.field);
   if (error instanceof HTTPException) {
     if (error.status === 413) return new ApiError('payload_too_large', error.message || 'the request body is too large');
     if (error.status === 400 && /json/i.test(error.message)) return new ApiError('malformed_json', 'the request body is not valid JSON');
@@ -160,7 +164,7 @@ export function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
   };
   if (error.options.errors?.length) body.errors = error.options.errors;
   Object.assign(body, error.options.extra);
-  // Compatibility routes (API.md) also carry a human-readable `error`.
+  // Compatibility routes (docs/compatibility.md) also carry a human-readable `error`.
   if (c.req.path.startsWith('/api/')) body.error = error.detail;
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
   if (error.options.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.options.retryAfterSeconds);

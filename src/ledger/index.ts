@@ -9,6 +9,7 @@ import { LedgerCache } from './cache.ts';
 import { ledgerError } from './errors.ts';
 import { checkInvariants, type InvariantCheck, type InvariantReport } from './invariants.ts';
 import { validateOperation, type BatchPlan, type Outcome } from './plan.ts';
+import { lastPostedAmount, lockSpendableBalances, postedInto, spendableBalances } from './reads.ts';
 import { applyOperations, OptimisticConflict, TRANSFER_COLUMNS, transferFromRow, type Locking, type TransferRow } from './store.ts';
 import type { Account, AccountId, Action, Balance, HistoryEntry, Operation, OperationResult, Transfer } from './types.ts';
 
@@ -192,6 +193,26 @@ export class Ledger {
     );
     const entries = rows.map((row) => entryFor(accountId, transferFromRow(row)));
     return { entries, cursor: rows.length === limit ? rows[rows.length - 1]!.id : null };
+  }
+
+  /** Spendable balances of many accounts in one read; missing accounts (or another owner's) are absent. */
+  balances(ids: AccountId[], options: { ownerId?: string; db?: Queryable } = {}): Promise<Map<AccountId, number>> {
+    return spendableBalances(options.db ?? this.pool, ids, options.ownerId);
+  }
+
+  /** Balances read under row locks held until `client`'s transaction ends (see reads.ts for why that is safe). */
+  lockBalances(client: Client, ids: AccountId[], options: { ownerId?: string } = {}): Promise<Map<AccountId, number>> {
+    return lockSpendableBalances(client, ids, options.ownerId);
+  }
+
+  /** The newest posted amount from `debit` to `credit` (e.g. a pool's last refill), or null. */
+  lastPosted(input: { debit: AccountId; credit: AccountId }): Promise<number | null> {
+    return lastPostedAmount(this.pool, input);
+  }
+
+  /** Posted inflow of `account` over windows of `windowsDays` days ending at `until`. */
+  inflow(input: { account: AccountId; until: Date; windowsDays: number[] }): Promise<number[]> {
+    return postedInto(this.pool, input);
   }
 
   async accountsOwnedBy(ownerId: string): Promise<Balance[]> {

@@ -1,4 +1,4 @@
-// Addresses a URL fetched on a user's or a provider's behalf must never reach (SPEC §5, SSRF): anything
+// Addresses a URL fetched on a user's or a provider's behalf must never reach (docs/rules.md §8, SSRF): anything
 // that is not ordinary public unicast. The lists follow the IANA special-purpose registries; a range is
 // here when traffic to it could land inside our own network, on this host, or somewhere undefined.
 import { BlockList, isIP } from 'node:net';

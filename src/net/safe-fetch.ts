@@ -1,5 +1,5 @@
 // Server-side fetching of URLs that someone else chose: input images from users, results from providers,
-// webhooks to users (SPEC §2 and §5). The address is checked inside the socket's own DNS lookup, so the
+// webhooks to users (docs/rules.md §5 and §8). The address is checked inside the socket's own DNS lookup, so the
 // address checked is the address connected to, and a DNS answer that changes between a check and the
 // connection (rebinding) cannot slip past. Literal IPs are checked before connecting, since Node skips the
 // lookup for them. Redirects are followed by hand so every hop goes through the same checks.

@@ -1,4 +1,4 @@
-// The one interface every upstream provider adapter implements (SPEC §2). Adapters speak HTTP to one
+// The one interface every upstream provider adapter implements (docs/rules.md §5). Adapters speak HTTP to one
 // provider and know nothing of credits, generations or the database; the router decides on the typed
 // error's `retryable`, never on message text.
 

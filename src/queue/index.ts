@@ -3,6 +3,7 @@
 // together or not at all. pg-boss keeps the jobs, retries and backoff; src/generations/dispatcher.ts
 // fetches and runs them, woken by NOTIFY so normal work does not wait for a polling tick.
 import PgBoss from 'pg-boss';
+import { withMigrationLock } from '../db/migrate.ts';
 import type { Pool, Queryable } from '../db/pool.ts';
 
 export const QUEUES = {
@@ -41,15 +42,18 @@ function createBoss(pool: Pool, options: { supervise: boolean }): PgBoss {
   });
 }
 
-/** Installs (or upgrades) pg-boss's schema and our queues; part of `tally migrate`. */
-export async function migrateQueue(pool: Pool): Promise<void> {
-  const boss = new PgBoss({ db: adapter(pool), schema: SCHEMA, migrate: true, supervise: false, schedule: false });
-  boss.on('error', () => undefined);
-  await boss.start();
-  for (const options of Object.values(QUEUE_OPTIONS)) {
-    if (!(await boss.getQueue(options.name))) await boss.createQueue(options.name, options);
-  }
-  await boss.stop({ graceful: false, close: false, wait: true });
+/** Installs (or upgrades) pg-boss's schema and our queues; part of `tally migrate`, under its lock. */
+export function migrateQueue(pool: Pool): Promise<void> {
+  // pg-boss runs its schema changes on the connection that holds the lock (a pool of one still works).
+  return withMigrationLock(pool, async (client) => {
+    const boss = new PgBoss({ db: adapter(client), schema: SCHEMA, migrate: true, supervise: false, schedule: false });
+    boss.on('error', () => undefined);
+    await boss.start();
+    for (const options of Object.values(QUEUE_OPTIONS)) {
+      if (!(await boss.getQueue(options.name))) await boss.createQueue(options.name, options);
+    }
+    await boss.stop({ graceful: false, close: false, wait: true });
+  });
 }
 
 export interface Job<T> {

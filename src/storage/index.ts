@@ -1,4 +1,4 @@
-// Result storage (SPEC §2): what a stored file is, where it goes, and whether bytes are an image at all.
+// Result storage (docs/rules.md §5): what a stored file is, where it goes, and whether bytes are an image at all.
 import { DiskStore, type DiskStoreOptions } from './disk.ts';
 import { S3Store, type S3StoreOptions } from './s3.ts';
 import type { ResultStore } from './types.ts';

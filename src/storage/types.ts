@@ -1,4 +1,4 @@
-// Where generation results live (SPEC §2): local disk by default, any S3-compatible store by
+// Where generation results live (docs/rules.md §5): local disk by default, any S3-compatible store by
 // configuration, both under the same keys, {userId}/{type}/{generationId}.{ext}. Keys become file paths
 // and URL paths, so a key is checked before it is used: no way out of the root, nothing to escape.
 

@@ -1,4 +1,4 @@
-// Is this upload or download an image we accept (SPEC §2: only image types, at most 50 MB)? Judged by
+// Is this upload or download an image we accept (docs/rules.md §5: only image types, at most 50 MB)? Judged by
 // the bytes with sharp, never by a Content-Type header or a file name, which anyone can set. SVG is not
 // accepted: it is a document that can carry script, and we serve results from our own origin.
 import sharp, { type Metadata } from 'sharp';
@@ -15,7 +15,7 @@ export const IMAGE_TYPES = {
 export type ImageFormat = keyof typeof IMAGE_TYPES;
 export type ImageMime = (typeof IMAGE_TYPES)[ImageFormat]['mime'];
 
-/** The default upper bound on the size of a stored result or an input image (SPEC §2). */
+/** The default upper bound on the size of a stored result or an input image (docs/rules.md §5). */
 export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
 
 // sharp refuses to decode more pixels than this by default; an image over it would fail later anyway.

@@ -8,13 +8,13 @@ export interface TestDatabase {
   pool: Pool;
 }
 
-/** A fresh, migrated database for one test file; dropped after the file's tests. */
-export async function createTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
+/** A fresh, migrated database for one test file (`empty`: not migrated at all); dropped after the file's tests. */
+export async function createTestDatabase(options: { poolSize?: number; empty?: boolean } = {}): Promise<TestDatabase> {
   const template = inject('templateUrl');
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: withDatabase(template, 'postgres') });
   await admin.connect();
-  await admin.query(`create database ${name} template tally_template`);
+  await admin.query(`create database ${name} template ${options.empty ? 'template0' : 'tally_template'}`);
   await admin.end();
   const url = withDatabase(template, name);
   const pool = createPool(url, options.poolSize ?? 20);

@@ -4,8 +4,9 @@ import pino from 'pino';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
 import { serve } from '@hono/node-server';
+import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
-import { freePort } from '../../src/db/embedded.ts';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, inject } from 'vitest';
 import type { Credits, ProviderBalancePort } from '../../src/credits/index.ts';
@@ -44,7 +45,15 @@ export interface TestAppOptions {
 
 export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}, balances?: ProviderBalancePort, options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const port = options.listen ? await freePort() : undefined;
+  // Listening comes first, on a port the system picks, so the public URL names a port already ours
+  // (a port found free and bound later could be taken in between); requests wait for the app.
+  let handle: ((request: Request) => Response | Promise<Response>) | undefined;
+  const server = options.listen ? serve({ fetch: (request) => handle!(request), hostname: '127.0.0.1', port: 0 }) : undefined;
+  if (server) {
+    await once(server, 'listening');
+    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  }
+  const port = server ? (server.address() as AddressInfo).port : undefined;
   const config = loadConfig({
     env: {
       JWT_SECRET,
@@ -66,10 +75,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
   await services.start({ worker: options.worker ?? false });
   afterAll(() => services.stop());
   const app = createApp(httpDependencies(services, { config, pool: db.pool, log }));
-  if (port) {
-    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port });
-    afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  }
+  handle = (request) => app.fetch(request);
   const adminKey = (await createApiKey(db.pool, { role: 'admin', name: 'test admin' })).key;
   const serviceKey = (await createApiKey(db.pool, { role: 'service', name: 'test service' })).key;
   const revoked = await createApiKey(db.pool, { role: 'admin', name: 'revoked' });

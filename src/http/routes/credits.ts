@@ -1,4 +1,4 @@
-// Credits for end users: balance, packages with live capacity, purchases. Compatibility routes (API.md)
+// Credits for end users: balance, packages with live capacity, purchases. Compatibility routes (docs/compatibility.md)
 // and their /v1 equivalents call the same domain functions.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Capacity, UserBalance } from '../../credits/index.ts';
@@ -133,7 +133,7 @@ function compatBalanceShape(b: UserBalance) {
   return { balance: b.balance, allowance: b.allowance, purchased: b.purchased, tier: b.tier, resetsAt: b.resetsAt };
 }
 
-/** API.md's `platformCapacity`, named after the original design's four packages. */
+/** docs/compatibility.md's `platformCapacity`, named after the original design's four packages. */
 function compatCapacity(capacity: Capacity) {
   const primary = capacity.pools.find((p) => p.provider === capacity.primaryProvider)!;
   const canSell = (id: string) => capacity.packages.some((p) => p.id === id && !p.disabled);

@@ -1,4 +1,4 @@
-// Generations for end users (API.md): submit an enhancement (JSON with an image URL, or multipart with
+// Generations for end users (docs/compatibility.md): submit an enhancement (JSON with an image URL, or multipart with
 // an uploaded image), poll a task or list recent ones, and the sync /api/infer. /v1 equivalents call
 // the same domain functions.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';

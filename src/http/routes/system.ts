@@ -42,7 +42,7 @@ export function registerSystemRoutes(app: OpenAPIHono<AppEnv>) {
     } catch {
       throw new ApiError('unavailable', 'the database is unreachable');
     }
-    if (!status.current) {
+    if (!status.compatible) {
       throw new ApiError('unavailable', `migrations not current (${status.pending.length} pending, ${status.changed.length} changed, ${status.unknown.length} unknown): run \`tally migrate\``);
     }
     return c.json({ status: 'ready' as const, migrations: status.applied.length }, 200);

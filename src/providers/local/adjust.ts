@@ -1,4 +1,4 @@
-// The local provider's real, basic adjustment (SPEC §2, graceful degradation): brightness, contrast,
+// The local provider's real, basic adjustment (docs/rules.md §5, graceful degradation): brightness, contrast,
 // saturation and a tint by enhancement type, scaled by strength. It is what users get when every AI
 // provider fails (marked degraded, free) and the default when no provider key is configured. Clearly not
 // AI; the same numbers are returned as a CSS filter for clients that show the original image.

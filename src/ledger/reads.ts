@@ -1,0 +1,50 @@
+// Reads other domains need from the ledger's tables, so that no code outside src/ledger writes SQL
+// against them: balances of many accounts at once (optionally locked inside the caller's transaction),
+// the newest posted amount between two accounts, and what flowed into an account over a window.
+import type { Client, Queryable } from '../db/pool.ts';
+import type { AccountId } from './types.ts';
+
+/** Spendable balances of `ids` in one statement; an account that does not exist (or is not `ownerId`'s) is absent. */
+export async function spendableBalances(db: Queryable, ids: AccountId[], ownerId?: string): Promise<Map<AccountId, number>> {
+  const { rows } = await db.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1) and ($2::text is null or owner_id = $2)', [
+    ids,
+    ownerId ?? null,
+  ]);
+  return new Map(rows.map((row) => [row.id, row.balance]));
+}
+
+/**
+ * The same, with the rows locked (FOR UPDATE) until the caller's transaction ends. A lock taken while
+ * another transaction writes one of these accounts waits for it and then reads what it left, so a
+ * decision made on these balances cannot race a concurrent one. Locked in id order, the order every
+ * ledger write locks accounts in, so the two never deadlock.
+ */
+export async function lockSpendableBalances(client: Client, ids: AccountId[], ownerId?: string): Promise<Map<AccountId, number>> {
+  const { rows } = await client.query<{ id: string; balance: number }>(
+    'select id, balance from ledger_accounts where id = any($1) and ($2::text is null or owner_id = $2) order by id for update',
+    [ids, ownerId ?? null],
+  );
+  return new Map(rows.map((row) => [row.id, row.balance]));
+}
+
+/** The amount of the newest posted transfer from `debit` to `credit`, or null when there is none. */
+export async function lastPostedAmount(db: Queryable, input: { debit: AccountId; credit: AccountId }): Promise<number | null> {
+  const { rows } = await db.query<{ amount: number }>(
+    `select amount from ledger_transfers where debit_account_id = $1 and credit_account_id = $2 and state = 'posted' order by id desc limit 1`,
+    [input.debit, input.credit],
+  );
+  return rows[0]?.amount ?? null;
+}
+
+/** What posted transfers moved into `account` within each window ending at `until` (lengths in days), summed in SQL. */
+export async function postedInto(db: Queryable, input: { account: AccountId; until: Date; windowsDays: number[] }): Promise<number[]> {
+  const { rows } = await db.query<{ days: number; amount: number }>(
+    `select w.days, coalesce(sum(t.posted_amount), 0)::bigint as amount
+       from unnest($3::int[]) as w(days)
+       left join ledger_transfers t
+         on t.credit_account_id = $1 and t.state = 'posted' and t.created_at <= $2 and t.created_at >= $2::timestamptz - make_interval(days => w.days)
+      group by w.days`,
+    [input.account, input.until, input.windowsDays],
+  );
+  return input.windowsDays.map((days) => rows.find((row) => row.days === days)?.amount ?? 0);
+}

@@ -2,7 +2,7 @@
 import { serve as listen } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from './config/index.ts';
+import { ConfigError, loadConfig, withDemoPurchases, type Config } from './config/index.ts';
 import { connectDatabase, redactUrl, type Database } from './db/connect.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
 import { migrate, MigrationError, migrationStatus } from './db/migrate.ts';
@@ -10,6 +10,7 @@ import { migrateQueue } from './queue/index.ts';
 import { createServices, httpDependencies, type Services } from './services.ts';
 import { Credits } from './credits/index.ts';
 import { seedDemo } from './demo.ts';
+import { purchaseChecks } from './payments/invariants.ts';
 import { createApiKey, listApiKeys, registerConfiguredAdminKey, revokeApiKey } from './auth/api-keys.ts';
 import { demoCredentials, printDemoCredentials } from './demo.ts';
 import { createApp } from './http/app.ts';
@@ -66,7 +67,7 @@ const commands: Record<string, Command> = {
         return 1;
       }
       const ledger = new Ledger(db.pool, config.ledger);
-      const report = await ledger.checkInvariants(new Credits({ pool: db.pool, ledger, config: config.credits }).invariantChecks());
+      const report = await ledger.checkInvariants([...new Credits({ pool: db.pool, ledger, config: config.credits }).invariantChecks(), ...purchaseChecks]);
       process.stdout.write(`${formatReport(report)}\n`);
       return report.ok ? 0 : 1;
     });
@@ -202,7 +203,9 @@ function migrationLog(log: Logger) {
 
 interface Started { server?: Server; worker?: Worker; services: Services }
 
-async function startRoles(db: Database, { config, log }: { config: Config; log: Logger }, roles: Roles): Promise<Started> {
+async function startRoles(db: Database, { config: configured, log }: { config: Config; log: Logger }, roles: Roles): Promise<Started> {
+  // The demo sells packages without payment (never in production: withDemoPurchases refuses).
+  const config = roles.demo ? withDemoPurchases(configured) : configured;
   log.info({ database: redactUrl(db.url), embedded: db.embedded?.mode ?? false }, 'database connected');
   if (roles.migrate) {
     const applied = await migrate(db.pool, migrationLog(log));
@@ -215,6 +218,7 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
   const services = createServices({ config, pool: db.pool, log });
   const { ledger, credits } = services;
   await credits.openPlatformAccounts();
+  log.info({ mode: services.payments.mode }, { stripe: 'purchases: Stripe Checkout', development: 'purchases: DEVELOPMENT mode, granted without payment', off: 'purchases: off (no Stripe configured; see README "Connecting Stripe")' }[services.payments.mode]);
   if (roles.demo) {
     const demo = await seedDemo(credits);
     log.info(demo, 'demo data ready');
@@ -273,7 +277,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     process.exitCode = await command(args, { config, log });
   } catch (error) {
-    if (error instanceof EmbeddedPostgresError || error instanceof MigrationError) {
+    if (error instanceof EmbeddedPostgresError || error instanceof MigrationError || error instanceof ConfigError) {
       log.fatal(error.message);
     } else {
       log.fatal({ err: error }, 'tally failed');

@@ -11,6 +11,7 @@ import { createUserTokenVerifier } from './auth/jwt.ts';
 import type { AppDependencies } from './http/context.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { Ledger } from './ledger/index.ts';
+import { Payments } from './payments/index.ts';
 import type { Logger } from './log.ts';
 import { checkPublicUrl, parseAllowlist, safeFetch, type HostLookup } from './net/safe-fetch.ts';
 import { createAdapters } from './providers/registry.ts';
@@ -21,6 +22,7 @@ import { createResultStore, type ResultStore } from './storage/index.ts';
 export interface Services {
   ledger: Ledger;
   credits: Credits;
+  payments: Payments;
   queue: Queue;
   store: ResultStore;
   generations: Generations;
@@ -46,6 +48,7 @@ export function createServices(options: ServiceOptions): Services {
   const ledger = new Ledger(pool, { ...config.ledger, log });
   const adapters = createAdapters(config.providers);
   const credits = new Credits({ pool, ledger, config: config.credits, balances: options.balances ?? balancesFrom(config, adapters) });
+  const payments = new Payments({ pool, ledger, credits, config, log });
   const queue = new Queue(pool, { supervise: true, onError: (error) => log.warn({ err: error }, 'queue maintenance error') });
   const signingSecret = config.storage.signingSecret ?? rememberedSecret(config.dataDir, log);
   const store = createResultStore({
@@ -70,6 +73,7 @@ export function createServices(options: ServiceOptions): Services {
   return {
     ledger,
     credits,
+    payments,
     queue,
     store,
     generations,
@@ -97,6 +101,7 @@ export function httpDependencies(services: Services, input: { config: Config; po
     log: input.log,
     ledger: services.ledger,
     credits: services.credits,
+    payments: services.payments,
     generations: services.generations,
     store: services.store,
     signingSecret: services.signingSecret,

@@ -55,6 +55,11 @@ describe('tally start --demo', () => {
     expect(task).toMatchObject({ status: 'completed', provider: 'local', degraded: false, creditsCharged: 1 });
     expect((await fetch(task.resultUrl!)).headers.get('content-type')).toBe('image/png');
 
+    // The demo sells packages without payment, said so in the log and in the answer.
+    expect(first.output()).toMatch(/purchases: DEVELOPMENT mode/);
+    const bought = await fetch(`${base}/api/credits/purchase`, { method: 'POST', headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ packageId: 'starter' }) });
+    expect(await bought.json()).toMatchObject({ granted: 10, balance: 19, mode: 'development' });
+
     // Another command attaches to the running server's database.
     const check = await runCli(['ledger', 'check'], env);
     expect(check.code).toBe(0);
@@ -69,7 +74,7 @@ describe('tally start --demo', () => {
     const second = startCli(['start', '--demo'], env);
     await second.waitFor(/HTTP API listening/);
     expect(second.output()).not.toMatch(/initialising a new embedded PostgreSQL/);
-    expect(second.output()).toMatch(/"credits":9/); // the purchase is not repeated; the generation stays paid
+    expect(second.output()).toMatch(/"credits":19/); // the seed's purchase is not repeated; the generation stays paid
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
   });

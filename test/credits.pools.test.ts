@@ -98,7 +98,7 @@ describe('burn rate', () => {
 
 describe('the emergency reserve', () => {
   it('is kept out of sellable capacity, filled first by refills, and drawn on only by allowance grants', async () => {
-    const app = await createTestApp({}, { credits: { pools: { nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, emergencyReserve: 100 }, seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000 } } } });
+    const app = await createTestApp({ TALLY_DEV_PURCHASES: 'true' }, { credits: { pools: { nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, emergencyReserve: 100 }, seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000 } } } });
     expect(await app.credits.refill({ provider: 'nanobanana', amount: 138, key: 'r1' })).toMatchObject({ emergency: 100, available: 38, sellableUserCredits: 9, balance: 138 });
     // A Starter needs 40 units: the 100 in reserve do not count.
     expect((await app.request('POST', '/api/credits/purchase', { auth: await app.userToken('mo'), body: { packageId: 'starter' } })).status).toBe(409);

@@ -6,7 +6,7 @@ let t: TestApp;
 const token: Record<string, string> = {};
 
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ TALLY_DEV_PURCHASES: 'true' });
   for (const user of ['a', 'b', 'c']) token[user] = await t.userToken(`user-${user}`);
 });
 
@@ -32,7 +32,7 @@ describe('the worked example of docs/rules.md §3', () => {
 
   it('A buys 100: 400 reserved, 538 left, 134 sellable', async () => {
     const bought = await json(await t.request('POST', '/api/credits/purchase', { auth: token.a, body: { packageId: 'pro' } }));
-    expect(bought).toEqual({ status: 200, body: { granted: 100, balance: 100, packageId: 'pro', mode: 'development' } });
+    expect(bought).toEqual({ status: 200, body: { granted: 100, balance: 100, packageId: 'pro', mode: 'development', purchaseId: expect.stringMatching(/^pur_/) } });
     const pools = await json(await t.request('GET', '/v1/admin/pools', { auth: t.adminKey }));
     expect(pools.body.pools.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ available: 538, reserved: 400, sellableUserCredits: 134 });
   });
@@ -73,7 +73,7 @@ describe('what a pool of 938 at ratio 4 can sell, package by package', () => {
     ['creative', 4],
     ['pro', 2],
   ])('%s: %i sales go through, the next is blocked with 409', async (packageId, sellable) => {
-    const shop = await createTestApp();
+    const shop = await createTestApp({ TALLY_DEV_PURCHASES: 'true' });
     await shop.credits.refill({ provider: 'nanobanana', amount: 938, key: 'example' });
     const auth = await shop.userToken('collector');
     const statuses = [];
@@ -84,7 +84,7 @@ describe('what a pool of 938 at ratio 4 can sell, package by package', () => {
 
 describe('purchases under concurrency', () => {
   it('100 concurrent purchases racing for a pool that can back only 7 of them: exactly 7 succeed', async () => {
-    const race = await createTestApp({ TALLY_RATE_LIMIT_ENABLED: 'false' });
+    const race = await createTestApp({ TALLY_RATE_LIMIT_ENABLED: 'false', TALLY_DEV_PURCHASES: 'true' });
     await race.credits.refill({ provider: 'nanobanana', amount: 7 * 10 * 4 + 3, key: 'race' });
     const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => race.userToken(`racer-${i}`)));
     const statuses = await Promise.all(tokens.map(async (auth) => (await race.request('POST', '/api/credits/purchase', { auth, body: { packageId: 'starter' } })).status));
@@ -95,13 +95,46 @@ describe('purchases under concurrency', () => {
   });
 
   it('an Idempotency-Key makes a retried purchase buy once', async () => {
-    const app = await createTestApp();
+    const app = await createTestApp({ TALLY_DEV_PURCHASES: 'true' });
     await app.credits.refill({ provider: 'nanobanana', amount: 1000 });
     const auth = await app.userToken('retrier');
     const buy = () => app.request('POST', '/v1/credits/purchases', { auth, body: { packageId: 'starter' }, headers: { 'idempotency-key': 'order-42' } });
     const answers = await Promise.all([buy(), buy(), buy()]);
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
     expect((await app.credits.balance('retrier')).purchased).toBe(10);
+    // The replay answers what the first request answered, even after the balance moved.
+    const first = await answers[0]!.json();
+    expect(first).toMatchObject({ granted: 10, balance: 10 });
+    await app.ledger.transfer({ key: 'retrier-spends', transfers: [{ debit: 'user:retrier:purchased', credit: 'credits:spent', amount: 3 }] });
+    expect(await (await buy()).json()).toEqual(first);
+    expect(await Promise.all(answers.slice(1).map((r) => r.json()))).toEqual([first, first]);
+    // The same key with another body is refused; another caller's same key is their own.
+    const other = await app.request('POST', '/v1/credits/purchases', { auth, body: { packageId: 'pro' }, headers: { 'idempotency-key': 'order-42' } });
+    expect(other.status).toBe(409);
+    expect(await other.json()).toMatchObject({ code: 'idempotency_conflict', errors: [{ path: 'header.idempotency-key' }] });
+    const stranger = await app.request('POST', '/v1/credits/purchases', { auth: await app.userToken('stranger'), body: { packageId: 'starter' }, headers: { 'idempotency-key': 'order-42' } });
+    expect(await stranger.json()).toMatchObject({ granted: 10, balance: 10 });
+    expect((await app.credits.balance('retrier')).purchased).toBe(7);
+  });
+
+  it('without Stripe and without TALLY_DEV_PURCHASES a purchase is refused with 503, and nothing changes', async () => {
+    const app = await createTestApp();
+    await app.credits.refill({ provider: 'nanobanana', amount: 1000 });
+    const before = await app.credits.poolState('nanobanana');
+    const response = await app.request('POST', '/api/credits/purchase', { auth: await app.userToken('hopeful'), body: { packageId: 'starter' } });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({ code: 'payments_not_configured', error: expect.stringContaining('STRIPE_SECRET_KEY') });
+    expect(await app.credits.poolState('nanobanana')).toEqual(before);
+    expect((await app.credits.balance('hopeful')).purchased).toBe(0);
+  });
+
+  it('development purchases are refused in production, by configuration, with a clear message', async () => {
+    const { loadConfig, withDemoPurchases } = await import('../src/config/index.ts');
+    expect(() => loadConfig({ env: { NODE_ENV: 'production', TALLY_DEV_PURCHASES: 'true' } })).toThrow(/TALLY_DEV_PURCHASES.*refused when NODE_ENV=production/s);
+    expect(() => withDemoPurchases(loadConfig({ env: { NODE_ENV: 'production' } }))).toThrow(/refused when NODE_ENV=production/);
+    expect(withDemoPurchases(loadConfig({ env: {} })).payments.devPurchases).toBe(true);
+    expect(() => loadConfig({ env: { STRIPE_SECRET_KEY: 'sk_test_x' } })).toThrow(/STRIPE_WEBHOOK_SECRET/);
   });
 });
 
@@ -115,7 +148,7 @@ describe('bad input changes nothing', () => {
     ['an amount over the limit', '/api/admin/refill-credits', 'admin', { provider: 'nanobanana', amount: 10 ** 12 }, 'body.amount'],
     ['an amount as a string', '/api/admin/refill-credits', 'admin', { provider: 'nanobanana', amount: '5' }, 'body.amount'],
   ])('%s: 400 naming the field', async (_name, path, who, body, field) => {
-    const app = await createTestApp();
+    const app = await createTestApp({ TALLY_DEV_PURCHASES: 'true' });
     const before = await app.credits.poolState('nanobanana');
     const auth = who === 'admin' ? app.adminKey : await app.userToken('someone');
     const response = await json(await app.request('POST', path, { auth, body }));

@@ -1,12 +1,16 @@
 // Generated junk at every route's validators: never a 5xx, and every 4xx is problem+json.
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeStripe } from './fakes/stripe.ts';
 import { createTestApp, listRoutes, type TestApp } from './support/http.ts';
 
 let t: TestApp;
 let user: string;
 beforeAll(async () => {
-  t = await createTestApp();
+  // Payments answer 503 when no payment provider is configured: a local Stripe stand-in serves them here.
+  const stripe = await startFakeStripe();
+  afterAll(() => stripe.close());
+  t = await createTestApp({ STRIPE_SECRET_KEY: 'sk_test_fuzz', STRIPE_WEBHOOK_SECRET: 'whsec_fuzz', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' });
   user = await t.userToken('fuzzer');
 });
 
@@ -54,5 +58,5 @@ async function createTestAppForListing() {
   const { createApp } = await import('../src/http/app.ts');
   const { loadConfig } = await import('../src/config/index.ts');
   const { createMetrics } = await import('../src/http/metrics.ts');
-  return { app: createApp({ config: loadConfig({ env: {} }), pool: undefined as never, ledger: undefined as never, credits: undefined as never, log: undefined as never, verifyUserToken: undefined as never, metrics: createMetrics(), generations: undefined as never, store: undefined as never, signingSecret: "fuzz-signing-secret", checkPublicUrl: undefined as never }) };
+  return { app: createApp({ config: loadConfig({ env: {} }), pool: undefined as never, ledger: undefined as never, credits: undefined as never, payments: undefined as never, log: undefined as never, verifyUserToken: undefined as never, metrics: createMetrics(), generations: undefined as never, store: undefined as never, signingSecret: "fuzz-signing-secret", checkPublicUrl: undefined as never }) };
 }

@@ -1,7 +1,8 @@
 // The shared security suite: every route of the app, every kind of wrong caller. The suite lists the
 // app's own routes, so a route added without a row here fails the first test.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Access } from '../src/http/access.ts';
+import { startFakeStripe } from './fakes/stripe.ts';
 import { createTestApp, listRoutes, JOB_TOKEN, METRICS_TOKEN, type TestApp } from './support/http.ts';
 
 interface RouteCase {
@@ -74,13 +75,26 @@ const routeCases: Record<string, RouteCase> = {
   'POST /api/webhooks/providers/:provider': { access: 'public', path: '/api/webhooks/providers/nanobanana?attempt=att_x&token=forged', body: {} },
   // Public, but only with a valid signature (proven in the generation tests).
   'GET /files/*': { access: 'public', path: '/files/alice/lighting/gen_x.png' },
+  // Public, but only with a valid Stripe signature (proven in test/payments.webhook.test.ts).
+  'POST /api/webhooks/stripe': { access: 'public', path: '/api/webhooks/stripe', body: {} },
+  'GET /v1/credits/purchases': { access: 'user', path: '/v1/credits/purchases' },
+  'GET /v1/admin/purchases': { access: 'admin', path: '/v1/admin/purchases?status=paid' },
+  'POST /v1/billing/subscriptions/checkout': { access: 'user', path: '/v1/billing/subscriptions/checkout', body: { tier: 'plus' } },
+  'POST /v1/billing/portal': { access: 'user', path: '/v1/billing/portal' },
 };
 
 let t: TestApp;
 let alice: string;
 
 beforeAll(async () => {
-  t = await createTestApp({}, {}, { remainingUnits: async () => 0 });
+  // Purchases and plans go to a local Stripe stand-in, so every route has a working backend.
+  const stripe = await startFakeStripe();
+  afterAll(() => stripe.close());
+  t = await createTestApp(
+    { STRIPE_SECRET_KEY: 'sk_test_security', STRIPE_WEBHOOK_SECRET: 'whsec_security', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' },
+    {},
+    { remainingUnits: async () => 0 },
+  );
   alice = await t.userToken('alice');
   for (const user of ['alice', 'bob']) {
     await t.ledger.openAccount({ id: `user:${user}:purchased`, asset: 'credits', kind: 'user-purchased', ownerId: user, neverNegative: true });

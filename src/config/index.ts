@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 import { bool, integer, list, secret } from './fields.ts';
 import { generationsSchema, providersSchema, storageSchema } from './generations.ts';
+import { paymentsSchema, refinePayments, withPaymentUrls } from './payments.ts';
 
 const baseSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
@@ -121,6 +122,7 @@ const baseSchema = z.object({
   providers: providersSchema,
   generations: generationsSchema,
   storage: storageSchema,
+  payments: paymentsSchema,
   ledger: z
     .object({
       /** Most ledger operations one shared commit carries. */
@@ -143,13 +145,15 @@ export const configSchema = baseSchema
         ctx.addIssue({ code: 'custom', path: ['providers', name, 'pool'], message: `names pool "${provider.pool}", which is not in credits.pools` });
       }
     }
+    refinePayments(config, ctx);
   })
   .transform((config) => ({
     ...config,
     publicUrl: (config.publicUrl ?? `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${config.http.port}`).replace(/\/+$/, ''),
     generations: { ...config.generations, models: withRouteCosts(config) },
     ...withSupabaseDefaults(config),
-  }));
+  }))
+  .transform((config) => ({ ...config, payments: withPaymentUrls(config.payments, config.publicUrl) }));
 
 /**
  * What a Supabase project's URL implies, where nothing more explicit is set: user tokens verified
@@ -192,6 +196,8 @@ export type CreditsConfig = Config['credits'];
 export type ProvidersConfig = Config['providers'];
 export type GenerationsConfig = Config['generations'];
 export type StorageConfig = Config['storage'];
+export type PaymentsConfig = Config['payments'];
+
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variable -> path in the config object. Several names may feed one path (aliases). */
@@ -260,10 +266,24 @@ export const envVariables: Record<string, string> = {
   S3_ACCESS_KEY_ID: 'storage.s3.accessKeyId',
   S3_SECRET_ACCESS_KEY: 'storage.s3.secretAccessKey',
   S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
+  TALLY_DEV_PURCHASES: 'payments.devPurchases',
+  TALLY_CHECKOUT_MINUTES: 'payments.checkoutMinutes',
+  STRIPE_SECRET_KEY: 'payments.stripe.secretKey',
+  STRIPE_WEBHOOK_SECRET: 'payments.stripe.webhookSecret',
+  STRIPE_API_BASE: 'payments.stripe.apiBase',
+  STRIPE_SUCCESS_URL: 'payments.stripe.successUrl',
+  STRIPE_CANCEL_URL: 'payments.stripe.cancelUrl',
+  STRIPE_PRICE_TIERS: 'payments.stripe.priceTiers',
 };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** `tally start --demo` turns development purchases on, under the same rule: never in production. */
+export function withDemoPurchases(config: Config): Config {
+  if (config.env === 'production') throw new ConfigError('`tally start --demo` grants purchases without payment and is refused when NODE_ENV=production.');
+  return { ...config, payments: { ...config.payments, devPurchases: true } };
 }
 
 export interface LoadConfigOptions {

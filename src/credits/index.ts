@@ -4,6 +4,7 @@
 import type { CreditsConfig } from '../config/index.ts';
 import type { Client, Pool, Queryable } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
+import { joinKey } from '../lib/keys.ts';
 import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index.ts';
 import { BUCKETS, ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
@@ -163,22 +164,25 @@ export class Credits {
   }
 
   /**
-   * A sale (development mode: granted at once). The user's credits and the pool's backing move in one
-   * ledger operation; the pool's available account is never-negative, so a sale the pool cannot back is
-   * refused by the database itself, with nothing changed.
+   * A sale granted at once, without payment. Only src/payments calls it for users, and only for development
+   * purchases (the demo, or TALLY_DEV_PURCHASES outside production); the demo seed and tests call it directly.
+   * The user's credits and the pool's backing move in one ledger operation; the pool's available account
+   * is never-negative, so a sale the pool cannot back is refused by the database itself, with nothing changed.
    */
-  async purchase(input: { userId: string; packageId: string; key?: string }): Promise<{ granted: number; balance: UserBalance; packageId: string }> {
+  async purchase(input: { userId: string; packageId: string; key?: string; purchaseId?: string }): Promise<{ granted: number; balance: UserBalance; packageId: string }> {
     const pkg = this.config.packages.find((p) => p.id === input.packageId);
     if (!pkg) throw new CreditsError('unknown_package', `no package "${input.packageId}"; packages: ${this.config.packages.map((p) => p.id).join(', ')}`, 'packageId');
     await this.ensureUser(input.userId);
     const provider = this.config.primaryProvider;
     const backing = pkg.credits * this.config.pools[provider]!.ratio;
-    const key = `purchase:${input.userId}:${input.key ?? newId('pur')}`;
+    // Parts encoded: user `a:b` with key `c` and user `a` with key `b:c` must not share a key.
+    const key = input.purchaseId ? joinKey('purchase', 'id', input.purchaseId) : joinKey('purchase', input.userId, input.key ?? newId('pur'));
+    const purchase = input.purchaseId ? { purchaseId: input.purchaseId } : {};
     try {
       await this.deps.ledger.execute({
         key,
         actions: [
-          { type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'purchased'), amount: pkg.credits, metadata: { reason: 'purchase', package: pkg.id, price: pkg.price, currency: pkg.currency } },
+          { type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'purchased'), amount: pkg.credits, metadata: { reason: 'purchase', package: pkg.id, price: pkg.price, currency: pkg.currency, ...purchase } },
           { type: 'transfer', debit: poolAccount(provider, 'available'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: 'backing for purchase', userId: input.userId, package: pkg.id } },
         ],
       });

@@ -17,6 +17,7 @@ import { registerBackgroundRoutes } from './routes/background.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
 import { registerFileRoutes } from './routes/files.ts';
 import { registerGenerationRoutes } from './routes/generations.ts';
+import { registerPaymentRoutes } from './routes/payments.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { fallbackPage, registerWebRoutes } from './web.ts';
@@ -50,6 +51,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerGenerationRoutes(app);
   registerAdminGenerationRoutes(app);
   registerWebhookRoutes(app);
+  registerPaymentRoutes(app);
   registerFileRoutes(app);
 
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);

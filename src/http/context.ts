@@ -5,6 +5,7 @@ import type { Credits } from '../credits/index.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Generations } from '../generations/index.ts';
 import type { Ledger } from '../ledger/index.ts';
+import type { Payments } from '../payments/index.ts';
 import type { ResultStore } from '../storage/index.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
@@ -22,6 +23,7 @@ export interface AppDependencies {
   pool: Pool;
   ledger: Ledger;
   credits: Credits;
+  payments: Payments;
   log: Logger;
   verifyUserToken: UserTokenVerifier;
   metrics: Metrics;

@@ -5,6 +5,7 @@ import type { ZodError } from 'zod';
 import { CreditsError, InsufficientCreditsError, RefillDecisionError, type CreditsErrorCode, type RefillDecisionErrorCode } from '../credits/errors.ts';
 import { GenerationError, type GenerationErrorCode } from '../generations/errors.ts';
 import { isLedgerError, type LedgerErrorCode } from '../ledger/index.ts';
+import { PaymentsError, type PaymentsErrorCode } from '../payments/errors.ts';
 import type { AppEnv } from './context.ts';
 
 export const errorStatus = {
@@ -23,6 +24,7 @@ export const errorStatus = {
   internal: 500,
   bad_gateway: 502,
   unavailable: 503,
+  payments_not_configured: 503,
   gateway_timeout: 504,
 } as const;
 
@@ -44,6 +46,7 @@ const titles: Record<ErrorCode, string> = {
   internal: 'Internal error',
   bad_gateway: 'Provider failed',
   unavailable: 'Service unavailable',
+  payments_not_configured: 'Payments not configured',
   gateway_timeout: 'Not finished in time',
 };
 
@@ -109,6 +112,23 @@ const generationCodes: Record<GenerationErrorCode, ErrorCode> = {
   bad_callback: 'unauthorized',
 };
 
+const paymentsCodes: Record<PaymentsErrorCode, ErrorCode> = {
+  payments_not_configured: 'payments_not_configured',
+  idempotency_conflict: 'idempotency_conflict',
+  request_in_progress: 'conflict',
+  payment_provider_failed: 'bad_gateway',
+  invalid_signature: 'validation_failed',
+  not_found: 'not_found',
+  no_plan_for_tier: 'validation_failed',
+};
+
+/** Payment refusals about a header name it (`header.stripe-signature`); others as any domain's. */
+function fromPayments(error: PaymentsError): ApiError {
+  const header = ({ idempotency_conflict: 'header.idempotency-key', invalid_signature: 'header.stripe-signature' } as Partial<Record<PaymentsErrorCode, string>>)[error.code];
+  if (header) return new ApiError(paymentsCodes[error.code], error.message, { errors: [{ path: header, message: error.message }] });
+  return fromDomain(paymentsCodes[error.code], error.message, error.field);
+}
+
 /** A domain refusal as an API error; a field it names is reported under `body.<field>`. */
 function fromDomain(code: ErrorCode, message: string, field: unknown): ApiError {
   const errors = typeof field === 'string' && code === 'validation_failed' ? [{ path: `body.${field}`, message }] : undefined;
@@ -120,6 +140,7 @@ export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof CreditsError) return fromDomain(creditsCodes[error.code], error.message, error.field);
   if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message, { extra: { needed: error.detail.needed, available: error.detail.available, upgrade: error.detail.upgrade } });
   if (error instanceof GenerationError) return fromDomain(generationCodes[error.code], error.message, error.field);
+  if (error instanceof PaymentsError) return fromPayments(error);
   if (error instanceof RefillDecisionError) return fromDomain(refillDecisionCodes[error.code], error.message, undefined);
   if (isLedgerError(error)) return fromDomain(ledgerCodes[error.code], error.message, error.detail.field);
   if (error instanceof HTTPException) {

@@ -103,7 +103,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>) {
     return c.json(await c.get('deps').ledger.history(c.req.valid('param').accountId, { cursor, limit }), 200);
   });
 
-  app.openapi(ledgerCheck, async (c) => c.json(await c.get('deps').ledger.checkInvariants(c.get('deps').credits.invariantChecks()), 200));
+  app.openapi(ledgerCheck, async (c) => c.json(await c.get('deps').ledger.checkInvariants([...c.get('deps').credits.invariantChecks(), ...c.get('deps').payments.invariantChecks()]), 200));
 
   app.openapi(createKey, async (c) => c.json(await createApiKey(c.get('deps').pool, c.req.valid('json')), 201));
 

@@ -34,9 +34,14 @@ const CompatPackagesBody = z.object({
 });
 
 const PurchaseRequest = z.object({ packageId: z.string().min(1).max(64) }).openapi('PurchaseRequest');
-const PurchaseBody = z.object({ granted: z.number().int(), balance: z.number().int(), packageId: z.string(), mode: z.literal('development') }).openapi('Purchase');
+const PurchaseBody = z
+  .union([
+    z.object({ checkoutUrl: z.string().openapi({ description: 'Stripe Checkout: send the buyer here; credits are granted when Stripe confirms the payment' }), purchaseId: z.string(), packageId: z.string(), mode: z.literal('stripe') }),
+    z.object({ granted: z.number().int(), balance: z.number().int(), purchaseId: z.string(), packageId: z.string(), mode: z.literal('development').openapi({ description: 'Granted without payment (demo or TALLY_DEV_PURCHASES)' }) }),
+  ])
+  .openapi('Purchase');
 const idempotencyHeader = z.object({
-  'idempotency-key': z.string().regex(/^[\x21-\x7e]{1,100}$/).optional().openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'Retrying with the same key buys once' }),
+  'idempotency-key': z.string().regex(/^[\x21-\x7e]{1,100}$/).optional().openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'Retrying with the same key buys once and gets the first answer unchanged; the same key with another body is a 409' }),
 });
 
 const compatBalance = createRoute({ method: 'get', path: '/api/credits/balance', tags: ['credits'], summary: 'The caller’s credits by bucket', ...guard('user'), responses: { 200: json(BalanceBody, 'Balance'), ...problems(400, 401, 403, 429) } });
@@ -64,7 +69,7 @@ const v1Packages = createRoute({
   responses: { 200: json(z.object({ packages: z.array(PackageBody), sellableUserCredits: z.number().int() }), 'Packages'), ...problems(401) },
 });
 
-const purchaseResponses = { 200: json(PurchaseBody, 'Granted (development mode: no payment is taken)'), ...problems(400, 401, 403, 409, 413, 415, 429) };
+const purchaseResponses = { 200: json(PurchaseBody, 'A Stripe Checkout link, or (development purchases only) the credits granted'), ...problems(400, 401, 403, 409, 413, 415, 429, 502, 503) };
 const compatPurchase = createRoute({
   method: 'post',
   path: '/api/credits/purchase',
@@ -118,8 +123,8 @@ export function registerCreditRoutes(app: OpenAPIHono<AppEnv>) {
   for (const route of [compatPurchase, v1Purchase]) {
     app.openapi(route, async (c) => {
       const { packageId } = c.req.valid('json');
-      const result = await c.get('deps').credits.purchase({ userId: currentUserId(c), packageId, key: c.req.valid('header')['idempotency-key'] });
-      return c.json({ granted: result.granted, balance: result.balance.balance, packageId: result.packageId, mode: 'development' as const }, 200);
+      const answer = await c.get('deps').payments.purchase({ userId: currentUserId(c), packageId, idempotencyKey: c.req.valid('header')['idempotency-key'] });
+      return c.json(answer, 200);
     });
   }
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 import { bool, integer, list, secret } from './fields.ts';
 import { generationsSchema, providersSchema, storageSchema } from './generations.ts';
+import { alertsSchema, jobsSchema, opsEnvVariables } from './ops.ts';
 
 const baseSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
@@ -97,11 +98,13 @@ const baseSchema = z.object({
             /** Units kept out of sellable capacity; only allowance grants (and overflow) may draw on them. */
             emergencyReserve: z.number().int().nonnegative().default(0),
             criticalThreshold: z.number().int().nonnegative().default(40),
+            /** Sync drift (in this pool's units) at or under which no alert is raised. */
+            syncTolerance: z.number().int().nonnegative().default(1),
           }),
         )
         .default({
-          nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0 },
-          seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0 },
+          nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0, syncTolerance: 1 },
+          seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0, syncTolerance: 1 },
         }),
       /** The original design's buffer levels for the primary pool, shown beside it. */
       bufferLevels: z.object({ minimum: z.number().int(), comfortable: z.number().int(), ideal: z.number().int() }).default({ minimum: 400, comfortable: 2000, ideal: 10000 }),
@@ -119,6 +122,8 @@ const baseSchema = z.object({
   providers: providersSchema,
   generations: generationsSchema,
   storage: storageSchema,
+  alerts: alertsSchema,
+  jobs: jobsSchema,
   ledger: z
     .object({
       /** Most ledger operations one shared commit carries. */
@@ -170,6 +175,8 @@ export type CreditsConfig = Config['credits'];
 export type ProvidersConfig = Config['providers'];
 export type GenerationsConfig = Config['generations'];
 export type StorageConfig = Config['storage'];
+export type AlertsConfig = Config['alerts'];
+export type JobsConfig = Config['jobs'];
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variable -> path in the config object. Several names may feed one path (aliases). */
@@ -235,6 +242,7 @@ export const envVariables: Record<string, string> = {
   S3_ACCESS_KEY_ID: 'storage.s3.accessKeyId',
   S3_SECRET_ACCESS_KEY: 'storage.s3.secretAccessKey',
   S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
+  ...opsEnvVariables,
 };
 
 export class ConfigError extends Error {

@@ -193,7 +193,7 @@ export class Credits {
           type: 'sale_blocked',
           level: 'warning',
           message: `Sale of ${pkg.id} (${pkg.credits} credits) blocked: the ${provider} pool cannot back it`,
-          data: { userId: input.userId, packageId: pkg.id, needed: backing, available: error.detail.available },
+          data: { provider, userId: input.userId, packageId: pkg.id, needed: backing, available: error.detail.available },
         });
         throw new CreditsError('sale_blocked', SALE_BLOCKED_MESSAGE);
       }

@@ -234,7 +234,7 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
     log.info({ url, docs: `${url}/docs` }, 'HTTP API listening');
     if (demoAuth) printDemoCredentials(url, demoAuth);
   }
-  const worker = roles.worker ? startWorker({ config, ledger, log }) : undefined;
+  const worker = roles.worker ? startWorker({ jobs: services.jobs, alerts: services.alerts, log }) : undefined;
   return { server, worker, services };
 }
 

@@ -37,7 +37,8 @@ create table alert_deliveries (
 create index alert_deliveries_channel on alert_deliveries (channel, created_at desc);
 
 -- Every run of a scheduled job. A scheduled run names its slot: (name, scheduled_for) is unique, so
--- any number of workers run a slot once. At most one run of a job is unfinished at a time.
+-- any number of workers run a slot once (a run abandoned by a dead worker frees its slot for another).
+-- At most one run of a job is unfinished at a time, whoever started it.
 create table job_runs (
   id            text primary key,
   name          text not null,
@@ -50,7 +51,7 @@ create table job_runs (
   summary       jsonb,
   error         text
 );
-create unique index job_runs_slot on job_runs (name, scheduled_for) where scheduled_for is not null;
+create unique index job_runs_slot on job_runs (name, scheduled_for) where scheduled_for is not null and outcome is distinct from 'abandoned';
 create unique index job_runs_running on job_runs (name) where finished_at is null;
 create index job_runs_recent on job_runs (name, started_at desc);
 

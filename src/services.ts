@@ -112,6 +112,8 @@ export function httpDependencies(services: Services, input: { config: Config; po
     credits: services.credits,
     generations: services.generations,
     store: services.store,
+    alerts: services.alerts,
+    jobs: services.jobs,
     signingSecret: services.signingSecret,
     checkPublicUrl: services.checkPublicUrl,
     verifyUserToken: createUserTokenVerifier(input.config.auth),

@@ -171,3 +171,39 @@ describe('a job that fails', () => {
     expect(await t.services.alerts.list({ type: 'job_failed', open: true })).toEqual([]);
   });
 });
+
+describe('HTTP', () => {
+  it('lists alerts: the compat route as a bare array, /v1 in its envelope with filters; admins acknowledge', async () => {
+    const admin = { auth: t.adminKey };
+    const bare = await (await t.request('GET', '/api/admin/alerts', admin)).json();
+    expect(Array.isArray(bare)).toBe(true);
+    expect(bare.length).toBeGreaterThan(0);
+    const critical = (await (await t.request('GET', '/v1/admin/alerts?level=critical', admin)).json()).alerts;
+    expect(critical.length).toBeGreaterThan(0);
+    expect(critical.every((a: { level: string }) => a.level === 'critical')).toBe(true);
+    expect((await t.request('GET', '/v1/admin/alerts?level=loud', admin)).status).toBe(400);
+    const acked = await t.request('POST', `/v1/admin/alerts/${critical[0].id}/ack`, admin);
+    expect(await acked.json()).toMatchObject({ id: critical[0].id, acknowledgedAt: expect.any(String) });
+    expect((await (await t.request('GET', '/v1/admin/alerts', admin)).json()).alerts.map((a: { id: string }) => a.id)).not.toContain(critical[0].id);
+    expect((await (await t.request('GET', '/v1/admin/alerts?open=false', admin)).json()).alerts.map((a: { id: string }) => a.id)).toContain(critical[0].id);
+    expect((await t.request('POST', '/v1/admin/alerts/alert_missing/ack', admin)).status).toBe(404);
+    expect((await t.request('POST', '/v1/admin/alerts/..%2Fx/ack', admin)).status).toBe(400);
+  });
+
+  it('runs a job for an admin or the job token, refuses an unknown name and a second run at once', async () => {
+    const { JOB_TOKEN } = await import('./support/http.ts');
+    const viaAdmin = await t.request('POST', '/v1/admin/jobs/expire-holds/run', { auth: t.adminKey });
+    expect(await viaAdmin.json()).toMatchObject({ run: { name: 'expire-holds', trigger: 'http', outcome: 'succeeded', summary: { expiredHolds: 0 } } });
+    expect((await t.request('POST', '/api/background/expire-holds', { auth: JOB_TOKEN })).status).toBe(200);
+    expect((await t.request('POST', '/api/background/expire-holds')).status).toBe(401);
+    expect((await t.request('POST', '/api/background/no-such-job', { auth: JOB_TOKEN })).status).toBe(400);
+    expect(await (await t.request('POST', '/api/background/process-tasks', { auth: JOB_TOKEN })).json()).toEqual({ success: true, processed: 0, sweptGenerations: 0, resumedGenerations: 0, expiredHolds: 0 });
+    // Another run unfinished (as if a worker were in the middle of it): 409, nothing run.
+    await t.db.pool.query(`insert into job_runs (id, name, trigger, started_at, lease_until) values ('run_elsewhere', 'daily-usage-summary', 'cli', now(), now() + interval '1 hour')`);
+    const busy = await t.request('POST', '/v1/admin/jobs/daily-usage-summary/run', { auth: t.adminKey });
+    expect(busy.status).toBe(409);
+    expect((await busy.json()).detail).toMatch(/already running/);
+    const listed = (await (await t.request('GET', '/v1/admin/jobs', { auth: t.adminKey })).json()).jobs;
+    expect(listed.find((j: { name: string }) => j.name === 'daily-usage-summary')).toMatchObject({ lastRun: { id: 'run_elsewhere', outcome: null } });
+  });
+});

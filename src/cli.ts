@@ -18,6 +18,7 @@ import { formatReport } from './ledger/invariants.ts';
 import { Ledger } from './ledger/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { startWorker, type Worker } from './worker.ts';
+import { healthCommand, jobsCommand } from './jobs/cli.ts';
 
 const HELP = `Usage: tally <command> [options]
 
@@ -37,6 +38,11 @@ Commands:
                    month's allowance (idempotent; the scheduler runs it on the 1st).
   providers health Probe every configured provider now (workers do it every 5 minutes); exits 1 if
                    one fails (its circuit opens for a cooldown, as after failed work).
+  jobs list        Scheduled jobs: schedule, last run, last outcome, next run.
+  jobs run NAME    Run one job now (one run at a time across every process); exits 1 if it fails.
+  jobs run-all     Run every enabled job now, one after another.
+  health           One line per check (database, migrations, queues, providers, pools, stale holds,
+                   jobs, alert channels); exits 1 with the reason when anything is unhealthy.
   help             Show this help.
 
 Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment; see README.md.`;
@@ -138,6 +144,26 @@ commands.providers = async (args, { config, log }) => {
     return checks.every((c) => c.ok) ? 0 : 1;
   });
 };
+
+const withServices = (config: Config, log: Logger, work: (services: Services, db: Database) => Promise<number>) =>
+  withDatabase(config, log, async (db) => {
+    const status = await migrationStatus(db.pool);
+    if (!status.current) {
+      process.stderr.write(`The database schema is not current (pending: ${status.pending.join(', ')}); run \`tally migrate\` first.\n`);
+      return 1;
+    }
+    const services = createServices({ config, pool: db.pool, log });
+    await services.credits.openPlatformAccounts();
+    await services.queue.start();
+    await services.generations.init();
+    try {
+      return await work(services, db);
+    } finally {
+      await services.stop();
+    }
+  });
+commands.jobs = (args, { config, log }) => withServices(config, log, (services) => jobsCommand(services, args, process));
+commands.health = (_args, { config, log }) => withServices(config, log, (services, db) => healthCommand(services, db.pool, process));
 
 async function withDatabase(config: Config, log: Logger, work: (db: Database) => Promise<number>): Promise<number> {
   const db = await connectDatabase(config, log);

@@ -51,14 +51,15 @@ export interface RunnerDeps {
 /** Claims and runs one job; `{ ran: false }` when another run of it is unfinished (or the slot ran). */
 export async function runJob(deps: RunnerDeps, job: JobDefinition, input: { trigger: Trigger; now?: Date; scheduledFor?: Date; progress?: (message: string) => void }): Promise<RunResult> {
   const now = input.now ?? deps.clock();
+  // Leases are about real processes, so they run on the database's clock, not the run's (which tests move).
   await deps.pool.query(
-    `update job_runs set finished_at = $2, outcome = 'abandoned', error = 'its lease ran out: the process running it stopped or hung'
-      where name = $1 and finished_at is null and lease_until < $2`,
-    [job.name, now],
+    `update job_runs set finished_at = greatest(now(), started_at), outcome = 'abandoned', error = 'its lease ran out: the process running it stopped or hung'
+      where name = $1 and finished_at is null and lease_until < now()`,
+    [job.name],
   );
   const { rows } = await deps.pool.query(
     `insert into job_runs (id, name, trigger, scheduled_for, started_at, lease_until)
-     values ($1, $2, $3, $4, $5, $5::timestamptz + make_interval(secs => $6)) on conflict do nothing returning id`,
+     values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) on conflict do nothing returning id`,
     [newId('run'), job.name, input.trigger, input.scheduledFor ?? null, now, job.leaseSeconds],
   );
   if (!rows[0]) {

@@ -246,7 +246,7 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
   if (roles.http) {
     const demoAuth = roles.demo ? await demoCredentials(db, config) : undefined;
     const auth = demoAuth?.auth ?? config.auth;
-    const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats, ledgerTransactions: () => ledger.transactionStats });
+    const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats, ledgerTransactions: () => ledger.transactionStats, ops: { pool: db.pool, queue: services.queue } });
     const app = createApp(httpDependencies(services, { config: { ...config, auth }, pool: db.pool, log, metrics }));
     server = await new Promise<Server>((resolve, reject) => {
       const s = listen({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s as Server)) as Server;

@@ -1,4 +1,5 @@
 // Operations config: alert rules, channels and delivery, and the scheduled jobs' schedules.
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { bool, integer, list, secret } from './fields.ts';
 
@@ -54,12 +55,23 @@ export const JOB_NAMES = [
   'upgrade-suggestions',
 ] as const;
 
+/** A five-field cron expression (UTC), refused at start with the key named when cron cannot read it. */
+const cron = z.string().refine((value) => {
+  if (value.trim().split(/\s+/).length !== 5) return false;
+  try {
+    CronExpressionParser.parse(value, { tz: 'UTC' });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a five-field cron expression (minute hour day-of-month month day-of-week, UTC), e.g. "*/15 * * * *"');
+
 export const jobsSchema = z
   .object({
     /** How often a worker looks for due jobs. */
     tickSeconds: integer(1, 3600).default(15),
     /** Per job: another cron schedule (UTC) or enabled: false. */
-    overrides: z.partialRecord(z.enum(JOB_NAMES), z.object({ schedule: z.string().min(9).optional(), enabled: bool.default(true) })).default({}),
+    overrides: z.partialRecord(z.enum(JOB_NAMES), z.object({ schedule: cron.optional(), enabled: bool.default(true) })).default({}),
   })
   .prefault({});
 

@@ -41,7 +41,7 @@ describe('tally health and tally jobs', () => {
     expect(healthy.code, healthy.output).toBe(0);
     expect(healthy.output).toMatch(/^Healthy\.$/m);
     expect((await runCli(['jobs', 'run', 'no-such-job'], env)).code).toBe(2);
-  });
+  }, 180_000); // five CLI processes, each starting TypeScript: slow on a shared machine
 
   it('reports a provider that fails its probe as down', async () => {
     const down = { ...env, NANOBANANA_API_KEY: 'nb-key-for-test', NANOBANANA_BASE_URL: `http://127.0.0.1:${await freePort()}` };
@@ -53,5 +53,5 @@ describe('tally health and tally jobs', () => {
     expect(report.output).toMatch(/^UNHEALTHY: provider nanobanana/m);
     const { rows } = await db.pool.query(`select level from alerts where type = 'provider_unhealthy' and subject = 'nanobanana' and resolved_at is null`);
     expect(rows).toEqual([{ level: 'critical' }]);
-  });
+  }, 120_000);
 });

@@ -19,6 +19,7 @@ import { formatReport } from './ledger/invariants.ts';
 import { Ledger } from './ledger/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { startWorker, type Worker } from './worker.ts';
+import { healthCommand, jobsCommand } from './jobs/cli.ts';
 
 const HELP = `Usage: tally <command> [options]
 
@@ -38,6 +39,11 @@ Commands:
                    month's allowance (idempotent; the scheduler runs it on the 1st).
   providers health Probe every configured provider now (workers do it every 5 minutes); exits 1 if
                    one fails (its circuit opens for a cooldown, as after failed work).
+  jobs list        Scheduled jobs: schedule, last run, last outcome, next run.
+  jobs run NAME    Run one job now (one run at a time across every process); exits 1 if it fails.
+  jobs run-all     Run every enabled job now, one after another.
+  health           One line per check (database, migrations, queues, providers, pools, stale holds,
+                   jobs, alert channels); exits 1 with the reason when anything is unhealthy.
   help             Show this help.
 
 Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment; see README.md.`;
@@ -140,6 +146,26 @@ commands.providers = async (args, { config, log }) => {
   });
 };
 
+const withServices = (config: Config, log: Logger, work: (services: Services, db: Database) => Promise<number>) =>
+  withDatabase(config, log, async (db) => {
+    const status = await migrationStatus(db.pool);
+    if (!status.current) {
+      process.stderr.write(`The database schema is not current (pending: ${status.pending.join(', ')}); run \`tally migrate\` first.\n`);
+      return 1;
+    }
+    const services = createServices({ config, pool: db.pool, log });
+    await services.credits.openPlatformAccounts();
+    await services.queue.start();
+    await services.generations.init();
+    try {
+      return await work(services, db);
+    } finally {
+      await services.stop();
+    }
+  });
+commands.jobs = (args, { config, log }) => withServices(config, log, (services) => jobsCommand(services, args, process));
+commands.health = (_args, { config, log }) => withServices(config, log, (services, db) => healthCommand(services, db.pool, process));
+
 async function withDatabase(config: Config, log: Logger, work: (db: Database) => Promise<number>): Promise<number> {
   const db = await connectDatabase(config, log);
   try {
@@ -232,7 +258,7 @@ async function startRoles(db: Database, { config: configured, log }: { config: C
   if (roles.http) {
     const demoAuth = roles.demo ? await demoCredentials(db, config) : undefined;
     const auth = demoAuth?.auth ?? config.auth;
-    const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats, ledgerTransactions: () => ledger.transactionStats });
+    const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats, ledgerTransactions: () => ledger.transactionStats, ops: { pool: db.pool, queue: services.queue } });
     const app = createApp(httpDependencies(services, { config: { ...config, auth }, pool: db.pool, log, metrics }));
     server = await new Promise<Server>((resolve, reject) => {
       const s = listen({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s as Server)) as Server;
@@ -246,7 +272,7 @@ async function startRoles(db: Database, { config: configured, log }: { config: C
     log.info({ url, docs: `${url}/docs` }, 'HTTP API listening');
     if (demoAuth) printDemoCredentials(url, demoAuth);
   }
-  const worker = roles.worker ? startWorker({ config, ledger, log }) : undefined;
+  const worker = roles.worker ? startWorker({ jobs: services.jobs, alerts: services.alerts, log }) : undefined;
   return { server, worker, services };
 }
 

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from './config/index.ts';
 import { Credits, type ProviderBalancePort } from './credits/index.ts';
+import { toPoolUnits } from './credits/sync.ts';
 import type { Pool } from './db/pool.ts';
 import { Generations } from './generations/index.ts';
 import { createUserTokenVerifier } from './auth/jwt.ts';
@@ -17,6 +18,8 @@ import { checkPublicUrl, parseAllowlist, safeFetch, type HostLookup } from './ne
 import { createAdapters } from './providers/registry.ts';
 import type { ProviderAdapter, ProviderName } from './providers/types.ts';
 import { Queue } from './queue/index.ts';
+import { Alerts } from './alerts/index.ts';
+import { Jobs } from './jobs/index.ts';
 import { createResultStore, type ResultStore } from './storage/index.ts';
 
 export interface Services {
@@ -27,6 +30,8 @@ export interface Services {
   store: ResultStore;
   generations: Generations;
   adapters: ReadonlyMap<ProviderName, ProviderAdapter>;
+  alerts: Alerts;
+  jobs: Jobs;
   signingSecret: string;
   checkPublicUrl(url: string): Promise<void>;
   /** Starts what a role needs: the queue always, the worker loop for the worker role. */
@@ -41,6 +46,8 @@ export interface ServiceOptions {
   /** Tests point host names at 127.0.0.1 with this. */
   lookup?: HostLookup;
   balances?: ProviderBalancePort;
+  /** The jobs' and alerts' clock (tests move it). */
+  clock?: () => Date;
 }
 
 export function createServices(options: ServiceOptions): Services {
@@ -70,6 +77,8 @@ export function createServices(options: ServiceOptions): Services {
     fetchUrl: (url, limits) => safeFetch(url, { ...guarded, maxBytes: limits.maxBytes, accept: 'image/*' }),
     postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
   });
+  const alerts = new Alerts({ pool, queue, config: config.alerts, log: log.child({ component: 'alerts' }), clock: options.clock });
+  const jobs = new Jobs({ config, pool, ledger, credits, generations }, { log: log.child({ component: 'jobs' }), clock: options.clock, tickSeconds: config.jobs.tickSeconds });
   return {
     ledger,
     credits,
@@ -78,6 +87,8 @@ export function createServices(options: ServiceOptions): Services {
     store,
     generations,
     adapters,
+    alerts,
+    jobs,
     signingSecret,
     checkPublicUrl: (url) => checkPublicUrl(url, { allowlist, lookup: options.lookup }),
     async start(roles) {
@@ -86,6 +97,8 @@ export function createServices(options: ServiceOptions): Services {
       if (roles.worker) await generations.startWorker();
     },
     async stop() {
+      await jobs.stop();
+      await alerts.stop();
       await generations.stop();
       await queue.stop();
       await ledger.drain();
@@ -104,6 +117,8 @@ export function httpDependencies(services: Services, input: { config: Config; po
     payments: services.payments,
     generations: services.generations,
     store: services.store,
+    alerts: services.alerts,
+    jobs: services.jobs,
     signingSecret: services.signingSecret,
     checkPublicUrl: services.checkPublicUrl,
     verifyUserToken: createUserTokenVerifier(input.config.auth),
@@ -113,12 +128,17 @@ export function httpDependencies(services: Services, input: { config: Config; po
 
 /** Provider balance endpoints as the credits sync port: a pool is read from the provider configured to pay from it. */
 function balancesFrom(config: Config, adapters: ReadonlyMap<ProviderName, ProviderAdapter>): ProviderBalancePort {
+  const sourceOf = (pool: string) => {
+    const provider = [...adapters.keys()].find((name) => name !== 'local' && config.providers[name].pool === pool);
+    return provider && adapters.get(provider);
+  };
   return {
+    hasSource: (pool) => Boolean(sourceOf(pool)?.balance),
     async remainingUnits(pool: string) {
-      const provider = [...adapters.keys()].find((name) => name !== 'local' && config.providers[name].pool === pool);
-      const adapter = provider && adapters.get(provider);
+      const adapter = sourceOf(pool);
       if (!adapter?.balance) throw new Error(`no balance source for the ${pool} pool: its provider is not configured or has no balance endpoint`);
-      return (await adapter.balance()).amount;
+      // WaveSpeed answers in USD while the seedream pool counts credits: convert before comparing.
+      return toPoolUnits(await adapter.balance(), config.credits.pools[pool]!);
     },
   };
 }

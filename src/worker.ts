@@ -1,41 +1,23 @@
-// The worker role. For now it runs the hold sweeper; the generation queue and the scheduled jobs
-// join it in later work.
-import type { Config } from './config/index.ts';
-import type { Ledger } from './ledger/index.ts';
+// The worker role's own loops: the job scheduler (src/jobs: expiring holds, thresholds, health checks,
+// sync, the monthly reset…) and alert delivery (src/alerts). The generation queue is started by the
+// services (Generations.startWorker).
+import type { Alerts } from './alerts/index.ts';
+import type { Jobs } from './jobs/index.ts';
 import type { Logger } from './log.ts';
 
 export interface Worker {
   stop(): Promise<void>;
 }
 
-export function startWorker(deps: { config: Config; ledger: Ledger; log: Logger }): Worker {
+export function startWorker(deps: { jobs: Jobs; alerts: Alerts; log: Logger }): Worker {
   const log = deps.log.child({ component: 'worker' });
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const expired = await deps.ledger.expireHolds();
-        if (expired > 0) log.info({ expired }, 'voided expired holds');
-      } catch (error) {
-        log.error({ err: error }, 'hold sweeper failed; retrying at the next interval');
-      }
-      if (stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deps.config.ledger.expireIntervalSeconds * 1000);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-  })();
-  log.info({ sweepEverySeconds: deps.config.ledger.expireIntervalSeconds }, 'worker started');
+  deps.jobs.start();
+  deps.alerts.start();
+  log.info({ alertChannels: deps.alerts.channels }, 'worker started');
   return {
     async stop() {
-      stopped = true;
-      wake?.();
-      await loop;
+      await deps.jobs.stop();
+      await deps.alerts.stop();
       log.info('worker stopped');
     },
   };

@@ -101,6 +101,26 @@ describe('an allowance the pool cannot back', () => {
   });
 });
 
+describe('the monthly reset of a month that mixed backed and unbacked grants', () => {
+  it('releases exactly the backing of the expiring allowance that was backed, back to sellable capacity', async () => {
+    const app = await createTestApp();
+    await app.credits.refill({ provider: 'nanobanana', amount: 40, key: 'just-enough' });
+    const period = new Date().toISOString().slice(0, 7); // setTier grants in the current month
+    await app.credits.setTier('mia', 'plus'); // 10 credits, backed by 40 units
+    await app.credits.setTier('mia', 'pro'); // +15 credits, unbacked: the pool is empty
+    expect(await app.credits.poolState('nanobanana')).toMatchObject({ available: 0, reserved: 40 });
+    expect(await app.credits.balance('mia')).toMatchObject({ allowance: 25 });
+
+    const result = await app.credits.resetMonth(periodAfter(period));
+    expect(result).toMatchObject({ expired: 25, granted: 25 });
+    // The 10 backed credits' 40 units return to available; the new month's 25 (100 units) cannot be
+    // backed from it, so they are granted unbacked and the backing check reports exactly that.
+    expect(await app.credits.poolState('nanobanana')).toMatchObject({ available: 40, reserved: 0, sellableUserCredits: 10 });
+    const report = await app.ledger.checkInvariants(app.credits.invariantChecks());
+    expect(report.results.find((r) => r.name === 'backing-matches-credits')!.violations).toEqual([{ reserved: 0, expected: 100, drift: -100 }]);
+  });
+});
+
 describe('the monthly reset from two processes at once', () => {
   it('grants each user once', async () => {
     const { spawn } = await import('node:child_process');

@@ -17,7 +17,7 @@ describe('sync', () => {
     providerCounts.nanobanana = 990;
     const response = await post('/api/admin/sync-credits', { provider: 'nanobanan' });
     expect(await response.json()).toMatchObject({ provider: 'nanobanana', real: 990, database: 1000, drift: -10 });
-    const alerts = (await (await t.request('GET', '/api/admin/alerts', { auth: t.adminKey })).json()).alerts;
+    const alerts = await (await t.request('GET', '/api/admin/alerts', { auth: t.adminKey })).json(); // the bare array
     expect(alerts.map((a: { type: string }) => a.type)).toContain('sync_drift');
   });
 

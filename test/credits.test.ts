@@ -52,7 +52,7 @@ describe('the worked example of docs/rules.md §3', () => {
     const pools = await json(await t.request('GET', '/v1/admin/pools', { auth: t.adminKey }));
     expect(pools.body.pools.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ available: 138, reserved: 800 });
     const alerts = await json(await t.request('GET', '/api/admin/alerts', { auth: t.adminKey }));
-    expect(alerts.body.alerts.map((a: { type: string }) => a.type)).toContain('sale_blocked');
+    expect(alerts.body.map((a: { type: string }) => a.type)).toContain('sale_blocked');
   });
 
   it('a sale that leaves the pool under its low threshold (100) records a capacity_low alert', async () => {

@@ -395,4 +395,14 @@ describe('provider balances', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ real: database + 12, database, drift: 12 });
   });
+
+  it('converts WaveSpeed’s USD balance to the seedream pool’s credits (0.025 USD each) before the drift', async () => {
+    const database = (await t.credits.poolState('seedream')).balance;
+    // 20 credits more than the database, plus a cent that buys no whole credit (rounded down).
+    wave.set({ balance: Number(((database + 20) * 0.025 + 0.01).toFixed(2)) });
+    const sync = await t.credits.sync('seedream');
+    expect(sync).toMatchObject({ real: database + 20, database, drift: 20 });
+    expect((await t.services.alerts.list({ type: 'sync_drift', open: true })).find((a) => a.subject === 'seedream')).toMatchObject({ data: { drift: 20 } });
+    expect((await t.credits.poolState('seedream')).balance).toBe(database); // never booked without an admin
+  });
 });

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { bool, integer, list, secret } from './fields.ts';
 import { generationsSchema, providersSchema, storageSchema } from './generations.ts';
 import { paymentsSchema, refinePayments, withPaymentUrls } from './payments.ts';
+import { alertsSchema, jobsSchema, opsEnvVariables } from './ops.ts';
 
 const baseSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
@@ -100,11 +101,13 @@ const baseSchema = z.object({
             /** Units kept out of sellable capacity; only allowance grants (and overflow) may draw on them. */
             emergencyReserve: z.number().int().nonnegative().default(0),
             criticalThreshold: z.number().int().nonnegative().default(40),
+            /** Sync drift (in this pool's units) at or under which no alert is raised. */
+            syncTolerance: z.number().int().nonnegative().default(1),
           }),
         )
         .default({
-          nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0 },
-          seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0 },
+          nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0, syncTolerance: 1 },
+          seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0, syncTolerance: 1 },
         }),
       /** The original design's buffer levels for the primary pool, shown beside it. */
       bufferLevels: z.object({ minimum: z.number().int(), comfortable: z.number().int(), ideal: z.number().int() }).default({ minimum: 400, comfortable: 2000, ideal: 10000 }),
@@ -123,6 +126,8 @@ const baseSchema = z.object({
   generations: generationsSchema,
   storage: storageSchema,
   payments: paymentsSchema,
+  alerts: alertsSchema,
+  jobs: jobsSchema,
   ledger: z
     .object({
       /** Most ledger operations one shared commit carries. */
@@ -197,7 +202,8 @@ export type ProvidersConfig = Config['providers'];
 export type GenerationsConfig = Config['generations'];
 export type StorageConfig = Config['storage'];
 export type PaymentsConfig = Config['payments'];
-
+export type AlertsConfig = Config['alerts'];
+export type JobsConfig = Config['jobs'];
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Environment variable -> path in the config object. Several names may feed one path (aliases). */
@@ -274,6 +280,7 @@ export const envVariables: Record<string, string> = {
   STRIPE_SUCCESS_URL: 'payments.stripe.successUrl',
   STRIPE_CANCEL_URL: 'payments.stripe.cancelUrl',
   STRIPE_PRICE_TIERS: 'payments.stripe.priceTiers',
+  ...opsEnvVariables,
 };
 
 export class ConfigError extends Error {

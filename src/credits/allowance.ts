@@ -86,13 +86,22 @@ export const grantKey = (userId: string, period: string) => `allowance:${userId}
 export const topUpKey = (userId: string, period: string, tier: string) => `allowance-topup:${userId}:${period}:${tier}`;
 
 /**
- * Whether a month's allowance was granted with backing. If any grant of the month had to go unbacked,
- * its expiry releases nothing (the backing check then reports the drift rather than hiding it).
+ * The allowance credits of a month granted without backing (its grant and top-ups that fell back to
+ * `:unbacked`). Spending allowance consumes backing as if every credit were backed, so the unbacked
+ * part counts as spent first: of `remaining` credits at expiry, max(0, remaining - unbacked) are backed.
+ * The month that starts is counted too: an upgrade just before its reset ran is keyed to it, and the
+ * reset expires it with the rest.
  */
-async function wasBacked(deps: Deps, userId: string, period: string): Promise<boolean> {
-  const keys = [grantKey(userId, period), ...Object.keys(deps.config.tiers).map((tier) => topUpKey(userId, period, tier))];
-  for (const key of keys) if ((await deps.ledger.transfersOf(`${key}:unbacked`, dbOf(deps))).length > 0) return false;
-  return true;
+async function unbackedCredits(deps: Deps, userId: string, periods: string[]): Promise<number> {
+  const keys = periods.flatMap((period) => [grantKey(userId, period), ...Object.keys(deps.config.tiers).map((tier) => topUpKey(userId, period, tier))]);
+  let total = 0;
+  for (const key of keys) for (const transfer of await deps.ledger.transfersOf(`${key}:unbacked`, dbOf(deps))) total += transfer.amount;
+  return total;
+}
+
+/** Units of backing to release when `remaining` allowance credits expire (pure; see unbackedCredits). */
+export function backingToRelease(input: { remaining: number; unbacked: number; ratio: number }): number {
+  return Math.max(0, input.remaining - input.unbacked) * input.ratio;
 }
 
 /** Runs `work` while holding a lock named `name`, across every process on this database. */
@@ -131,13 +140,13 @@ async function resetLocked(deps: Deps, input: { userId: string; period: string }
   for (let attempt = 0; attempt < 5; attempt++) {
     const remaining = (await deps.ledger.balanceOf(wallet, { db: dbOf(deps) })).balance;
     if (remaining === 0) break;
-    const backed = await wasBacked(deps, input.userId, previous);
+    const release = backingToRelease({ remaining, unbacked: await unbackedCredits(deps, input.userId, [previous, input.period]), ratio });
     try {
       await run(deps, {
         key: `allowance-expiry:${input.userId}:${input.period}:${remaining}`,
         actions: [
           { type: 'transfer', debit: wallet, credit: ISSUANCE, amount: remaining, metadata: { reason: `allowance of ${previous} expired` } },
-          ...(backed ? [{ type: 'transfer' as const, debit: poolAccount(provider, 'reserved'), credit: poolAccount(provider, 'available'), amount: remaining * ratio, metadata: { reason: 'backing of expired allowance released', userId: input.userId } }] : []),
+          ...(release > 0 ? [{ type: 'transfer' as const, debit: poolAccount(provider, 'reserved'), credit: poolAccount(provider, 'available'), amount: release, metadata: { reason: 'backing of expired allowance released', userId: input.userId } }] : []),
         ],
       });
       expired = remaining;

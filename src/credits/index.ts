@@ -192,7 +192,7 @@ export class Credits {
           type: 'sale_blocked',
           level: 'warning',
           message: `Sale of ${pkg.id} (${pkg.credits} credits) blocked: the ${provider} pool cannot back it`,
-          data: { userId: input.userId, packageId: pkg.id, needed: backing, available: error.detail.available },
+          data: { provider, userId: input.userId, packageId: pkg.id, needed: backing, available: error.detail.available },
         });
         throw new CreditsError('sale_blocked', SALE_BLOCKED_MESSAGE);
       }
@@ -321,11 +321,18 @@ export class Credits {
   }
 
   /** Compares the pool with the provider's count and records the drift (alerted when not zero). */
-  async sync(provider: string): Promise<SyncResult> {
+  async sync(provider: string, now?: Date): Promise<SyncResult> {
     const name = this.requirePool(provider);
     if (!this.deps.balances) throw new CreditsError('no_balance_source', `no balance source is configured for ${name}; provider adapters supply one`);
     const state = await this.poolState(name);
-    return syncPool({ pool: this.deps.pool, port: this.deps.balances }, { provider: name, database: state.balance });
+    return syncPool({ pool: this.deps.pool, port: this.deps.balances }, { provider: name, database: state.balance, tolerance: this.config.pools[name]!.syncTolerance, now });
+  }
+
+  /** Pools whose provider can report a balance (a scheduled sync skips the others). */
+  syncablePools(): string[] {
+    const port = this.deps.balances;
+    if (!port) return [];
+    return Object.keys(this.config.pools).filter((pool) => port.hasSource?.(pool) ?? true);
   }
 
   /** Books a recorded drift as an adjustment, with the operator's reason. */

@@ -5,6 +5,7 @@ import { newId } from '../lib/id.ts';
 import { poolAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 import { RefillDecisionError } from './errors.ts';
+import { resolveAlert } from '../alerts/store.ts';
 
 export interface RefillRequest {
   id: string;
@@ -93,6 +94,9 @@ export async function decideRefill(
   if (input.approve) await deps.refill({ provider: request.provider, amount: request.amount, reason: `refill request ${request.id}`, key: request.id });
   const decided = await decideRefillRequest(deps.pool, { id: input.id, status: input.approve ? 'approved' : 'rejected', note: input.note });
   if (!decided) throw new RefillDecisionError('not_open', `refill request ${input.id} was decided by someone else just now`);
-  if (input.approve) await recordAlert(deps.pool, { type: 'refill_done', level: 'info', message: `Refill of ${request.amount} ${request.provider} units booked`, data: { requestId: request.id } });
+  // The request's alert is answered either way; the outcome is its own (per request) message.
+  await resolveAlert(deps.pool, { type: 'refill_requested', subject: request.provider, message: `refill request ${request.id} was ${input.approve ? 'approved' : 'rejected'}` });
+  if (input.approve) await recordAlert(deps.pool, { type: 'refill_done', level: 'info', subject: request.id, message: `Refill of ${request.amount} ${request.provider} units booked`, data: { requestId: request.id, provider: request.provider } });
+  else await recordAlert(deps.pool, { type: 'refill_failed', level: 'warning', subject: request.id, message: `Refill request of ${request.amount} ${request.provider} units rejected${input.note ? `: ${input.note}` : ''}`, data: { requestId: request.id, provider: request.provider } });
   return decided;
 }

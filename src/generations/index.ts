@@ -194,8 +194,7 @@ export class Generations {
       deliverWebhook: (id) => deliverWebhook({ ...this.deps, postJson: this.options.postJson }, id),
       maintenance: () => this.maintenance().then(() => undefined),
       maintenanceMs: this.options.config.generations.maintenanceSeconds * 1000,
-      healthCheck: () => this.checkProviderHealth().then(() => undefined),
-      healthCheckMs: this.options.config.generations.healthCheckSeconds * 1000,
+      // The periodic health probe is the provider-health-check job (src/jobs), not a timer here.
       ...options,
     });
     await this.dispatcher.start();

@@ -13,6 +13,7 @@ import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
 import { registerAdminGenerationRoutes } from './routes/admin-generations.ts';
 import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
+import { registerAdminOpsRoutes, registerBackgroundJobRoute } from './routes/admin-ops.ts';
 import { registerBackgroundRoutes } from './routes/background.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
 import { registerFileRoutes } from './routes/files.ts';
@@ -48,6 +49,8 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerAdminCreditRoutes(app);
   registerAdminPoolRoutes(app);
   registerBackgroundRoutes(app);
+  registerBackgroundJobRoute(app);
+  registerAdminOpsRoutes(app);
   registerGenerationRoutes(app);
   registerAdminGenerationRoutes(app);
   registerWebhookRoutes(app);

@@ -9,6 +9,8 @@ import type { Payments } from '../payments/index.ts';
 import type { ResultStore } from '../storage/index.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
+import type { Alerts } from '../alerts/index.ts';
+import type { Jobs } from '../jobs/index.ts';
 
 /** Who is calling, as established by the authenticate middleware. */
 export type Caller =
@@ -29,6 +31,8 @@ export interface AppDependencies {
   metrics: Metrics;
   generations: Generations;
   store: ResultStore;
+  alerts: Alerts;
+  jobs: Jobs;
   /** Signs and checks links to files Tally serves. */
   signingSecret: string;
   /** Refuses URLs that resolve to private, loopback or link-local addresses (unless allowlisted). */

@@ -168,6 +168,15 @@ export class Ledger {
     return outcomes.filter((o) => o.ok && !o.result.replayed).length;
   }
 
+  /** Holds past their expiry by more than `graceSeconds` that no sweeper voided (for health reports). */
+  async overdueHolds(graceSeconds: number, now = new Date()): Promise<{ count: number; oldest: string | null }> {
+    const { rows } = await this.pool.query<{ count: number; oldest: Date | null }>(
+      `select count(*)::int as count, min(expires_at) as oldest from ledger_hold_deadlines where expires_at < $1::timestamptz - make_interval(secs => $2)`,
+      [now, graceSeconds],
+    );
+    return { count: rows[0]!.count, oldest: rows[0]!.oldest?.toISOString() ?? null };
+  }
+
   /** With `ownerId`, only that owner's account is found: others are "not found", never "forbidden". */
   async balanceOf(accountId: AccountId, options: { ownerId?: string; db?: Queryable } = {}): Promise<Balance> {
     const { rows } = await (options.db ?? this.pool).query<{ id: string; asset: string; balance: number; pending: number }>(

@@ -11,6 +11,8 @@ export const QUEUES = {
   generation: 'generation-process',
   /** { generationId, event }: POST a result to the user's webhook. */
   webhook: 'webhook-deliver',
+  /** { notificationId, channel }: send one alert message to one channel (src/alerts). */
+  alert: 'alert-deliver',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -24,6 +26,8 @@ const QUEUE_OPTIONS: Record<QueueName, PgBoss.Queue> = {
   // error (database down, a bug), and then it is retried with backoff.
   [QUEUES.generation]: { name: QUEUES.generation, retryLimit: 5, retryDelay: 2, retryBackoff: true, expireInSeconds: 3600 },
   [QUEUES.webhook]: { name: QUEUES.webhook, retryLimit: 8, retryDelay: 5, retryBackoff: true, expireInSeconds: 120 },
+  // Each send sets its own retries from config.alerts.delivery; these are the queue's defaults.
+  [QUEUES.alert]: { name: QUEUES.alert, retryLimit: 6, retryDelay: 30, retryBackoff: true, expireInSeconds: 120 },
 };
 
 function adapter(db: Queryable): PgBoss.Db {

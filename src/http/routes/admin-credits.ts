@@ -1,6 +1,5 @@
-// Operators' view of the platform pools: capacity, refills, alerts.
+// Operators' view of the platform pools: capacity, refills (alerts are in admin-ops.ts).
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { openAlerts } from '../../credits/alerts.ts';
 import { guard } from '../access.ts';
 import type { AppEnv } from '../context.ts';
 import { json, problems } from '../schemas.ts';
@@ -32,10 +31,6 @@ const RefillRequest = z
     reason: z.string().trim().min(1).max(500).optional(),
   })
   .openapi('Refill'); // not RefillRequest: that name is the request-for-a-refill record (admin-pools.ts)
-
-const AlertBody = z
-  .object({ id: z.string(), type: z.string(), level: z.enum(['info', 'warning', 'critical']), message: z.string(), data: z.record(z.string(), z.unknown()), createdAt: z.string(), acknowledgedAt: z.string().nullable() })
-  .openapi('Alert');
 
 const creditStats = createRoute({
   method: 'get',
@@ -118,10 +113,6 @@ const burn = createRoute({
   },
 });
 
-const alertsResponse = { 200: json(z.object({ alerts: z.array(AlertBody) }), 'Open alerts, newest first'), ...adminProblems };
-const compatAlerts = createRoute({ method: 'get', path: '/api/admin/alerts', tags: ['admin'], summary: 'Open alerts', ...guard('admin'), responses: alertsResponse });
-const v1Alerts = createRoute({ ...compatAlerts, path: '/v1/admin/alerts' });
-
 export function registerAdminCreditRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(creditStats, async (c) => {
     const { credits, pool, generations } = c.get('deps');
@@ -153,7 +144,6 @@ export function registerAdminCreditRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(v1Refill, async (c) => c.json(await c.get('deps').credits.refill({ ...c.req.valid('json'), provider: c.req.valid('param').provider }), 200));
   app.openapi(pools, async (c) => c.json(await c.get('deps').credits.capacity(), 200));
   app.openapi(burn, async (c) => c.json({ pools: await c.get('deps').credits.burnRates() }, 200));
-  for (const route of [compatAlerts, v1Alerts]) app.openapi(route, async (c) => c.json({ alerts: await openAlerts(c.get('deps').pool) }, 200));
 }
 
 

@@ -20,6 +20,7 @@ import { Ledger } from './ledger/index.ts';
 import { createLogger, type Logger } from './log.ts';
 import { startWorker, type Worker } from './worker.ts';
 import { healthCommand, jobsCommand } from './jobs/cli.ts';
+import { formatSmokeCheck, runSmoke } from './smoke.ts';
 
 const HELP = `Usage: tally <command> [options]
 
@@ -44,6 +45,11 @@ Commands:
   jobs run-all     Run every enabled job now, one after another.
   health           One line per check (database, migrations, queues, providers, pools, stale holds,
                    jobs, alert channels); exits 1 with the reason when anything is unhealthy.
+  smoke [--json] [--notify]
+                   Check a deployment end to end, a line per check with its time: configuration,
+                   database, migrations, ledger, storage, each provider's balance and health, a local
+                   generation charged to nobody, the job schedule, alert channels (--notify sends each
+                   a test message); exits 1 if any check fails.
   help             Show this help.
 
 Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment; see README.md.`;
@@ -149,7 +155,7 @@ commands.providers = async (args, { config, log }) => {
 const withServices = (config: Config, log: Logger, work: (services: Services, db: Database) => Promise<number>) =>
   withDatabase(config, log, async (db) => {
     const status = await migrationStatus(db.pool);
-    if (!status.current) {
+    if (!status.compatible) {
       process.stderr.write(`The database schema is not current (pending: ${status.pending.join(', ')}); run \`tally migrate\` first.\n`);
       return 1;
     }
@@ -165,6 +171,16 @@ const withServices = (config: Config, log: Logger, work: (services: Services, db
   });
 commands.jobs = (args, { config, log }) => withServices(config, log, (services) => jobsCommand(services, args, process));
 commands.health = (_args, { config, log }) => withServices(config, log, (services, db) => healthCommand(services, db.pool, process));
+commands.smoke = (args, { config, log }) => {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, notify: { type: 'boolean' } } });
+  return withServices(config, log, async (services, db) => {
+    const checks = await runSmoke({ config, pool: db.pool, services, notify: values.notify ?? false, onCheck: values.json ? undefined : (check) => process.stdout.write(`${formatSmokeCheck(check)}\n`) });
+    const failed = checks.filter((c) => !c.ok);
+    if (values.json) process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
+    else process.stdout.write(failed.length ? `smoke: FAILED (${failed.map((c) => c.name).join(', ')})\n` : `smoke: all ${checks.length} checks passed\n`);
+    return failed.length ? 1 : 0;
+  });
+};
 
 async function withDatabase(config: Config, log: Logger, work: (db: Database) => Promise<number>): Promise<number> {
   const db = await connectDatabase(config, log);

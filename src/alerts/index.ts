@@ -4,7 +4,7 @@ import type { AlertsConfig } from '../config/index.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
 import type { Queue } from '../queue/index.ts';
-import { createChannels, type Channel, type ChannelName } from './channels.ts';
+import { createChannels, type AlertMessage, type Channel, type ChannelName } from './channels.ts';
 import { channelHealth, deliverQueued, enqueueNotifications, type ChannelHealth, type DeliveryDeps } from './delivery.ts';
 import { acknowledgeAlert, listAlerts, recordAlert, resolveAlert, type Alert, type AlertFilter, type AlertInput } from './store.ts';
 
@@ -56,6 +56,29 @@ export class Alerts {
 
   channelHealth(): Promise<ChannelHealth[]> {
     return channelHealth(this.options.pool);
+  }
+
+  /**
+   * Sends a test message to every configured channel at once, bypassing the queue and level routing,
+   * so an operator learns now whether each one is reachable (tally smoke --notify).
+   */
+  async sendTest(now = this.clock()): Promise<{ channel: ChannelName; ok: boolean; ms: number; error?: string }[]> {
+    const message: AlertMessage = {
+      notificationId: `smoke-${now.getTime()}`,
+      kind: 'raised',
+      alert: { id: 'smoke-test', type: 'smoke_test', subject: 'platform', level: 'info', message: 'Tally smoke test: this channel is reachable. No action needed.', occurrences: 1, createdAt: now.toISOString() },
+    };
+    return Promise.all(
+      this.deps.channels.map(async (channel) => {
+        const started = performance.now();
+        try {
+          await channel.send(message);
+          return { channel: channel.name, ok: true, ms: Math.round(performance.now() - started) };
+        } catch (error) {
+          return { channel: channel.name, ok: false, ms: Math.round(performance.now() - started), error: (error as Error).message };
+        }
+      }),
+    );
   }
 
   /** One round: reminders and new notifications to the queue, then queued sends out. */

@@ -54,6 +54,8 @@ const baseSchema = z.object({
     })
     .prefault({}),
   dataDir: z.string().min(1).default('.tally'),
+  /** `tally smoke` stores its test generation under this user (TEST_USER_ID), charged to nobody. */
+  smoke: z.object({ userId: z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/).default('smoke-test') }).prefault({}),
   /** A Supabase project (https://<ref>.supabase.co): the JWKS, issuer, audience and Storage endpoint follow from it unless set. */
   supabase: z.object({ url: z.string().url().optional() }).prefault({}),
   log: z
@@ -225,6 +227,7 @@ export const envVariables: Record<string, string> = {
   NEXT_PUBLIC_SUPABASE_URL: 'supabase.url',
   SUPABASE_URL: 'supabase.url',
   BUCKET_NAME: 'storage.s3.bucket',
+  TEST_USER_ID: 'smoke.userId',
   JWT_JWKS_URL: 'auth.jwksUrl',
   JWT_ISSUER: 'auth.issuer',
   JWT_AUDIENCE: 'auth.audience',

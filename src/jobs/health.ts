@@ -41,7 +41,9 @@ export async function healthReport(deps: HealthDeps, now = new Date()): Promise<
     return checks; // nothing else can be read
   }
   const migrations = await migrationStatus(deps.pool);
-  add('migrations', migrations.current ? 'ok' : 'fail', migrations.current ? 'current' : `pending: ${migrations.pending.join(', ')}; run tally migrate`);
+  if (!migrations.compatible) add('migrations', 'fail', `pending: ${migrations.pending.join(', ')}${migrations.changed.length ? `; edited after they were applied: ${migrations.changed.join(', ')}` : ''}; run tally migrate`);
+  else if (migrations.unknown.length) add('migrations', 'warn', `the database is newer than this release (${migrations.unknown.join(', ')}): finish the rollout`);
+  else add('migrations', 'ok', 'current');
 
   for (const name of Object.values(QUEUES)) {
     const depth = await deps.queue.pending(name);

@@ -240,14 +240,18 @@ describe('the admin dashboard', () => {
     await apply.click();
     await page.getByText('Drift of 37 booked.').waitFor();
     await expect.poll(() => cell('available')).toBe(available + 37);
-    // The drift raised an alert; this server has no acknowledge route yet, and the section says so
-    // (read from /openapi.json) instead of offering a button that would 404.
+    // The drift raised an alert; the admin acknowledges it and it leaves the open list (server and page).
     await page.getByRole('button', { name: 'Refresh' }).click();
     const alerts = page.locator('#alerts');
     await expect.poll(() => alerts.textContent()).toContain('drift +37');
-    expect(await alerts.textContent()).toContain('Acknowledging alerts is not available on this server yet.');
-    expect(await alerts.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
     await screenshots(page, 'admin-sync');
+    await alerts.getByRole('button', { name: 'Acknowledge sync_drift (nanobanana)' }).click();
+    await expect.poll(() => alerts.textContent()).not.toContain('drift +37');
+    const open = (await get('/v1/admin/alerts', adminKey)).alerts as { type: string }[];
+    expect(open.map((a) => a.type)).not.toContain('sync_drift');
+    const acknowledged = (await get('/v1/admin/alerts?open=false&type=sync_drift', adminKey)).alerts as { acknowledgedAt: string | null }[];
+    expect(acknowledged).toHaveLength(1);
+    expect(acknowledged[0]!.acknowledgedAt).not.toBeNull();
   });
 
   it('grants credits to a user with a reason, shows their ledger transfers, and opens a generation with its attempts', async () => {

@@ -1,5 +1,5 @@
-// Open alerts, newest first. Acknowledging needs POST /v1/admin/alerts/{id}/ack, which arrives with the
-// operations work; on a server without it (see capabilities.ts) the section says so instead.
+// Open alerts, newest first, each acknowledged with POST /v1/admin/alerts/{id}/ack (it then leaves the
+// open list); on a server without that route (see capabilities.ts) the section says so instead.
 import { useState } from 'react';
 import { unwrap, type Api, type Schemas } from '../api/client';
 import { formatDate } from '../shared/format';
@@ -28,7 +28,7 @@ export function Alerts({ clients, alerts, canAck }: { clients: Api; alerts: Load
                 <div className="small muted">{formatDate(a.createdAt)}</div>
               </div>
               {canAck && (
-                <Busy busy={ack.busy && acking === a.id} className="secondary" onClick={() => void ack.run(a.id)}>
+                <Busy busy={ack.busy && acking === a.id} className="secondary" aria-label={`Acknowledge ${a.type} (${a.subject})`} onClick={() => void ack.run(a.id)}>
                   Acknowledge
                 </Busy>
               )}

@@ -349,7 +349,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message?: string): Prom
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-main()
+void main()
   .catch((error: unknown) => {
     if (error instanceof UsageError) console.error(`${error.message}\n\n${HELP}`);
     else if (!interrupted) console.error('benchmark failed:', error);

@@ -152,7 +152,7 @@ export class Generations {
     const overdue = await overdueGenerations(this.options.pool, 200);
     for (const id of overdue) await this.process(id);
     const orphans = await orphanedGenerations(this.options.pool, this.options.config.generations.leaseSeconds, 200);
-    for (const id of orphans) this.track(this.process(id));
+    for (const id of orphans) void this.track(this.process(id));
     await this.router.pruneRateWindows();
     return { swept: overdue.length, resumed: orphans.length };
   }

@@ -25,7 +25,11 @@ function waiter<T>(items: T[]) {
   return {
     push(item: T) {
       items.push(item);
-      for (const w of [...waiting]) if (items.length >= w.count) (waiting.splice(waiting.indexOf(w), 1), w.resolve(items));
+      for (const w of [...waiting]) {
+        if (items.length < w.count) continue;
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(items);
+      }
     },
     waitFor(count: number) {
       return items.length >= count ? Promise.resolve(items) : new Promise<T[]>((resolve) => waiting.push({ count, resolve }));

@@ -58,9 +58,15 @@ export function Enhance({ api, onSubmitted, onSettled }: { api: Api['api']; onSu
     const timer = setTimeout(async () => {
       try {
         const next = await unwrap(api.GET('/v1/generations/{id}', { params: { path: { id: taskId } } }));
-        if (!stopped) (setTask(next), setPollProblem(undefined));
+        if (!stopped) {
+          setTask(next);
+          setPollProblem(undefined);
+        }
       } catch (error) {
-        if (!stopped) (setPollProblem(asProblem(error)), setTask((t) => (t ? { ...t } : t)));
+        if (!stopped) {
+          setPollProblem(asProblem(error));
+          setTask((t) => (t ? { ...t } : t));
+        }
       }
     }, POLL_MS);
     return () => {

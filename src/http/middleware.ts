@@ -45,6 +45,15 @@ function hasBody(c: Context<AppEnv>): boolean {
   return incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
 }
 
+/**
+ * A refusal sent before the body was read leaves the rest of the body on the socket. Saying
+ * `Connection: close` makes the client open a fresh connection for its next request instead of reusing
+ * one the server is about to drop (a pooled client would otherwise fail with "other side closed").
+ */
+function closeAfterResponse(c: Context<AppEnv>): void {
+  c.header('connection', 'close');
+}
+
 /** JSON bodies only, and not too big: 415 and 413 before any handler reads them. */
 /** Routes that take an uploaded image as multipart/form-data (up to the upload limit). */
 const UPLOAD_PATHS = new Set(['/api/enhance-image', '/v1/generations']);
@@ -52,13 +61,15 @@ const UPLOAD_PATHS = new Set(['/api/enhance-image', '/v1/generations']);
 export function bodyRules(maxJsonBytes: number, maxUploadBytes: number) {
   const limit = bodyLimit({
     maxSize: maxJsonBytes,
-    onError: () => {
+    onError: (c) => {
+      closeAfterResponse(c);
       throw new ApiError('payload_too_large', `JSON bodies are limited to ${maxJsonBytes} bytes`);
     },
   });
   const uploadLimit = bodyLimit({
     maxSize: maxUploadBytes,
-    onError: () => {
+    onError: (c) => {
+      closeAfterResponse(c);
       throw new ApiError('payload_too_large', `uploads are limited to ${Math.floor(maxUploadBytes / (1024 * 1024))} MB`);
     },
   });
@@ -67,6 +78,7 @@ export function bodyRules(maxJsonBytes: number, maxUploadBytes: number) {
     const type = c.req.header('content-type') ?? '';
     if (UPLOAD_PATHS.has(c.req.path) && /^multipart\/form-data\s*;/i.test(type)) return uploadLimit(c, next);
     if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
+      closeAfterResponse(c);
       const accepted = UPLOAD_PATHS.has(c.req.path) ? 'application/json, or multipart/form-data with an image' : 'application/json';
       throw new ApiError('unsupported_media_type', `send the body as ${accepted} (got ${type ? `"${type.slice(0, 100)}"` : 'no content type'})`);
     }

@@ -1,4 +1,5 @@
 // What an attacker found at the HTTP edge (issue 11): each test here failed before its fix.
+import { request as httpRequest } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/http.ts';
 
@@ -27,5 +28,51 @@ describe('a refused body does not poison a pooled connection', () => {
       expect(next.status).toBe(200);
       await next.text();
     }
+  });
+});
+
+/** A chunked POST (no Content-Length) that counts how much of its body the server let it send. */
+function chunkedUpload(path: string, headers: Record<string, string>, totalBytes: number): Promise<{ status: number; sent: number }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, base);
+    let sent = 0;
+    let answered = false;
+    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => {
+      answered = true;
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, sent }));
+    });
+    req.on('error', (error) => (answered ? undefined : reject(error)));
+    const chunk = Buffer.alloc(16 * 1024, 0x61);
+    const pump = () => {
+      while (!answered && sent < totalBytes) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      if (!answered) req.end();
+    };
+    pump();
+  });
+}
+
+describe('an anonymous body is refused before it is read', () => {
+  it('a chunked multipart upload without credentials gets 401 long before the upload limit', async () => {
+    const { status, sent } = await chunkedUpload('/v1/generations', { 'content-type': 'multipart/form-data; boundary=x' }, 8 * 1024 * 1024);
+    expect(status).toBe(401);
+    expect(sent).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it('an authenticated chunked upload over the limit is cut off at the limit: 413', async () => {
+    const { status, sent } = await chunkedUpload('/v1/generations', { authorization: `Bearer ${alice}`, 'content-type': 'multipart/form-data; boundary=x' }, 8 * 1024 * 1024);
+    expect(status).toBe(413);
+    expect(sent).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it('provider callbacks stay open to anonymous callers, with their own limit', async () => {
+    const small = await fetch(`${base}/api/webhooks/providers/nanobanana?attempt=att_x&token=forged`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(10_000) }) });
+    expect(small.status).not.toBe(413); // over the JSON limit of this app (2 KB), under the webhook limit
+    expect([401, 404]).toContain(small.status); // refused by the callback's own token check, not by the edge
+    const huge = await fetch(`${base}/api/webhooks/providers/nanobanana?attempt=att_x&token=forged`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(600_000) }) });
+    expect(huge.status).toBe(413);
   });
 });

@@ -17,6 +17,8 @@ const baseSchema = z.object({
       corsOrigins: list.default([]),
       maxJsonBytes: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
       maxUploadBytes: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+      /** Unauthenticated webhook bodies (provider callbacks, payment events): small on purpose. */
+      maxWebhookBytes: integer(1024, 10 * 1024 * 1024).default(256 * 1024),
       rateLimit: z
         .object({
           enabled: bool.default(true),
@@ -184,6 +186,7 @@ export const envVariables: Record<string, string> = {
   TALLY_CORS_ORIGINS: 'http.corsOrigins',
   TALLY_MAX_JSON_BYTES: 'http.maxJsonBytes',
   TALLY_MAX_UPLOAD_BYTES: 'http.maxUploadBytes',
+  TALLY_MAX_WEBHOOK_BYTES: 'http.maxWebhookBytes',
   TALLY_RATE_LIMIT_ENABLED: 'http.rateLimit.enabled',
   TALLY_RATE_LIMIT_PER_MINUTE: 'http.rateLimit.perMinute',
   JWT_SECRET: 'auth.jwtSecret',

@@ -112,6 +112,8 @@ export const generationsSchema = z
       .prefault({}),
     /** Largest input image fetched or uploaded. */
     maxInputBytes: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+    /** Most pixels an input or a result may declare; sharp never decodes more (pixel bombs). */
+    maxImagePixels: integer(1, 1_000_000_000).default(50_000_000),
     /** Largest result downloaded from a provider. */
     maxResultBytes: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
     fetchTimeoutMs: integer(100, 600_000).default(30_000),

@@ -112,7 +112,7 @@ async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: (
   const type: EnhancementType = (ENHANCEMENT_TYPES as readonly string[]).includes(generation.enhancement_type ?? '') ? (generation.enhancement_type as EnhancementType) : 'custom';
   // No strength given: the full recipe (the CSS filter then reads exactly as SPEC §2 shows it).
   const strength = generation.strength ?? 1;
-  const adjusted = await adjustImage(image.data, type, strength);
+  const adjusted = await adjustImage(image.data, type, strength, { maxPixels: deps.config.generations.maxImagePixels });
   const result = await storeImage(deps, { generation, data: adjusted.image, provider: 'local' });
   const row = mode.charged
     ? await completeGeneration(deps, { generation, payer: { local: true }, result })

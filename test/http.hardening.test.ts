@@ -76,3 +76,35 @@ describe('an anonymous body is refused before it is read', () => {
     expect(huge.status).toBe(413);
   });
 });
+
+describe('the session cookie cannot be ridden from another origin (CSRF)', () => {
+  let cors: TestApp;
+  beforeAll(async () => {
+    cors = await createTestApp({ TALLY_CORS_ORIGINS: 'https://app.example.com', TALLY_PUBLIC_URL: 'https://api.example.com' });
+    await cors.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
+  });
+  const purchase = async (headers: Record<string, string>) => cors.request('POST', '/v1/credits/purchases', { body: { packageId: 'starter' }, headers });
+
+  it('a cookie-authenticated POST from another origin, or with no Origin, is refused with 403 and changes nothing', async () => {
+    const cookie = `lr_session=${await cors.userToken('carol')}`;
+    for (const headers of [{ cookie, origin: 'https://evil.example' }, { cookie }, { cookie, origin: 'null' }] as Record<string, string>[]) {
+      const response = await purchase(headers);
+      expect(response.status).toBe(403);
+      expect(response.headers.get('content-type')).toBe('application/problem+json');
+      expect((await response.json()).detail).toMatch(/origin/i);
+    }
+    expect((await cors.credits.balance('carol')).balance).toBe(0);
+  });
+
+  it('the same request from our own origin or a configured CORS origin goes through', async () => {
+    const cookie = `lr_session=${await cors.userToken('dave')}`;
+    expect((await purchase({ cookie, origin: 'https://app.example.com' })).status).toBe(200);
+    expect((await purchase({ cookie, origin: 'https://api.example.com' })).status).toBe(200);
+    expect((await cors.credits.balance('dave')).balance).toBe(20);
+  });
+
+  it('a bearer token is not a CSRF vector: no Origin needed; reads with the cookie need none either', async () => {
+    expect((await cors.request('POST', '/v1/credits/purchases', { auth: await cors.userToken('erin'), body: { packageId: 'starter' }, headers: { origin: 'https://evil.example' } })).status).toBe(200);
+    expect((await cors.request('GET', '/v1/me', { headers: { cookie: `lr_session=${await cors.userToken('erin')}` } })).status).toBe(200);
+  });
+});

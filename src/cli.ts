@@ -10,8 +10,8 @@ import { migrateQueue } from './queue/index.ts';
 import { createServices, httpDependencies, type Services } from './services.ts';
 import { Credits } from './credits/index.ts';
 import { seedDemo } from './demo.ts';
-import { createApiKey, listApiKeys, registerConfiguredAdminKey, revokeApiKey } from './auth/api-keys.ts';
-import { demoCredentials, printDemoCredentials } from './demo.ts';
+import { createApiKey, listApiKeys, registerConfiguredAdminKey, retireApiKey, revokeApiKey } from './auth/api-keys.ts';
+import { DEMO_ADMIN_KEY_ID, demoCredentials, printDemoCredentials } from './demo.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
 import { formatReport } from './ledger/invariants.ts';
@@ -213,6 +213,7 @@ async function startRoles(db: Database, { config, log }: { config: Config; log: 
   }
 
   if (config.auth.adminApiKey) await registerConfiguredAdminKey(db.pool, config.auth.adminApiKey);
+  if (!roles.demo && (await retireApiKey(db.pool, DEMO_ADMIN_KEY_ID))) log.warn('the demo admin key was revoked: it is valid only under --demo');
   await services.start({ worker: roles.worker });
   log.info({ providers: services.generations.providers }, services.generations.providers.includes('local') ? 'no AI provider configured: the local provider does the work (not AI)' : 'AI providers configured');
 

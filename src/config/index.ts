@@ -37,6 +37,8 @@ const baseSchema = z.object({
       issuer: z.string().optional(),
       audience: z.string().optional(),
       sessionCookie: z.string().min(1).default('lr_session'),
+      /** Refuse user tokens without `exp` (a token that never expires cannot be taken back). */
+      requireExp: bool.default(true),
       /** Registered as an admin API key at start. */
       adminApiKey: z.string().regex(/^tly_[A-Za-z0-9_-]{20,}$/, 'must look like tly_ followed by at least 20 characters').optional(),
       /** Bearer token for scheduled-job triggers on /api/background/*. */
@@ -194,6 +196,7 @@ export const envVariables: Record<string, string> = {
   JWT_JWKS_URL: 'auth.jwksUrl',
   JWT_ISSUER: 'auth.issuer',
   JWT_AUDIENCE: 'auth.audience',
+  JWT_REQUIRE_EXP: 'auth.requireExp',
   TALLY_SESSION_COOKIE: 'auth.sessionCookie',
   TALLY_ADMIN_API_KEY: 'auth.adminApiKey',
   BACKGROUND_JOB_TOKEN: 'auth.backgroundJobToken',

@@ -86,7 +86,7 @@ async function conclude(deps: ProcessorDeps, generation: GenerationRow, route: R
   }
   const { error } = outcome;
   if (!error.retryable) {
-    const row = await failGeneration(deps, { generation, code: error.kind, message: userMessage(error), provider: error.provider, attemptId: outcome.attemptId, retryable: false });
+    const row = await failGeneration(deps, { generation, code: error.kind, message: userMessage(error), detail: error.message, provider: error.provider, attemptId: outcome.attemptId, retryable: false });
     return { outcome: 'failed', row };
   }
   await endAttempt(deps.pool, { id: outcome.attemptId, ok: false, kind: error.kind, message: error.message, retryable: true });
@@ -124,8 +124,13 @@ async function fail(deps: ProcessorDeps, generation: GenerationRow, input: { cod
   return { outcome: 'failed', row: await failGeneration(deps, { generation, ...input }) };
 }
 
-function userMessage(error: ProviderError): string {
+/**
+ * What the user is told: a plain reason by kind, never the provider's own text (it can carry internal
+ * details, and is not written for end users). Admins read that text on the attempt, in
+ * GET /v1/admin/generations/{id}.
+ */
+export function userMessage(error: Pick<ProviderError, 'kind'>): string {
   if (error.kind === 'content_policy') return 'The provider refused this prompt or image under its content rules; the credit was refunded.';
-  if (error.kind === 'bad_input') return `The provider could not use this request: ${error.message}. The credit was refunded.`;
-  return `${error.message}. The credit was refunded.`;
+  if (error.kind === 'bad_input') return 'The provider could not use this image or prompt (check its format, size and length); the credit was refunded.';
+  return 'The provider could not complete the generation; the credit was refunded.';
 }

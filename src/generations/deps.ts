@@ -27,7 +27,7 @@ export interface ProcessorDeps {
   /** Fetches a URL from outside (input images, provider results) behind the SSRF guard. */
   fetchUrl(url: string, limits: { maxBytes: number }): Promise<FetchedFile>;
   /** Where a provider should send the callback of one attempt (carries a token we check). */
-  callbackUrl(provider: ProviderName, attemptId: string): string;
+  callbackUrl(input: { provider: ProviderName; generationId: string; attemptId: string; deadline: Date }): string;
   /** No AI provider configured (or mock inference): local does the work, charged, so the demo shows the whole credit flow. */
   localOnly: boolean;
 }

@@ -72,7 +72,7 @@ export class Generations {
       adapters: options.adapters,
       store: options.store,
       fetchUrl: options.fetchUrl,
-      callbackUrl: (provider, attemptId) => callbackUrl({ publicUrl: config.publicUrl, secret: options.signingSecret, provider, attemptId }),
+      callbackUrl: (scope) => callbackUrl({ publicUrl: config.publicUrl, secret: options.signingSecret, ...scope }),
       localOnly: !aiConfigured,
     };
   }

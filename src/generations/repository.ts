@@ -220,11 +220,12 @@ export async function findAttempt(db: Queryable, attemptId: string): Promise<Att
  * Keeps a callback's news on its attempt. A final status is kept once: a duplicate, or a late
  * "still running" arriving after the end (callbacks come out of order), changes nothing.
  */
-export async function recordCallback(db: Queryable, attemptId: string, status: StoredStatus): Promise<boolean> {
+export async function recordCallback(db: Queryable, attemptId: string, status: StoredStatus, providerTaskId?: string): Promise<boolean> {
+  // The task id too when the submit's answer was lost: the processor needs it to confirm the news.
   const { rowCount } = await db.query(
-    `update generation_attempts set callback_status = $2
+    `update generation_attempts set callback_status = $2, provider_task_id = coalesce(provider_task_id, $3)
       where id = $1 and status = 'running' and (callback_status is null or callback_status->>'state' = 'pending')`,
-    [attemptId, JSON.stringify(status)],
+    [attemptId, JSON.stringify(status), providerTaskId ?? null],
   );
   return rowCount === 1;
 }

@@ -19,7 +19,12 @@ export const providersSchema = z
     nanobanana: providerConnection('https://api.nanobananaapi.ai').extend({ pool: z.string().optional().default('nanobanana') }).prefault({}),
     kie: providerConnection('https://api.kie.ai').extend({ webhookHmacKey: z.string().min(1).optional() }).prefault({}),
     fal: providerConnection('https://queue.fal.run')
-      .extend({ apiBaseUrl: z.string().url().default('https://api.fal.ai'), jwksUrl: z.string().url().default('https://rest.alpha.fal.ai/.well-known/jwks.json') })
+      .extend({
+        apiBaseUrl: z.string().url().default('https://api.fal.ai'),
+        jwksUrl: z.string().url().default('https://rest.alpha.fal.ai/.well-known/jwks.json'),
+        /** ADMIN-scoped key for the balance (and the locked-account health check); inference uses apiKey. */
+        adminKey: z.string().min(1).optional(),
+      })
       .prefault({}),
     gemini: providerConnection('https://generativelanguage.googleapis.com').prefault({}),
     wavespeed: providerConnection('https://api.wavespeed.ai').extend({ pool: z.string().optional().default('seedream'), webhookSecret: z.string().min(1).optional() }).prefault({}),

@@ -220,6 +220,7 @@ export const envVariables: Record<string, string> = {
   FAL_JWKS_URL: 'providers.fal.jwksUrl',
   FAL_API_KEY: 'providers.fal.apiKey',
   FAL_KEY: 'providers.fal.apiKey',
+  FAL_ADMIN_KEY: 'providers.fal.adminKey',
   GEMINI_BASE_URL: 'providers.gemini.baseUrl',
   GEMINI_API_KEY: 'providers.gemini.apiKey',
   WAVESPEED_BASE_URL: 'providers.wavespeed.baseUrl',

@@ -117,6 +117,8 @@ export const generationsSchema = z
       .prefault({}),
     /** Largest input image fetched or uploaded. */
     maxInputBytes: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+    /** How long after submit a provider's "no such task" is read as "not visible yet" (pending). */
+    taskVisibilityGraceSeconds: integer(0, 3600).default(120),
     /** Most pixels an input or a result may declare; sharp never decodes more (pixel bombs). */
     maxImagePixels: integer(1, 1_000_000_000).default(50_000_000),
     /** Largest result downloaded from a provider. */

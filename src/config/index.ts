@@ -231,6 +231,7 @@ export const envVariables: Record<string, string> = {
   TALLY_GENERATION_LEASE_SECONDS: 'generations.leaseSeconds',
   TALLY_GENERATION_POLL_INTERVAL_MS: 'generations.pollIntervalMs',
   TALLY_MAX_IMAGE_PIXELS: 'generations.maxImagePixels',
+  TALLY_TASK_VISIBILITY_GRACE_SECONDS: 'generations.taskVisibilityGraceSeconds',
   TALLY_INFER_WAIT_SECONDS: 'generations.syncWaitSeconds',
   TALLY_GENERATION_MAINTENANCE_SECONDS: 'generations.maintenanceSeconds',
   TALLY_PROVIDER_HEALTH_CHECK_SECONDS: 'generations.healthCheckSeconds',

@@ -118,8 +118,11 @@ async function awaitTask(deps: ProcessorDeps, input: { generation: GenerationRow
         if (confirming) deps.log.warn({ attemptId, provider: adapter.name }, 'a callback reported an end the provider does not confirm: waiting for the provider');
         confirming = false;
       } catch (error) {
-        // A hiccup while polling is not the task failing: keep waiting until the deadline.
-        if (!isProviderError(error) || !['unavailable', 'timeout', 'rate_limited'].includes(error.kind)) throw error;
+        // A hiccup while polling is not the task failing: keep waiting until the deadline. Nor is a
+        // task the provider does not know yet right after submit (Kie's 422 "recordInfo is null"):
+        // abandoning it would pay a second provider for work the first one bills.
+        const notVisibleYet = isProviderError(error, 'not_found') && attempt !== undefined && Date.now() - attempt.started_at.getTime() < deps.config.generations.taskVisibilityGraceSeconds * 1000;
+        if (!notVisibleYet && (!isProviderError(error) || !['unavailable', 'timeout', 'rate_limited'].includes(error.kind))) throw error;
       }
       nextPoll = Date.now() + interval;
     }

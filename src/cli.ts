@@ -166,7 +166,10 @@ async function run({ config, log }: { config: Config; log: Logger }, roles: Role
   if (started.server) {
     const closed = new Promise((resolve) => started.server!.close(resolve));
     started.server.closeIdleConnections();
+    // A request still open after a moment (a client waiting on /v1/infer) is cut: it can poll again.
+    const cut = setTimeout(() => started.server!.closeAllConnections(), 1000);
     await closed;
+    clearTimeout(cut);
   }
   await started.worker?.stop();
   await started.services.stop();

@@ -4,6 +4,7 @@
 import { newId } from '../lib/id.ts';
 import { isProviderError, ProviderError, type ProviderAdapter, type ProviderName, type SubmitRequest, type TaskStatus } from '../providers/types.ts';
 import type { ProcessorDeps } from './deps.ts';
+import { StoppingError } from './errors.ts';
 import { InputUnusableError, storeOutput, type InputImage } from './files.ts';
 import type { StoredResult } from './finish.ts';
 import { findAttempt, insertAttempt, setAttemptTask, type AttemptRow, type GenerationRow, type StoredStatus } from './repository.ts';
@@ -103,6 +104,7 @@ async function awaitTask(deps: ProcessorDeps, input: { generation: GenerationRow
   let newsSeen = false;
   let confirming = false;
   for (;;) {
+    if (deps.stopping.aborted) throw new StoppingError();
     const attempt = await findAttempt(deps.pool, attemptId);
     const providerTaskId = input.providerTaskId ?? attempt?.provider_task_id ?? undefined;
     if (attempt && isFinal(attempt.callback_status) && !newsSeen) {
@@ -113,11 +115,12 @@ async function awaitTask(deps: ProcessorDeps, input: { generation: GenerationRow
     if (now >= input.generation.deadline_at.getTime()) throw new ProviderError(adapter.name, 'timeout', 'the provider did not finish before the generation deadline');
     if (providerTaskId && now >= nextPoll) {
       try {
-        const status = await adapter.status(providerTaskId);
+        const status = await adapter.status(providerTaskId, { signal: deps.stopping });
         if (status.state !== 'pending') return status;
         if (confirming) deps.log.warn({ attemptId, provider: adapter.name }, 'a callback reported an end the provider does not confirm: waiting for the provider');
         confirming = false;
       } catch (error) {
+        if (deps.stopping.aborted) throw new StoppingError();
         // A hiccup while polling is not the task failing: keep waiting until the deadline. Nor is a
         // task the provider does not know yet right after submit (Kie's 422 "recordInfo is null"):
         // abandoning it would pay a second provider for work the first one bills.
@@ -126,7 +129,7 @@ async function awaitTask(deps: ProcessorDeps, input: { generation: GenerationRow
       }
       nextPoll = Date.now() + interval;
     }
-    await deps.notifier.wait(attemptId, Math.min(nextPoll, input.generation.deadline_at.getTime()) - Date.now());
+    await deps.notifier.wait(attemptId, Math.min(nextPoll, input.generation.deadline_at.getTime()) - Date.now(), deps.stopping);
   }
 }
 
@@ -142,6 +145,7 @@ export function toStored(status: TaskStatus): StoredStatus {
 }
 
 function asProviderError(provider: ProviderName, error: unknown): ProviderError {
+  if (error instanceof StoppingError) throw error;
   if (error instanceof ProviderError) return error;
   if (error instanceof InputUnusableError) return new ProviderError(provider, 'bad_input', error.message);
   throw error;

@@ -8,7 +8,8 @@ import { attemptProvider, resumeAttempt, type AttemptOutcome } from './attempt.t
 import type { ProcessorDeps } from './deps.ts';
 import { InputUnusableError, loadInput, storeImage, type InputImage } from './files.ts';
 import { completeDegraded, completeGeneration, failGeneration } from './finish.ts';
-import { attemptsOf, claimGeneration, endAttempt, renewLease, type GenerationRow } from './repository.ts';
+import { StoppingError } from './errors.ts';
+import { attemptsOf, claimGeneration, endAttempt, releaseLease, renewLease, type GenerationRow } from './repository.ts';
 import type { RouteCandidate } from './router.ts';
 
 /**
@@ -30,6 +31,11 @@ export async function processGeneration(deps: ProcessorDeps, generationId: strin
   renewal.unref();
   try {
     return await run(deps, generation);
+  } catch (error) {
+    if (!(error instanceof StoppingError)) throw error;
+    // Stopping: hand the generation back at once (its attempt is recorded) for the next processor.
+    await releaseLease(deps.pool, generationId);
+    return { outcome: 'skipped' };
   } finally {
     clearInterval(renewal);
   }

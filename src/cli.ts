@@ -11,8 +11,8 @@ import { createServices, httpDependencies, type Services } from './services.ts';
 import { Credits } from './credits/index.ts';
 import { seedDemo } from './demo.ts';
 import { purchaseChecks } from './payments/invariants.ts';
-import { createApiKey, listApiKeys, registerConfiguredAdminKey, revokeApiKey } from './auth/api-keys.ts';
-import { demoCredentials, printDemoCredentials } from './demo.ts';
+import { createApiKey, listApiKeys, registerConfiguredAdminKey, retireApiKey, revokeApiKey } from './auth/api-keys.ts';
+import { DEMO_ADMIN_KEY_ID, demoCredentials, printDemoCredentials } from './demo.ts';
 import { createApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
 import { formatReport } from './ledger/invariants.ts';
@@ -209,7 +209,10 @@ async function run({ config, log }: { config: Config; log: Logger }, roles: Role
   if (started.server) {
     const closed = new Promise((resolve) => started.server!.close(resolve));
     started.server.closeIdleConnections();
+    // A request still open after a moment (a client waiting on /v1/infer) is cut: it can poll again.
+    const cut = setTimeout(() => started.server!.closeAllConnections(), 1000);
     await closed;
+    clearTimeout(cut);
   }
   await started.worker?.stop();
   await started.services.stop();
@@ -267,6 +270,7 @@ async function startRoles(db: Database, { config: configured, log }: { config: C
   }
 
   if (config.auth.adminApiKey) await registerConfiguredAdminKey(db.pool, config.auth.adminApiKey);
+  if (!roles.demo && (await retireApiKey(db.pool, DEMO_ADMIN_KEY_ID))) log.warn('the demo admin key was revoked: it is valid only under --demo');
   await services.start({ worker: roles.worker });
   log.info({ providers: services.generations.providers }, services.generations.providers.includes('local') ? 'no AI provider configured: the local provider does the work (not AI)' : 'AI providers configured');
 

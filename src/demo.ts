@@ -10,6 +10,8 @@ import type { Database } from './db/connect.ts';
 import type { Credits } from './credits/index.ts';
 
 export const DEMO_USER_ID = 'demo-user';
+/** The demo's admin key row: live only while Tally runs with --demo (revoked by any other start). */
+export const DEMO_ADMIN_KEY_ID = 'key_demo_admin';
 
 export async function seedDemo(credits: Credits): Promise<{ userId: string; credits: number; poolAvailable: number }> {
   // A refill of the primary pool, and a Starter package bought by the demo user (backed by the pool).
@@ -33,7 +35,7 @@ export async function demoCredentials(db: Database, config: Config): Promise<Dem
     return readFileSync(full, 'utf8').trim();
   };
   const adminKey = remembered('demo-admin-key', () => `tly_${randomBytes(32).toString('base64url')}`);
-  await registerConfiguredAdminKey(db.pool, adminKey, { id: 'key_demo_admin', name: 'demo admin key' });
+  await registerConfiguredAdminKey(db.pool, adminKey, { id: DEMO_ADMIN_KEY_ID, name: 'demo admin key', reactivate: true });
   const jwtSecret = config.auth.jwtSecret ?? (config.auth.jwksUrl ? undefined : remembered('demo-jwt-secret', () => randomBytes(32).toString('base64url')));
   const auth = { ...config.auth, jwtSecret };
   let userToken: string | undefined;

@@ -95,6 +95,60 @@ describe('tally start --demo', () => {
   });
 });
 
+describe('stopping', () => {
+  it('Ctrl-C with five generations waiting on a slow provider stops in under 2 s, without an error line, and the next command works at once', async () => {
+    const nano = await startNanoBananaFake();
+    try {
+      nano.set({ processingMs: 120_000, callbacks: false });
+      const env = { ...(await environment()), NANOBANANA_BASE_URL: nano.url, NANOBANANA_API_KEY: nano.apiKey, TALLY_URL_ALLOWLIST: '127.0.0.1/32' };
+      const cli = startCli(['start', '--demo'], env, { processGroup: true });
+      await cli.waitFor(/demo user token: /);
+      const base = `http://127.0.0.1:${env.PORT}`;
+      const userToken = cli.output().match(/demo user token: (\S+)/)![1]!;
+      const image = new Uint8Array(await testPng());
+      const taskIds: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const form = new FormData();
+        form.set('image', new Blob([image], { type: 'image/png' }), 'photo.png');
+        form.set('enhancementType', 'lighting');
+        const submitted = await fetch(`${base}/api/enhance-image`, { method: 'POST', body: form, headers: { authorization: `Bearer ${userToken}` } });
+        expect(submitted.status).toBe(202);
+        taskIds.push((await submitted.json()).taskId);
+      }
+      const deadline = Date.now() + 20_000;
+      while (nano.tasks.size < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20)); // the fake has no event to await
+      expect(nano.tasks.size).toBe(5);
+
+      // Ctrl-C in a terminal signals the whole foreground process group.
+      const started = Date.now();
+      process.kill(-cli.child.pid!, 'SIGINT');
+      expect(await cli.exited).toBe(0);
+      const stoppedIn = Date.now() - started;
+      const errors = cli.output().split('\n').filter((line) => /"level":(50|60)/.test(line) || /Cannot use a pool|terminating connection/i.test(line));
+      expect(errors).toEqual([]);
+      expect(stoppedIn).toBeLessThan(2_000);
+      expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+
+      const checkStarted = Date.now();
+      const check = await runCli(['ledger', 'check'], env);
+      expect(check.code).toBe(0);
+      expect(Date.now() - checkStarted).toBeLessThan(20_000);
+
+      // The next start resumes the five provider tasks it left: none is submitted again.
+      nano.set({ processingMs: 0 });
+      const again = startCli(['start', '--demo'], env);
+      await again.waitFor(/HTTP API listening/);
+      const poll = { request: (method: string, p: string, o: { auth?: string } = {}) => fetch(`${base}${p}`, { method, headers: { authorization: `Bearer ${o.auth}` } }) };
+      for (const id of taskIds) expect(await waitForTask(poll, userToken, id)).toMatchObject({ status: 'completed', provider: 'nanobanana' });
+      expect(nano.requests.filter((r) => r.method === 'POST' && r.path.includes('generate'))).toHaveLength(5);
+      again.child.kill('SIGINT');
+      expect(await again.exited).toBe(0);
+    } finally {
+      await nano.close();
+    }
+  });
+});
+
 describe('commands against DATABASE_URL', () => {
   it('migrate reports an up-to-date database; ledger check passes on it', async () => {
     const db = await createTestDatabase({ poolSize: 2 });

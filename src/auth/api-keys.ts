@@ -49,14 +49,28 @@ export async function verifyApiKey(db: Queryable, key: string): Promise<ApiKey |
 
 /**
  * An admin key that comes from outside the database (TALLY_ADMIN_API_KEY, the demo's key): one row per
- * source that always holds the current key, so a changed key replaces the old one.
+ * source that always holds the current key, so a changed key replaces the old one. A revoked key stays
+ * revoked when the same key is registered again at the next start (an operator's revocation must
+ * survive a restart); only a new key in the variable, or `reactivate` (the demo's own key under
+ * --demo), makes the row live again.
  */
-export async function registerConfiguredAdminKey(db: Queryable, key: string, source: { id: string; name: string } = { id: 'key_env_admin', name: 'TALLY_ADMIN_API_KEY' }): Promise<void> {
+export async function registerConfiguredAdminKey(
+  db: Queryable,
+  key: string,
+  source: { id: string; name: string; reactivate?: boolean } = { id: 'key_env_admin', name: 'TALLY_ADMIN_API_KEY' },
+): Promise<void> {
   await db.query(
     `insert into api_keys (id, name, role, key_hash, key_prefix) values ($1, $2, 'admin', $3, $4)
-     on conflict (id) do update set key_hash = excluded.key_hash, key_prefix = excluded.key_prefix, revoked_at = null`,
-    [source.id, source.name, hashKey(key), key.slice(0, 10)],
+     on conflict (id) do update set key_hash = excluded.key_hash, key_prefix = excluded.key_prefix,
+       revoked_at = case when $5 or api_keys.key_hash <> excluded.key_hash then null else api_keys.revoked_at end`,
+    [source.id, source.name, hashKey(key), key.slice(0, 10), source.reactivate ?? false],
   );
+}
+
+/** Revokes a key by id if it exists (the demo's admin key, at a start without --demo). */
+export async function retireApiKey(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(`update api_keys set revoked_at = now() where id = $1 and revoked_at is null`, [id]);
+  return (rowCount ?? 0) > 0;
 }
 
 function fromRow(row: Record<string, any>): ApiKey {

@@ -36,7 +36,7 @@ export function createUserTokenVerifier(auth: Config['auth']): UserTokenVerifier
 function createUncachedVerifier(auth: Config['auth']): (token: string) => Promise<{ user: VerifiedUser; expiresAt?: number }> {
   const secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
   const jwks: JWTVerifyGetKey | undefined = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl)) : undefined;
-  const claims = { issuer: auth.issuer, audience: auth.audience };
+  const claims = { issuer: auth.issuer, audience: auth.audience, requiredClaims: auth.requireExp ? ['exp'] : [] };
 
   return async (token) => {
     if (!secret && !jwks) throw new InvalidTokenError('user tokens are not accepted: neither JWT_SECRET nor JWT_JWKS_URL is configured');

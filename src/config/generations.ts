@@ -19,7 +19,12 @@ export const providersSchema = z
     nanobanana: providerConnection('https://api.nanobananaapi.ai').extend({ pool: z.string().optional().default('nanobanana') }).prefault({}),
     kie: providerConnection('https://api.kie.ai').extend({ webhookHmacKey: z.string().min(1).optional() }).prefault({}),
     fal: providerConnection('https://queue.fal.run')
-      .extend({ apiBaseUrl: z.string().url().default('https://api.fal.ai'), jwksUrl: z.string().url().default('https://rest.alpha.fal.ai/.well-known/jwks.json') })
+      .extend({
+        apiBaseUrl: z.string().url().default('https://api.fal.ai'),
+        jwksUrl: z.string().url().default('https://rest.alpha.fal.ai/.well-known/jwks.json'),
+        /** ADMIN-scoped key for the balance (and the locked-account health check); inference uses apiKey. */
+        adminKey: z.string().min(1).optional(),
+      })
       .prefault({}),
     gemini: providerConnection('https://generativelanguage.googleapis.com').prefault({}),
     wavespeed: providerConnection('https://api.wavespeed.ai').extend({ pool: z.string().optional().default('seedream'), webhookSecret: z.string().min(1).optional() }).prefault({}),
@@ -112,6 +117,10 @@ export const generationsSchema = z
       .prefault({}),
     /** Largest input image fetched or uploaded. */
     maxInputBytes: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+    /** How long after submit a provider's "no such task" is read as "not visible yet" (pending). */
+    taskVisibilityGraceSeconds: integer(0, 3600).default(120),
+    /** Most pixels an input or a result may declare; sharp never decodes more (pixel bombs). */
+    maxImagePixels: integer(1, 1_000_000_000).default(50_000_000),
     /** Largest result downloaded from a provider. */
     maxResultBytes: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
     fetchTimeoutMs: integer(100, 600_000).default(30_000),

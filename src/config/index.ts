@@ -19,6 +19,8 @@ const baseSchema = z.object({
       corsOrigins: list.default([]),
       maxJsonBytes: integer(1024, 100 * 1024 * 1024).default(1024 * 1024),
       maxUploadBytes: integer(1024, 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+      /** Unauthenticated webhook bodies (provider callbacks, payment events): small on purpose. */
+      maxWebhookBytes: integer(1024, 10 * 1024 * 1024).default(256 * 1024),
       rateLimit: z
         .object({
           enabled: bool.default(true),
@@ -37,6 +39,8 @@ const baseSchema = z.object({
       issuer: z.string().optional(),
       audience: z.string().optional(),
       sessionCookie: z.string().min(1).default('lr_session'),
+      /** Refuse user tokens without `exp` (a token that never expires cannot be taken back). */
+      requireExp: bool.default(true),
       /** Registered as an admin API key at start. */
       adminApiKey: z.string().regex(/^tly_[A-Za-z0-9_-]{20,}$/, 'must look like tly_ followed by at least 20 characters').optional(),
       /** Bearer token for scheduled-job triggers on /api/background/*. */
@@ -220,6 +224,7 @@ export const envVariables: Record<string, string> = {
   TALLY_CORS_ORIGINS: 'http.corsOrigins',
   TALLY_MAX_JSON_BYTES: 'http.maxJsonBytes',
   TALLY_MAX_UPLOAD_BYTES: 'http.maxUploadBytes',
+  TALLY_MAX_WEBHOOK_BYTES: 'http.maxWebhookBytes',
   TALLY_RATE_LIMIT_ENABLED: 'http.rateLimit.enabled',
   TALLY_RATE_LIMIT_PER_MINUTE: 'http.rateLimit.perMinute',
   JWT_SECRET: 'auth.jwtSecret',
@@ -231,6 +236,7 @@ export const envVariables: Record<string, string> = {
   JWT_JWKS_URL: 'auth.jwksUrl',
   JWT_ISSUER: 'auth.issuer',
   JWT_AUDIENCE: 'auth.audience',
+  JWT_REQUIRE_EXP: 'auth.requireExp',
   TALLY_SESSION_COOKIE: 'auth.sessionCookie',
   TALLY_ADMIN_API_KEY: 'auth.adminApiKey',
   BACKGROUND_JOB_TOKEN: 'auth.backgroundJobToken',
@@ -254,6 +260,7 @@ export const envVariables: Record<string, string> = {
   FAL_JWKS_URL: 'providers.fal.jwksUrl',
   FAL_API_KEY: 'providers.fal.apiKey',
   FAL_KEY: 'providers.fal.apiKey',
+  FAL_ADMIN_KEY: 'providers.fal.adminKey',
   GEMINI_BASE_URL: 'providers.gemini.baseUrl',
   GEMINI_API_KEY: 'providers.gemini.apiKey',
   WAVESPEED_BASE_URL: 'providers.wavespeed.baseUrl',
@@ -263,6 +270,8 @@ export const envVariables: Record<string, string> = {
   TALLY_GENERATION_TIMEOUT_SECONDS: 'generations.timeoutSeconds',
   TALLY_GENERATION_LEASE_SECONDS: 'generations.leaseSeconds',
   TALLY_GENERATION_POLL_INTERVAL_MS: 'generations.pollIntervalMs',
+  TALLY_MAX_IMAGE_PIXELS: 'generations.maxImagePixels',
+  TALLY_TASK_VISIBILITY_GRACE_SECONDS: 'generations.taskVisibilityGraceSeconds',
   TALLY_INFER_WAIT_SECONDS: 'generations.syncWaitSeconds',
   TALLY_GENERATION_MAINTENANCE_SECONDS: 'generations.maintenanceSeconds',
   TALLY_PROVIDER_HEALTH_CHECK_SECONDS: 'generations.healthCheckSeconds',

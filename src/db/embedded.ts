@@ -61,8 +61,11 @@ export async function openEmbeddedPostgres(options: { dataDir: string; port: num
 
   const port = (await isPortFree(options.port)) ? options.port : await freePort();
   if (port !== options.port) log.info({ wanted: options.port, port }, 'embedded PostgreSQL port in use, picked a free one');
+  // In a process group of its own: Ctrl-C in a terminal signals the foreground group, and PostgreSQL
+  // must not stop under Tally's feet. Tally stops it itself, last, once nothing uses it (stopChild).
   const child = spawn(bin.postgres, ['-D', pgData, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'], {
     ...runAs,
+    detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { LC_MESSAGES: 'C', PATH: path.dirname(bin.postgres) },
   });

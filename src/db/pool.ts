@@ -18,8 +18,12 @@ export function createPool(url: string, size: number): Pool {
   // lookups, so re-planning each execution for its parameters (PostgreSQL's default for the first
   // runs, and whenever it judges a custom plan cheaper) only costs time: ~20% of ledger throughput.
   const pool = new pg.Pool({ connectionString: url, max: size, application_name: 'tally', options: '-c plan_cache_mode=force_generic_plan' });
-  // An idle client that loses its connection (server restart) must not crash the process.
+  // A client that loses its connection (a server restart, a failover) must not crash the process:
+  // pg-pool listens on idle clients only, and a checked-out client without a listener throws an
+  // unhandled 'error' event. The query in flight fails on its own; the broken client is discarded on
+  // release and the next query opens a fresh connection.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

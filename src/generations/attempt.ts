@@ -4,6 +4,7 @@
 import { newId } from '../lib/id.ts';
 import { isProviderError, ProviderError, type ProviderAdapter, type ProviderName, type SubmitRequest, type TaskStatus } from '../providers/types.ts';
 import type { ProcessorDeps } from './deps.ts';
+import { StoppingError } from './errors.ts';
 import { InputUnusableError, storeOutput, type InputImage } from './files.ts';
 import type { StoredResult } from './finish.ts';
 import { findAttempt, insertAttempt, setAttemptTask, type AttemptRow, type GenerationRow, type StoredStatus } from './repository.ts';
@@ -78,7 +79,7 @@ async function buildRequest(
     prompt: generation.prompt,
     imageUrls,
     images: inline ? [inline] : [],
-    callbackUrl: adapter.supportsCallbacks ? deps.callbackUrl(route.provider, input.attemptId) : undefined,
+    callbackUrl: adapter.supportsCallbacks ? deps.callbackUrl({ provider: route.provider, generationId: generation.id, attemptId: input.attemptId, deadline: generation.deadline_at }) : undefined,
     aspectRatio: typeof generation.params.aspectRatio === 'string' ? generation.params.aspectRatio : undefined,
   };
 }
@@ -93,37 +94,47 @@ async function inputUrls(deps: ProcessorDeps, generation: GenerationRow): Promis
 /**
  * Waits for a task's end until the generation's deadline: each round looks for a callback's news on
  * the attempt, asks the provider when a poll is due, and sleeps until the next poll or a callback.
+ * A callback is only a wake-up: its news makes a poll due at once, and only the provider's own answer
+ * settles the task (a callback that says more than the provider does is not believed).
  */
 async function awaitTask(deps: ProcessorDeps, input: { generation: GenerationRow; adapter: ProviderAdapter; attemptId: string; providerTaskId?: string }): Promise<TaskStatus> {
-  const { adapter, attemptId, providerTaskId } = input;
+  const { adapter, attemptId } = input;
   const interval = deps.config.generations.pollIntervalMs;
   let nextPoll = Date.now() + (adapter.supportsCallbacks ? interval : Math.min(interval, 250));
+  let newsSeen = false;
+  let confirming = false;
   for (;;) {
+    if (deps.stopping.aborted) throw new StoppingError();
     const attempt = await findAttempt(deps.pool, attemptId);
-    if (attempt && isFinal(attempt.callback_status)) return fromStored(adapter.name, attempt.callback_status);
+    const providerTaskId = input.providerTaskId ?? attempt?.provider_task_id ?? undefined;
+    if (attempt && isFinal(attempt.callback_status) && !newsSeen) {
+      newsSeen = confirming = true; // ask at once; then the usual polls until the provider agrees
+      nextPoll = Date.now();
+    }
     const now = Date.now();
     if (now >= input.generation.deadline_at.getTime()) throw new ProviderError(adapter.name, 'timeout', 'the provider did not finish before the generation deadline');
     if (providerTaskId && now >= nextPoll) {
       try {
-        const status = await adapter.status(providerTaskId);
+        const status = await adapter.status(providerTaskId, { signal: deps.stopping });
         if (status.state !== 'pending') return status;
+        if (confirming) deps.log.warn({ attemptId, provider: adapter.name }, 'a callback reported an end the provider does not confirm: waiting for the provider');
+        confirming = false;
       } catch (error) {
-        // A hiccup while polling is not the task failing: keep waiting until the deadline.
-        if (!isProviderError(error) || !['unavailable', 'timeout', 'rate_limited'].includes(error.kind)) throw error;
+        if (deps.stopping.aborted) throw new StoppingError();
+        // A hiccup while polling is not the task failing: keep waiting until the deadline. Nor is a
+        // task the provider does not know yet right after submit (Kie's 422 "recordInfo is null"):
+        // abandoning it would pay a second provider for work the first one bills.
+        const notVisibleYet = isProviderError(error, 'not_found') && attempt !== undefined && Date.now() - attempt.started_at.getTime() < deps.config.generations.taskVisibilityGraceSeconds * 1000;
+        if (!notVisibleYet && (!isProviderError(error) || !['unavailable', 'timeout', 'rate_limited'].includes(error.kind))) throw error;
       }
       nextPoll = Date.now() + interval;
     }
-    await deps.notifier.wait(attemptId, Math.min(nextPoll, input.generation.deadline_at.getTime()) - Date.now());
+    await deps.notifier.wait(attemptId, Math.min(nextPoll, input.generation.deadline_at.getTime()) - Date.now(), deps.stopping);
   }
 }
 
 function isFinal(status: StoredStatus | null): status is Exclude<StoredStatus, { state: 'pending' }> {
   return status !== null && status.state !== 'pending';
-}
-
-function fromStored(provider: ProviderName, status: Exclude<StoredStatus, { state: 'pending' }>): TaskStatus {
-  if (status.state === 'completed') return { state: 'completed', outputs: status.urls.map((url) => ({ url })) };
-  return { state: 'failed', error: new ProviderError(provider, status.error.kind as ProviderError['kind'], status.error.message) };
 }
 
 /** A provider status as the database keeps it (inline bytes are never sent by callback). */
@@ -134,6 +145,7 @@ export function toStored(status: TaskStatus): StoredStatus {
 }
 
 function asProviderError(provider: ProviderName, error: unknown): ProviderError {
+  if (error instanceof StoppingError) throw error;
   if (error instanceof ProviderError) return error;
   if (error instanceof InputUnusableError) return new ProviderError(provider, 'bad_input', error.message);
   throw error;

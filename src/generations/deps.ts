@@ -27,7 +27,9 @@ export interface ProcessorDeps {
   /** Fetches a URL from outside (input images, provider results) behind the SSRF guard. */
   fetchUrl(url: string, limits: { maxBytes: number }): Promise<FetchedFile>;
   /** Where a provider should send the callback of one attempt (carries a token we check). */
-  callbackUrl(provider: ProviderName, attemptId: string): string;
+  callbackUrl(input: { provider: ProviderName; generationId: string; attemptId: string; deadline: Date }): string;
+  /** Aborted when the process stops: waits end at once and the generation is left to be resumed. */
+  stopping: AbortSignal;
   /** No AI provider configured (or mock inference): local does the work, charged, so the demo shows the whole credit flow. */
   localOnly: boolean;
 }

@@ -57,9 +57,13 @@ export class Dispatcher {
     const tick = (delay: number) => {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
-        void task()
+        const run: Promise<void> = task()
           .catch((error: unknown) => this.options.log.error({ err: error }, `${name} failed`))
-          .finally(() => this.running && epoch === this.epoch && tick(intervalMs));
+          .finally(() => {
+            this.active.delete(run);
+            if (this.running && epoch === this.epoch) tick(intervalMs);
+          });
+        this.active.add(run); // a stop waits for it: it uses the pool the stop is about to close
       }, delay);
       this.timers.add(timer);
     };

@@ -20,3 +20,14 @@ export class GenerationError extends Error {
     super(message);
   }
 }
+
+/**
+ * The process is stopping while a generation waits on its provider: nothing is settled, the attempt
+ * (with the provider's task id) stays recorded, and the generation is resumed by the next processor.
+ */
+export class StoppingError extends Error {
+  override name = 'StoppingError';
+  constructor() {
+    super('the process is stopping; the generation will be resumed');
+  }
+}

@@ -35,7 +35,7 @@ export async function loadInput(deps: ProcessorDeps, generation: GenerationRow):
     return undefined;
   }
   try {
-    const image = await validateImage(data, { maxBytes });
+    const image = await validateImage(data, { maxBytes, maxPixels: deps.config.generations.maxImagePixels });
     return { data, mime: image.mime };
   } catch (error) {
     if (error instanceof InvalidImageError) throw new InputUnusableError(`the input is not a usable image: ${error.message}`);
@@ -63,7 +63,7 @@ export async function storeOutput(deps: ProcessorDeps, input: { generation: Gene
 export async function storeImage(deps: ProcessorDeps, input: { generation: GenerationRow; data: Buffer; provider: ProviderName }): Promise<StoredResult> {
   let image: Awaited<ReturnType<typeof validateImage>>;
   try {
-    image = await validateImage(input.data, { maxBytes: deps.config.generations.maxResultBytes });
+    image = await validateImage(input.data, { maxBytes: deps.config.generations.maxResultBytes, maxPixels: deps.config.generations.maxImagePixels });
   } catch (error) {
     if (error instanceof InvalidImageError) throw new ProviderError(input.provider, 'protocol', `the result is not a usable image: ${error.message}`);
     throw error;

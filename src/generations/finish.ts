@@ -60,11 +60,12 @@ export async function completeDegraded(deps: ProcessorDeps, input: { generation:
 }
 
 /** The work failed: the hold is voided (the user's refund) and the attempt, if one was running, ends. */
-export async function failGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; code: string; message: string; provider?: string; attemptId?: string; retryable?: boolean }): Ended {
+/** `message` is what the user reads; `detail` (the provider's own words, for admins) goes on the attempt. */
+export async function failGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; code: string; message: string; detail?: string; provider?: string; attemptId?: string; retryable?: boolean }): Ended {
   const { generation } = input;
   return deps.credits.transaction(async (client) => {
     await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
-    const attempt: AttemptEnd | undefined = input.attemptId ? { id: input.attemptId, ok: false, kind: input.code, message: input.message, retryable: input.retryable ?? false } : undefined;
+    const attempt: AttemptEnd | undefined = input.attemptId ? { id: input.attemptId, ok: false, kind: input.code, message: input.detail ?? input.message, retryable: input.retryable ?? false } : undefined;
     const ended = await finishGeneration(client, generation.id, { status: 'failed', errorCode: input.code, errorMessage: input.message, provider: input.provider }, attempt);
     if (!ended) throw new AlreadyEnded();
     if (ended.webhook) await enqueueWebhook(deps, client, generation);

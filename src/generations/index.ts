@@ -55,6 +55,7 @@ export class Generations {
   private readonly deps: ProcessorDeps;
   private dispatcher?: Dispatcher;
   private readonly background = new Set<Promise<unknown>>();
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: GenerationsOptions) {
     const { config } = options;
@@ -72,8 +73,9 @@ export class Generations {
       adapters: options.adapters,
       store: options.store,
       fetchUrl: options.fetchUrl,
-      callbackUrl: (provider, attemptId) => callbackUrl({ publicUrl: config.publicUrl, secret: options.signingSecret, provider, attemptId }),
+      callbackUrl: (scope) => callbackUrl({ publicUrl: config.publicUrl, secret: options.signingSecret, ...scope }),
       localOnly: !aiConfigured,
+      stopping: this.stopping.signal,
     };
   }
 
@@ -200,7 +202,13 @@ export class Generations {
     await this.dispatcher.start();
   }
 
+  /**
+   * Stops taking work; generations waiting on a provider stop waiting at once (their attempts are
+   * recorded with the provider's task id, and the next processor resumes them), so a stop takes
+   * moments, not the length of the slowest provider.
+   */
   async stop(): Promise<void> {
+    this.stopping.abort();
     await this.dispatcher?.stop();
     await Promise.race([Promise.allSettled([...this.background]), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
     await this.deps.notifier.close();

@@ -9,6 +9,9 @@ export const CALLBACK_CHANNEL = 'tally_callbacks';
 
 export class Notifier {
   private client?: Client;
+  private closed = false;
+  private reconnectTimer?: NodeJS.Timeout;
+  private reconnectAttempts = 0;
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly jobListeners = new Set<() => void>();
 
@@ -17,21 +20,66 @@ export class Notifier {
     private readonly log: Logger,
   ) {}
 
-  /** Holds one connection for LISTEN; only processes that wait (workers) need it. */
+  /**
+   * Holds one connection for LISTEN; only processes that wait (workers) need it. When the database
+   * drops it (a restart, a failover), it reconnects with backoff; meanwhile every waiter still wakes
+   * on its own timer, and once back every waiter is woken to look again (news may have been missed).
+   */
   async listen(): Promise<void> {
+    this.closed = false;
     if (this.client) return;
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
     const client = await this.pool.connect();
     client.on('notification', (message) => {
       if (message.channel === WAKE_CHANNEL) this.jobListeners.forEach((wake) => wake());
       else if (message.channel === CALLBACK_CHANNEL && message.payload) this.wake(message.payload);
     });
-    client.on('error', (error) => this.log.warn({ err: error }, 'notification connection lost; falling back to polling'));
-    await client.query(`listen ${WAKE_CHANNEL}`);
-    await client.query(`listen ${CALLBACK_CHANNEL}`);
+    client.on('error', (error) => this.lost(client, error));
+    try {
+      await client.query(`listen ${WAKE_CHANNEL}`);
+      await client.query(`listen ${CALLBACK_CHANNEL}`);
+    } catch (error) {
+      if (this.client !== client) client.release(true);
+      throw error;
+    }
+    if (this.closed) return void client.release(true);
     this.client = client;
+    this.reconnectAttempts = 0;
+    this.jobListeners.forEach((wake) => wake());
+    for (const key of [...this.waiters.keys()]) this.wake(key);
+  }
+
+  private lost(client: Client, error: Error): void {
+    if (this.client !== client) return; // closed on purpose (a stop), or already replaced
+    this.client = undefined;
+    client.release(true); // destroyed: a broken LISTEN connection is no use to anyone
+    this.log.warn({ err: error }, 'notification connection lost; reconnecting (waiters poll meanwhile)');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const delay = Math.min(10_000, 200 * 2 ** this.reconnectAttempts++);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect().then(
+        () => this.log.info('notification connection restored'),
+        (error: unknown) => {
+          this.log.warn({ err: error, retryInMs: Math.min(10_000, 200 * 2 ** this.reconnectAttempts) }, 'notification connection still down; retrying');
+          this.scheduleReconnect();
+        },
+      );
+    }, delay);
+    this.reconnectTimer.unref();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     const client = this.client;
     this.client = undefined;
     if (!client) return;

@@ -8,7 +8,8 @@ import { attemptProvider, resumeAttempt, type AttemptOutcome } from './attempt.t
 import type { ProcessorDeps } from './deps.ts';
 import { InputUnusableError, loadInput, storeImage, type InputImage } from './files.ts';
 import { completeDegraded, completeGeneration, failGeneration } from './finish.ts';
-import { attemptsOf, claimGeneration, endAttempt, renewLease, type GenerationRow } from './repository.ts';
+import { StoppingError } from './errors.ts';
+import { attemptsOf, claimGeneration, endAttempt, releaseLease, renewLease, type GenerationRow } from './repository.ts';
 import type { RouteCandidate } from './router.ts';
 
 /**
@@ -30,6 +31,11 @@ export async function processGeneration(deps: ProcessorDeps, generationId: strin
   renewal.unref();
   try {
     return await run(deps, generation);
+  } catch (error) {
+    if (!(error instanceof StoppingError)) throw error;
+    // Stopping: hand the generation back at once (its attempt is recorded) for the next processor.
+    await releaseLease(deps.pool, generationId);
+    return { outcome: 'skipped' };
   } finally {
     clearInterval(renewal);
   }
@@ -95,7 +101,7 @@ async function conclude(deps: ProcessorDeps, generation: GenerationRow, route: R
   }
   const { error } = outcome;
   if (!error.retryable) {
-    const row = await failGeneration(deps, { generation, code: error.kind, message: userMessage(error), provider: error.provider, attemptId: outcome.attemptId, retryable: false });
+    const row = await failGeneration(deps, { generation, code: error.kind, message: userMessage(error), detail: error.message, provider: error.provider, attemptId: outcome.attemptId, retryable: false });
     return { outcome: 'failed', row };
   }
   await endAttempt(deps.pool, { id: outcome.attemptId, ok: false, kind: error.kind, message: error.message, retryable: true });
@@ -121,7 +127,7 @@ async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: (
   const type: EnhancementType = (ENHANCEMENT_TYPES as readonly string[]).includes(generation.enhancement_type ?? '') ? (generation.enhancement_type as EnhancementType) : 'custom';
   // No strength given: the full recipe (the CSS filter then reads exactly as docs/rules.md §5 shows it).
   const strength = generation.strength ?? 1;
-  const adjusted = await adjustImage(image.data, type, strength);
+  const adjusted = await adjustImage(image.data, type, strength, { maxPixels: deps.config.generations.maxImagePixels });
   const result = await storeImage(deps, { generation, data: adjusted.image, provider: 'local' });
   const row = mode.charged
     ? await completeGeneration(deps, { generation, payer: { local: true }, result })
@@ -133,8 +139,13 @@ async function fail(deps: ProcessorDeps, generation: GenerationRow, input: { cod
   return { outcome: 'failed', row: await failGeneration(deps, { generation, ...input }) };
 }
 
-function userMessage(error: ProviderError): string {
+/**
+ * What the user is told: a plain reason by kind, never the provider's own text (it can carry internal
+ * details, and is not written for end users). Admins read that text on the attempt, in
+ * GET /v1/admin/generations/{id}.
+ */
+export function userMessage(error: Pick<ProviderError, 'kind'>): string {
   if (error.kind === 'content_policy') return 'The provider refused this prompt or image under its content rules; the credit was refunded.';
-  if (error.kind === 'bad_input') return `The provider could not use this request: ${error.message}. The credit was refunded.`;
-  return `${error.message}. The credit was refunded.`;
+  if (error.kind === 'bad_input') return 'The provider could not use this image or prompt (check its format, size and length); the credit was refunded.';
+  return 'The provider could not complete the generation; the credit was refunded.';
 }

@@ -111,6 +111,11 @@ export async function claimGeneration(db: Queryable, id: string, leaseSeconds: n
   return rows[0];
 }
 
+/** Gives a generation back (the process is stopping): the next processor may claim it at once. */
+export async function releaseLease(db: Queryable, id: string): Promise<void> {
+  await db.query(`update generations set lease_until = null where id = $1 and status = 'processing'`, [id]);
+}
+
 export async function renewLease(db: Queryable, id: string, leaseSeconds: number): Promise<boolean> {
   const { rowCount } = await db.query(`update generations set lease_until = now() + make_interval(secs => $2) where id = $1 and status = 'processing'`, [id, leaseSeconds]);
   return rowCount === 1;
@@ -120,8 +125,10 @@ export async function renewLease(db: Queryable, id: string, leaseSeconds: number
 export async function orphanedGenerations(db: Queryable, olderThanSeconds: number, limit: number): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `select id from generations
-      where status in ('queued', 'processing') and (lease_until is null or lease_until < now())
-        and updated_at < now() - make_interval(secs => $1)
+      where (status in ('queued', 'processing') and (lease_until is null or lease_until < now())
+             and updated_at < now() - make_interval(secs => $1))
+         -- handed back by a processor that stopped (releaseLease): resume at once
+         or (status = 'processing' and lease_until is null)
       order by created_at limit $2`,
     [olderThanSeconds, limit],
   );
@@ -220,11 +227,12 @@ export async function findAttempt(db: Queryable, attemptId: string): Promise<Att
  * Keeps a callback's news on its attempt. A final status is kept once: a duplicate, or a late
  * "still running" arriving after the end (callbacks come out of order), changes nothing.
  */
-export async function recordCallback(db: Queryable, attemptId: string, status: StoredStatus): Promise<boolean> {
+export async function recordCallback(db: Queryable, attemptId: string, status: StoredStatus, providerTaskId?: string): Promise<boolean> {
+  // The task id too when the submit's answer was lost: the processor needs it to confirm the news.
   const { rowCount } = await db.query(
-    `update generation_attempts set callback_status = $2
+    `update generation_attempts set callback_status = $2, provider_task_id = coalesce(provider_task_id, $3)
       where id = $1 and status = 'running' and (callback_status is null or callback_status->>'state' = 'pending')`,
-    [attemptId, JSON.stringify(status)],
+    [attemptId, JSON.stringify(status), providerTaskId ?? null],
   );
   return rowCount === 1;
 }

@@ -114,7 +114,7 @@ async function takeInput(deps: ProcessorDeps, input: SubmitInput & { generationI
     return undefined;
   }
   try {
-    const image = await validateImage(data, { maxBytes });
+    const image = await validateImage(data, { maxBytes, maxPixels: deps.config.generations.maxImagePixels });
     const key = storageKey({ userId: userSegment(input.userId), type: 'inputs', generationId: input.generationId, ext: image.ext });
     await deps.store.put({ key, data, mime: image.mime });
     return { key, mime: image.mime };

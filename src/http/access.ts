@@ -72,10 +72,28 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     } catch (error) {
       c.set('authFailure', (error as Error).message);
     }
+    const origin = c.req.header('origin');
+    if (caller.kind === 'user' && !bearer && !cookieRequestAllowed(c.req.method, origin, [new URL(c.req.url).origin, new URL(config.publicUrl).origin, ...config.http.corsOrigins])) {
+      c.header('connection', 'close'); // refused before its body was read
+      throw new ApiError('forbidden', `the session cookie authenticates a ${c.req.method} only from this site: the request's Origin (${origin ? `"${origin.slice(0, 100)}"` : 'none'}) is not allowed; send it from an allowed site, or use Authorization: Bearer`);
+    }
   }
   c.set('caller', caller);
   await next();
 });
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * CSRF: a browser attaches the session cookie to requests any site makes, so a cookie alone does not
+ * prove the user meant a state-changing request. It counts only with an Origin that is ours (this
+ * host, TALLY_PUBLIC_URL) or a configured CORS origin; browsers send Origin on every cross-origin and
+ * same-origin POST. Bearer tokens and API keys are not sent by browsers on their own, so they need none.
+ */
+export function cookieRequestAllowed(method: string, origin: string | undefined, allowed: string[]): boolean {
+  if (SAFE_METHODS.has(method.toUpperCase())) return true;
+  return !!origin && origin !== 'null' && allowed.some((a) => a.toLowerCase() === origin.toLowerCase());
+}
 
 export function requireAccess(access: Access) {
   return createMiddleware<AppEnv>(async (c, next) => {

@@ -38,9 +38,10 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   if (http.corsOrigins.length > 0) {
     app.use('*', cors({ origin: http.corsOrigins, credentials: true, exposeHeaders: ['X-Request-Id', 'Retry-After'] }));
   }
-  app.use('*', bodyRules(http.maxJsonBytes, http.maxUploadBytes));
+  // Who is calling first, so a body is read only for a caller who may send it (see bodyRules).
   app.use('*', authenticate);
   app.use('*', rateLimit(http.rateLimit));
+  app.use('*', bodyRules(http));
 
   registerSystemRoutes(app);
   registerAccountRoutes(app);

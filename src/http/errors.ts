@@ -135,8 +135,14 @@ function fromDomain(code: ErrorCode, message: string, field: unknown): ApiError 
   return new ApiError(code, message, { errors });
 }
 
+/** How long a client is told to wait while the database is away (a restart or failover takes seconds). */
+const DATABASE_RETRY_SECONDS = 5;
+
 export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
+  if (isDatabaseUnavailable(error)) {
+    return new ApiError('unavailable', 'The database is unavailable for a moment (restarting or failing over); retry shortly.', { retryAfterSeconds: DATABASE_RETRY_SECONDS });
+  }
   if (error instanceof CreditsError) return fromDomain(creditsCodes[error.code], error.message, error.field);
   if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message, { extra: { needed: error.detail.needed, available: error.detail.available, upgrade: error.detail.upgrade } });
   if (error instanceof GenerationError) return fromDomain(generationCodes[error.code], error.message, error.field);
@@ -178,4 +184,16 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
   if (known) return problemResponse(c, known);
   c.get('log')?.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
   return problemResponse(c, new ApiError('internal', `Something went wrong on our side. Quote request id ${c.get('requestId')} when reporting it.`));
+}
+
+/** SQLSTATEs and socket errors that mean "the database is not there right now", not a bug. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (shutting down|starting up|in recovery mode)/i;
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable); // connect tried every address
+  return UNAVAILABLE_MESSAGES.test(error.message);
 }

@@ -45,32 +45,62 @@ function hasBody(c: Context<AppEnv>): boolean {
   return incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
 }
 
-/** JSON bodies only, and not too big: 415 and 413 before any handler reads them. */
+/**
+ * A refusal sent before the body was read leaves the rest of the body on the socket. Saying
+ * `Connection: close` makes the client open a fresh connection for its next request instead of reusing
+ * one the server is about to drop (a pooled client would otherwise fail with "other side closed").
+ */
+function closeAfterResponse(c: Context<AppEnv>): void {
+  c.header('connection', 'close');
+}
+
 /** Routes that take an uploaded image as multipart/form-data (up to the upload limit). */
 const UPLOAD_PATHS = new Set(['/api/enhance-image', '/v1/generations']);
+/**
+ * Unauthenticated by design: provider callbacks and payment webhooks prove themselves with a token or
+ * a signature over the raw body, which their route checks. They get their own small body limit.
+ */
+const UNAUTHENTICATED_BODY_PREFIX = '/api/webhooks/';
 
-export function bodyRules(maxJsonBytes: number, maxUploadBytes: number) {
-  const limit = bodyLimit({
-    maxSize: maxJsonBytes,
-    onError: () => {
-      throw new ApiError('payload_too_large', `JSON bodies are limited to ${maxJsonBytes} bytes`);
-    },
-  });
-  const uploadLimit = bodyLimit({
-    maxSize: maxUploadBytes,
-    onError: () => {
-      throw new ApiError('payload_too_large', `uploads are limited to ${Math.floor(maxUploadBytes / (1024 * 1024))} MB`);
-    },
-  });
+export interface BodyLimits {
+  maxJsonBytes: number;
+  maxUploadBytes: number;
+  maxWebhookBytes: number;
+}
+
+/**
+ * Runs after authentication, so a body from a caller who could not use it is refused unread: an
+ * anonymous body (outside the webhooks) gets 401 before a byte of it is read. Then JSON only (uploads
+ * on their routes), and the size limit counted while the body streams in (a chunked body without
+ * Content-Length is cut off at the limit): 415 and 413 before any handler sees it.
+ */
+export function bodyRules(limits: BodyLimits) {
+  const tooLarge = (maxSize: number, what: (n: number) => string) =>
+    bodyLimit({
+      maxSize,
+      onError: (c) => {
+        closeAfterResponse(c);
+        throw new ApiError('payload_too_large', what(maxSize));
+      },
+    });
+  const jsonLimit = tooLarge(limits.maxJsonBytes, (n) => `JSON bodies are limited to ${n} bytes`);
+  const uploadLimit = tooLarge(limits.maxUploadBytes, (n) => `uploads are limited to ${Math.floor(n / (1024 * 1024))} MB`);
+  const webhookLimit = tooLarge(limits.maxWebhookBytes, (n) => `webhook bodies are limited to ${n} bytes`);
   return createMiddleware<AppEnv>(async (c, next) => {
     if (!hasBody(c)) return next();
+    const webhook = c.req.path.startsWith(UNAUTHENTICATED_BODY_PREFIX);
+    if (!webhook && c.get('caller').kind === 'anonymous') {
+      closeAfterResponse(c);
+      throw new ApiError('unauthorized', c.get('authFailure') ?? 'authentication required before sending a body: send Authorization: Bearer <token or API key>');
+    }
     const type = c.req.header('content-type') ?? '';
     if (UPLOAD_PATHS.has(c.req.path) && /^multipart\/form-data\s*;/i.test(type)) return uploadLimit(c, next);
     if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type)) {
+      closeAfterResponse(c);
       const accepted = UPLOAD_PATHS.has(c.req.path) ? 'application/json, or multipart/form-data with an image' : 'application/json';
       throw new ApiError('unsupported_media_type', `send the body as ${accepted} (got ${type ? `"${type.slice(0, 100)}"` : 'no content type'})`);
     }
-    return limit(c, next);
+    return webhook ? webhookLimit(c, next) : jsonLimit(c, next);
   });
 }
 

@@ -42,8 +42,8 @@ export function checkTarget(url: string, allowlist: UrlAllowlist, base?: URL): U
 
 function refuseIfReserved(input: { url: string; host: string; address: string; allowlist: UrlAllowlist }) {
   if (isReservedAddress(input.address) && !input.allowlist.allows(input.host, input.address)) {
-    const what = input.host === input.address ? input.address : `${input.host} (${input.address})`;
-    throw new UrlRefusedError({ reason: 'reserved_address', url: input.url, message: `${what} is a private, local or reserved address and cannot be fetched` });
+    // Never the address a name resolved to: that would map the private network for whoever asks.
+    throw new UrlRefusedError({ reason: 'reserved_address', url: input.url, message: `${input.host} is not allowed (a private, local or reserved address)` });
   }
 }
 

@@ -14,7 +14,7 @@ export function createAdapters(config: ProvidersConfig, options: { fetch?: typeo
   const common = (c: { baseUrl: string; apiKey?: string; timeoutMs: number }) => ({ baseUrl: c.baseUrl, apiKey: c.apiKey!, timeoutMs: c.timeoutMs, fetch: options.fetch });
   if (nanobanana.apiKey) adapters.set('nanobanana', createNanoBananaAdapter(common(nanobanana)));
   if (kie.apiKey) adapters.set('kie', createKieAdapter({ ...common(kie), webhookHmacKey: kie.webhookHmacKey }));
-  if (fal.apiKey) adapters.set('fal', createFalAdapter({ ...common(fal), apiBaseUrl: fal.apiBaseUrl, jwksUrl: fal.jwksUrl }));
+  if (fal.apiKey) adapters.set('fal', createFalAdapter({ ...common(fal), apiBaseUrl: fal.apiBaseUrl, jwksUrl: fal.jwksUrl, adminKey: fal.adminKey }));
   if (gemini.apiKey) adapters.set('gemini', createGeminiAdapter(common(gemini)));
   if (wavespeed.apiKey) adapters.set('wavespeed', createWaveSpeedAdapter({ ...common(wavespeed), webhookSecret: wavespeed.webhookSecret }));
   return adapters;

@@ -7,7 +7,7 @@ export { DiskStore, MimeMismatchError, type DiskStoreOptions } from './disk.ts';
 export { S3Store, MAX_PRESIGN_SECONDS, type S3StoreOptions } from './s3.ts';
 export { FILES_PATH, signFileUrl, verifyFileSignature } from './signed-url.ts';
 export { assertValidKey, InvalidStorageKeyError, isValidKey, mimeForKey, storageKey, type ResultStore, type StoredObject } from './types.ts';
-export { IMAGE_TYPES, InvalidImageError, MAX_IMAGE_BYTES, validateImage, type ImageFormat, type ImageMime, type InvalidImageReason, type ValidImage } from './validate.ts';
+export { DEFAULT_MAX_PIXELS, IMAGE_TYPES, InvalidImageError, MAX_IMAGE_BYTES, validateImage, type ImageFormat, type ImageMime, type InvalidImageReason, type ValidImage } from './validate.ts';
 
 export interface ResultStoreConfig {
   driver: 'disk' | 's3';

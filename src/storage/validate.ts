@@ -18,8 +18,12 @@ export type ImageMime = (typeof IMAGE_TYPES)[ImageFormat]['mime'];
 /** The default upper bound on the size of a stored result or an input image (docs/rules.md §5). */
 export const MAX_IMAGE_BYTES = 50 * 1024 * 1024;
 
-// sharp refuses to decode more pixels than this by default; an image over it would fail later anyway.
-const MAX_PIXELS = 0x3fff * 0x3fff;
+/**
+ * The default cap on decoded pixels (50 MP). A few KB of PNG can declare 16383×16383 pixels, which
+ * costs seconds of CPU and hundreds of MB to decode: the header is read first and such an image is
+ * refused before anything decodes it (configurable as generations.maxImagePixels).
+ */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
 
 export type InvalidImageReason = 'empty' | 'too_large' | 'not_an_image' | 'unsupported_format';
 
@@ -41,14 +45,15 @@ export interface ValidImage {
   height: number;
 }
 
-export async function validateImage(data: Buffer, options: { maxBytes: number }): Promise<ValidImage> {
+export async function validateImage(data: Buffer, options: { maxBytes: number; maxPixels?: number }): Promise<ValidImage> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (data.length === 0) throw new InvalidImageError('empty', 'the image is empty');
   if (data.length > options.maxBytes) {
     throw new InvalidImageError('too_large', `the image is larger than the ${describeBytes(options.maxBytes)} limit`);
   }
   let metadata: Metadata;
   try {
-    metadata = await sharp(data).metadata();
+    metadata = await sharp(data, { limitInputPixels: false }).metadata(); // the header only: nothing is decoded
   } catch {
     throw new InvalidImageError('not_an_image', 'the file is not an image this service can read');
   }
@@ -59,7 +64,9 @@ export async function validateImage(data: Buffer, options: { maxBytes: number })
   }
   const { width = 0, height = 0 } = metadata;
   if (width < 1 || height < 1) throw new InvalidImageError('empty', 'the image has no pixels');
-  if (width * height > MAX_PIXELS) throw new InvalidImageError('too_large', `the image is ${width}x${height} pixels, more than this service processes`);
+  if (width * height > maxPixels) {
+    throw new InvalidImageError('too_large', `the image is ${width}x${height} pixels, more than the ${Math.floor(maxPixels / 1_000_000)} MP this service processes`);
+  }
   return { ...IMAGE_TYPES[format], width, height };
 }
 

@@ -14,6 +14,13 @@ const isServiceFailure = (failure: FakeFailure | null): failure is Rejection => 
 
 export class FalFake extends FakeProviderServer {
   readonly userId = 'fake-fal-user';
+  /** The ADMIN-scoped key billing wants; the API-scoped `apiKey` is refused there, as by fal. */
+  readonly adminKey = 'fake-fal-admin-key';
+  /**
+   * A locked account (fal's answer to an exhausted balance): every submit is refused with 403
+   * "User is locked", billing reports no credit, yet status URLs answer as usual.
+   */
+  locked = false;
   private readonly keyPair = generateKeyPairSync('ed25519');
   /** Each request's app (`owner/alias`): its queue URLs live there, not under the full model id. */
   private readonly apps = new Map<string, string>();
@@ -23,7 +30,7 @@ export class FalFake extends FakeProviderServer {
   constructor() {
     super('fal');
     this.route('GET', /^\/\.well-known\/jwks\.json$/, () => ({ status: 200, json: this.jwks() }));
-    this.route('GET', /^\/v1\/account\/billing$/, (req, _body, url) => this.guarded(req, () => this.billing(url)));
+    this.route('GET', /^\/v1\/account\/billing$/, (req, _body, url) => this.billing(req, url));
     this.route('GET', QUEUE_REQUEST, (req, _body, url) => this.guarded(req, () => this.queueRequest(url)));
     this.route('PUT', QUEUE_REQUEST, (req, _body, url) => this.guarded(req, () => this.cancel(url)));
     this.route('POST', SUBMIT, (req, body, url) => this.submit(req, body, url));
@@ -53,6 +60,7 @@ export class FalFake extends FakeProviderServer {
   override reset(): void {
     super.reset();
     this.apps.clear();
+    this.locked = false;
   }
 
   /** Service-wide failures first (they hit every route), then the key. */
@@ -67,6 +75,7 @@ export class FalFake extends FakeProviderServer {
     return this.guarded(
       req,
       () => {
+        if (this.locked) return this.rejection('insufficient_balance');
         if (isSubmitRejection(failure)) return this.rejection(failure);
         const input = parseObject(body);
         const missing = ['prompt', 'image_urls'].filter((field) => !input[field] || (field === 'image_urls' && !Array.isArray(input[field])));
@@ -115,8 +124,12 @@ export class FalFake extends FakeProviderServer {
     return this.isDone(task) ? { status: 400, json: { status: 'ALREADY_COMPLETED' } } : { status: 202, json: { status: 'CANCELLATION_REQUESTED' } };
   }
 
-  private billing(url: URL): FakeAnswer {
-    const credits = url.searchParams.get('expand') === 'credits' ? { credits: { current_balance: this.controls.balance, currency: 'USD' } } : {};
+  private billing(req: IncomingMessage, url: URL): FakeAnswer {
+    const failure = this.failureForSubmit();
+    if (isServiceFailure(failure)) return this.rejection(failure);
+    if (req.headers.authorization === `Key ${this.apiKey}`) return { status: 403, json: { detail: 'This endpoint requires an ADMIN scoped key' } };
+    if (req.headers.authorization !== `Key ${this.adminKey}`) return BAD_KEY;
+    const credits = url.searchParams.get('expand') === 'credits' ? { credits: { current_balance: this.locked ? 0 : this.controls.balance, currency: 'USD' } } : {};
     return { status: 200, json: { username: this.userId, ...credits } };
   }
 

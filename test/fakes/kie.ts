@@ -94,6 +94,16 @@ const FAILURE_OF_OUTCOME = {
 export class KieFake extends EnvelopeFake {
   /** Signs callbacks when set, as an account with webhook signing enabled. */
   webhookHmacKey: string | undefined = KIE_FAKE_WEBHOOK_HMAC_KEY;
+  /** For this long after createTask, recordInfo answers `{code: 422, message: "recordInfo is null"}`, as Kie does before a new task is visible. */
+  invisibleMs = 0;
+  /** The field callbacks name the task in: documented `taskId`, or `task_id` as some deliveries have it. */
+  callbackTaskIdField: 'taskId' | 'task_id' = 'taskId';
+
+  override reset(): void {
+    super.reset();
+    this.invisibleMs = 0;
+    this.callbackTaskIdField = 'taskId';
+  }
 
   constructor() {
     super('kie');
@@ -144,7 +154,7 @@ export class KieFake extends EnvelopeFake {
 
   private recordInfo(taskId: string | null): FakeAnswer {
     const task = taskId ? this.tasks.get(taskId) : undefined;
-    if (!task) return this.errorAnswer(422, 'recordInfo is null', 'message');
+    if (!task || Date.now() - task.createdAt < this.invisibleMs) return this.errorAnswer(422, 'recordInfo is null', 'message');
     return this.success(this.record(task), 'message');
   }
 
@@ -154,8 +164,12 @@ export class KieFake extends EnvelopeFake {
     const payload = {
       code: success ? 200 : 501,
       msg: success ? 'Image generated successfully.' : String(record.failMsg),
-      data: { ...record, resultJson: success ? record.resultJson : null, consumeCredits: success ? 4 : 0, remainedCredits: this.controls.balance },
+      data: { ...record, resultJson: success ? record.resultJson : null, consumeCredits: success ? 4 : 0, remainedCredits: this.controls.balance } as Record<string, unknown>,
     };
+    if (this.callbackTaskIdField === 'task_id') {
+      payload.data.task_id = payload.data.taskId;
+      delete payload.data.taskId;
+    }
     const headers: Record<string, string> = {};
     if (this.webhookHmacKey) {
       const timestamp = String(Math.floor(Date.now() / 1000));

@@ -21,6 +21,8 @@ const FAILURE_OF_OUTCOME = {
 } as const;
 
 export class NanoBananaFake extends EnvelopeFake {
+  /** 'info': `{code, msg, data: {taskId, info}}`; 'record': code 200 and the record-info `data` (successFlag, response). */
+  callbackShape: 'info' | 'record' = 'info';
   /** 'rotate': each task takes the next shape in SHAPES. */
   resultShape: ResultShape | 'rotate' = 'rotate';
   private readonly shapes = new Map<string, ResultShape>();
@@ -38,6 +40,7 @@ export class NanoBananaFake extends EnvelopeFake {
     this.shapes.clear();
     this.tasksCreated = 0;
     this.resultShape = 'rotate';
+    this.callbackShape = 'info';
   }
 
   /** Google's own link of a result, alive 10 minutes: a different file name, so tests can tell which one an adapter took. */
@@ -82,10 +85,14 @@ export class NanoBananaFake extends EnvelopeFake {
   private recordInfo(taskId: string | null): FakeAnswer {
     const task = taskId ? this.tasks.get(taskId) : undefined;
     if (!task) return this.errorAnswer(404, 'Task not found');
+    return this.success(this.record(task));
+  }
+
+  private record(task: FakeTask): Record<string, unknown> {
     const done = this.isDone(task);
     const failure = task.outcome === 'success' ? undefined : FAILURE_OF_OUTCOME[task.outcome];
     const successFlag = !done ? FLAG.generating : failure ? FLAG.generateFailed : FLAG.success;
-    return this.success({
+    return {
       taskId: task.id,
       paramJson: JSON.stringify(task.input),
       completeTime: done ? new Date(task.createdAt + this.controls.processingMs).toISOString() : null,
@@ -94,11 +101,12 @@ export class NanoBananaFake extends EnvelopeFake {
       errorCode: failure?.code ?? 0,
       errorMessage: failure?.message ?? '',
       createTime: new Date(task.createdAt).toISOString(),
-    });
+    };
   }
 
   private async sendNanoBananaCallback(task: FakeTask): Promise<void> {
     const failure = task.outcome === 'success' ? undefined : FAILURE_OF_OUTCOME[task.outcome];
+    if (this.callbackShape === 'record') return this.sendCallback(task.callbackUrl!, { code: 200, msg: 'success', data: this.record(task) });
     const payload = failure
       ? { code: failure.code, msg: failure.message, data: { taskId: task.id, info: null } }
       : { code: 200, msg: 'Image generated successfully.', data: { taskId: task.id, info: this.results(task) } };

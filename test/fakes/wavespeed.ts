@@ -27,12 +27,19 @@ export class WaveSpeedFake extends FakeProviderServer {
   readonly webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   /** Counts error answers, to alternate where the code travels (kept across resets, so a suite sees both). */
   private errors = 0;
+  /** A terminal status other than completed/failed that failing tasks end with ('cancelled', 'timeout'), as WaveSpeed may. */
+  failedStatus: 'failed' | 'cancelled' | 'timeout' = 'failed';
 
   constructor() {
     super('wavespeed');
     this.route('GET', /^\/api\/v3\/(account\/)?balance$/, (req, _body, url) => this.guarded(req, () => this.balance(url)));
     this.route('GET', /^\/api\/v3\/predictions\/([\w-]+)(\/result)?$/, (req, _body, url) => this.guarded(req, () => this.result(url)));
     this.route('POST', /^\/api\/v3\/([\w.-]+)(\/[\w.-]+)+$/, (req, body, url) => this.submit(req, body, url));
+  }
+
+  override reset(): void {
+    super.reset();
+    this.failedStatus = 'failed';
   }
 
   /** WaveSpeed's webhook headers for a body. */
@@ -83,7 +90,7 @@ export class WaveSpeedFake extends FakeProviderServer {
   private prediction(task: FakeTask): Record<string, unknown> {
     const done = this.isDone(task);
     const failed = done && task.outcome !== 'success';
-    const status = !done ? (Date.now() - task.createdAt < this.controls.processingMs / 2 ? 'created' : 'processing') : failed ? 'failed' : 'completed';
+    const status = !done ? (Date.now() - task.createdAt < this.controls.processingMs / 2 ? 'created' : 'processing') : failed ? this.failedStatus : 'completed';
     return {
       id: task.id,
       model: task.input.model,
@@ -92,7 +99,7 @@ export class WaveSpeedFake extends FakeProviderServer {
       has_nsfw_contents: status === 'completed' ? [false] : [],
       status,
       created_at: new Date(task.createdAt).toISOString(),
-      error: failed ? FAILURE_MESSAGES[task.outcome as keyof typeof FAILURE_MESSAGES] : '',
+      error: failed ? (this.failedStatus === 'failed' ? FAILURE_MESSAGES[task.outcome as keyof typeof FAILURE_MESSAGES] : `the prediction was ${this.failedStatus === 'timeout' ? 'timed out' : 'cancelled'}`) : '',
       executionTime: done ? this.controls.processingMs : 0,
       timings: { inference: done ? this.controls.processingMs : 0 },
     };

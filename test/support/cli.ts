@@ -20,9 +20,12 @@ export async function stopAllClis(): Promise<void> {
   );
 }
 
-/** Starts `tally <args>` as its own OS process, exactly as a user would. */
-export function startCli(args: string[], env: Record<string, string>): RunningCli {
-  const child = spawn(process.execPath, ['bin/tally.mjs', ...args], { env: { ...process.env, LOG_FORMAT: 'json', ...env } });
+/**
+ * Starts `tally <args>` as its own OS process, exactly as a user would. `processGroup`: in a process
+ * group of its own, as a shell runs a foreground command, so a test can send Ctrl-C to the whole group.
+ */
+export function startCli(args: string[], env: Record<string, string>, options: { processGroup?: boolean } = {}): RunningCli {
+  const child = spawn(process.execPath, ['bin/tally.mjs', ...args], { env: { ...process.env, LOG_FORMAT: 'json', ...env }, detached: options.processGroup ?? false });
   let output = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

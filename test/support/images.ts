@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
+import zlib from 'node:zlib';
 
 export interface ImageServer {
   /** http://127.0.0.1:PORT */
@@ -40,4 +41,25 @@ export async function startImageServer(): Promise<ImageServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A "pixel bomb": a tiny PNG whose header declares width×height pixels (greyscale). Reading its
+ * metadata is instant; decoding it would allocate and process every declared pixel.
+ */
+export function declaredPng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale, deflate, no filter method, no interlace
+  const rows = zlib.deflateSync(Buffer.alloc(64 * (width + 1)));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
 }

@@ -7,7 +7,8 @@ import { ApiError } from '../errors.ts';
 
 export function registerFileRoutes(app: OpenAPIHono<AppEnv>) {
   app.get('/files/*', async (c) => {
-    const key = decodeURIComponent(c.req.path.slice('/files/'.length));
+    const key = decodedKey(c.req.path.slice('/files/'.length));
+    if (key === undefined) throw new ApiError('not_found', 'This link is invalid or has expired; ask for the task again for a fresh one.');
     const expires = c.req.query('expires') ?? '';
     const signature = c.req.query('signature') ?? '';
     const { store, signingSecret } = c.get('deps');
@@ -16,4 +17,13 @@ export function registerFileRoutes(app: OpenAPIHono<AppEnv>) {
     if (!file) throw new ApiError('not_found', 'The file is no longer stored.');
     return c.body(new Uint8Array(file.data), 200, { 'content-type': file.mime, 'cache-control': 'private, max-age=300', 'x-content-type-options': 'nosniff' });
   });
+}
+
+/** The stored key a path names, or undefined when its percent-encoding is broken (no link of ours is). */
+function decodedKey(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
 }

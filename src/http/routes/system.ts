@@ -39,8 +39,10 @@ export function registerSystemRoutes(app: OpenAPIHono<AppEnv>) {
     let status;
     try {
       status = await migrationStatus(c.get('deps').pool);
-    } catch {
-      throw new ApiError('unavailable', 'the database is unreachable');
+    } catch (error) {
+      // Why, without addresses: the code (ECONNREFUSED, 57P03 "shutting down", …) is enough to act on.
+      const code = typeof (error as { code?: unknown }).code === 'string' ? ` (${(error as { code: string }).code})` : '';
+      throw new ApiError('unavailable', `the database is unreachable${code}; requests get 503 until it is back, and work resumes by itself`, { retryAfterSeconds: 5 });
     }
     if (!status.compatible) {
       throw new ApiError('unavailable', `migrations not current (${status.pending.length} pending, ${status.changed.length} changed, ${status.unknown.length} unknown): run \`tally migrate\``);

@@ -11,7 +11,7 @@ afterAll(() => fake.close());
 beforeEach(() => fake.reset());
 
 const adapterFor = (overrides: Partial<FalOptions> = {}): ProviderAdapter =>
-  createFalAdapter({ baseUrl: fake.url, apiBaseUrl: fake.url, jwksUrl: fake.jwksUrl, apiKey: fake.apiKey, timeoutMs: 2_000, ...overrides });
+  createFalAdapter({ baseUrl: fake.url, apiBaseUrl: fake.url, jwksUrl: fake.jwksUrl, apiKey: fake.apiKey, adminKey: fake.adminKey, timeoutMs: 2_000, ...overrides });
 const request = (overrides: Partial<SubmitRequest> = {}): SubmitRequest => ({
   generationId: 'gen_1',
   model: 'fal-ai/nano-banana/edit',
@@ -89,9 +89,26 @@ describe('fal errors', () => {
   });
 
   it('health asks the queue (any key may), refusing a wrong key', async () => {
-    await expect(adapterFor().health()).resolves.toBeUndefined();
+    await expect(adapterFor({ adminKey: undefined }).health()).resolves.toBeUndefined();
     expect(fake.requests.at(-1)!.path).toMatch(/^\/fal-ai\/nano-banana\/requests\/[\w-]+\/status$/);
     expect((await failure(adapterFor({ apiKey: 'wrong' }).health())).kind).toBe('unauthorized');
+  });
+
+  it('reads the balance with the ADMIN-scoped key (FAL_ADMIN_KEY); the API key is refused there', async () => {
+    fake.set({ balance: 7 });
+    expect(await adapterFor().balance!()).toEqual({ amount: 7_000_000, unit: 'micro_usd' });
+    expect(fake.requests.at(-1)!.headers.authorization).toBe(`Key ${fake.adminKey}`);
+    expect((await failure(adapterFor({ adminKey: fake.apiKey }).balance!())).kind).toBe('unauthorized');
+    expect((await failure(adapterFor({ adminKey: undefined }).balance!())).message).toMatch(/FAL_ADMIN_KEY/);
+  });
+
+  it('a health probe notices a locked account, though its status URLs still answer', async () => {
+    await expect(adapterFor().health()).resolves.toBeUndefined();
+    fake.locked = true;
+    expect((await failure(adapterFor().submit(request()))).kind).toBe('insufficient_balance');
+    const probed = await failure(adapterFor().health());
+    expect(probed.kind).toBe('insufficient_balance');
+    expect(probed.message).toMatch(/locked/);
   });
 });
 

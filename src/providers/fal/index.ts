@@ -17,6 +17,11 @@ export const FAL_APP_QUERY_KEY = 'fal_app';
 const PROBE_REQUEST_ID = '00000000-0000-4000-8000-000000000000';
 
 export interface FalOptions extends HttpProviderOptions {
+  /**
+   * The ADMIN-scoped key (`FAL_ADMIN_KEY`) the billing endpoint wants; inference uses the API-scoped
+   * `apiKey`. Unset: no balance, and the health probe cannot see a locked account.
+   */
+  adminKey?: string;
   /** The platform API host, for the balance (`FAL_API_BASE_URL`). */
   apiBaseUrl?: string;
   /** Where fal publishes its webhook signing keys (`FAL_JWKS_URL`). */
@@ -38,7 +43,7 @@ export function createFalAdapter(options: FalOptions): ProviderAdapter {
   const defaultApp = appOf(options.defaultModel ?? FAL_DEFAULT_MODEL);
   const auth = { authorization: `Key ${options.apiKey}` };
   const verifier = createWebhookVerifier({ jwksUrl: options.jwksUrl ?? FAL_DEFAULT_JWKS_URL, cacheMs: options.jwksCacheMs, timeoutMs: options.timeoutMs, fetch: options.fetch, now: options.now });
-  const get = (url: string, call?: CallOptions) => callProvider('fal', options, { url, headers: auth, signal: call?.signal });
+  const get = (url: string, call?: CallOptions, headers: Record<string, string> = auth) => callProvider('fal', options, { url, headers, signal: call?.signal });
 
   async function result(responseUrl: string, call?: CallOptions): Promise<TaskStatus> {
     const response = await get(responseUrl, call);
@@ -46,6 +51,17 @@ export function createFalAdapter(options: FalOptions): ProviderAdapter {
     // Our key, our rate, a missing result, or a bare gateway error: not the request's own failure.
     if ([401, 403, 404, 429].includes(response.status) || (response.status >= 500 && response.json === undefined)) throw falError(response);
     return { state: 'failed', error: taskFailure(response.json, response.status) };
+  }
+
+  async function readBalance(call?: CallOptions): Promise<ProviderBalance> {
+    if (!options.adminKey) throw new ProviderError('fal', 'unauthorized', 'fal: the balance needs an ADMIN-scoped key: set FAL_ADMIN_KEY');
+    const response = await get(`${apiBaseUrl}/v1/account/billing?expand=credits`, call, { authorization: `Key ${options.adminKey}` });
+    if (response.status !== 200) throw falError(response);
+    const credits = asRecord(asRecord(response.json).credits);
+    const amount = usdToMicro(credits.current_balance);
+    if (amount === undefined) throw protocolError('the billing answer has no credits.current_balance', response.status);
+    if (typeof credits.currency === 'string' && credits.currency.toUpperCase() !== 'USD') throw protocolError(`balance in ${credits.currency}, not USD`);
+    return { amount, unit: 'micro_usd' };
   }
 
   return {
@@ -80,21 +96,17 @@ export function createFalAdapter(options: FalOptions): ProviderAdapter {
       return { providerTaskId, status: webhookStatus(body) };
     },
 
-    async balance(call?: CallOptions): Promise<ProviderBalance> {
-      const response = await get(`${apiBaseUrl}/v1/account/billing?expand=credits`, call);
-      if (response.status !== 200) throw falError(response);
-      const credits = asRecord(asRecord(response.json).credits);
-      const amount = usdToMicro(credits.current_balance);
-      if (amount === undefined) throw protocolError('the billing answer has no credits.current_balance', response.status);
-      if (typeof credits.currency === 'string' && credits.currency.toUpperCase() !== 'USD') throw protocolError(`balance in ${credits.currency}, not USD`);
-      return { amount, unit: 'micro_usd' };
-    },
+    balance: readBalance,
 
-    // The billing endpoint wants an admin key; any key may ask the queue. An unknown request id
-    // answers 404 from a healthy queue, so only a refusal or a server error fails the probe.
+    // Any key may ask the queue: an unknown request id answers 404 from a healthy queue, so only a
+    // refusal or a server error fails that part. A locked account (exhausted balance) still answers
+    // status URLs, so with the admin key the probe reads the balance too and fails at zero.
     async health(call?: CallOptions): Promise<void> {
       const response = await get(taskUrls(taskIdFor(defaultApp, PROBE_REQUEST_ID), queueBaseUrl).status, call);
       if (response.status >= 500 || [401, 403, 429].includes(response.status)) throw falError(response);
+      if (!options.adminKey) return;
+      const { amount } = await readBalance(call);
+      if (amount <= 0) throw new ProviderError('fal', 'insufficient_balance', 'fal: the account has no credit left, so fal has locked it (top up at fal.ai/dashboard/billing)');
     },
   };
 }

@@ -29,7 +29,8 @@ export function parseKieCallback(request: CallbackRequest, verification: Callbac
     throw protocolError('kie', 'the callback body is not JSON');
   }
   const data = asRecord(body.data);
-  const taskId = taskIdOf(data.taskId);
+  // Documented as taskId; some deliveries carry task_id.
+  const taskId = taskIdOf(data.taskId ?? data.task_id);
   if (verification.hmacKey) verify(request, taskId, verification.hmacKey, verification);
   if (!taskId) throw protocolError('kie', 'the callback carries no taskId');
   return { providerTaskId: taskId, status: callbackStatus(body, data) };

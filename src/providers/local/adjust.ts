@@ -3,6 +3,7 @@
 // provider fails (marked degraded, free) and the default when no provider key is configured. Clearly not
 // AI; the same numbers are returned as a CSS filter for clients that show the original image.
 import sharp, { type Metadata } from 'sharp';
+import { DEFAULT_MAX_PIXELS } from '../../storage/validate.ts';
 
 export const ENHANCEMENT_TYPES = ['lighting', 'style', 'background', 'mood', 'custom'] as const;
 export type EnhancementType = (typeof ENHANCEMENT_TYPES)[number];
@@ -51,13 +52,18 @@ export function cssFilterFor(type: EnhancementType, strength = 1): string {
   return parts.join(' ');
 }
 
-export async function adjustImage(input: Buffer, type: EnhancementType, strength = 0.8): Promise<Adjusted> {
+export async function adjustImage(input: Buffer, type: EnhancementType, strength = 0.8, options: { maxPixels?: number } = {}): Promise<Adjusted> {
   if (!(strength >= 0 && strength <= 1)) throw new RangeError('strength must be between 0 and 1');
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   let metadata: Metadata;
   try {
-    metadata = await sharp(input).metadata();
+    metadata = await sharp(input, { limitInputPixels: false }).metadata(); // the header only
   } catch {
     throw new NotAnImageError('the file is not an image this service can read');
+  }
+  // Refused from the header, before the decode below would pay for every declared pixel.
+  if ((metadata.width ?? 0) * (metadata.height ?? 0) > maxPixels) {
+    throw new NotAnImageError(`the image is ${metadata.width}x${metadata.height} pixels, more than the ${Math.floor(maxPixels / 1_000_000)} MP this service processes`);
   }
   // sharp names AVIF "heif" (with AV1 compression); other HEIF (HEVC) is not supported by its build.
   const format = metadata.format === 'heif' && metadata.compression === 'av1' ? 'avif' : metadata.format;
@@ -67,7 +73,7 @@ export async function adjustImage(input: Buffer, type: EnhancementType, strength
   const r = RECIPES[type];
   const contrast = scaled(r.contrast, strength);
   const tint = r.tint.map((gain) => scaled(gain, strength));
-  let pipeline = sharp(input, { animated: false })
+  let pipeline = sharp(input, { animated: false, limitInputPixels: maxPixels })
     .rotate() // honour EXIF orientation
     .modulate({ brightness: scaled(r.brightness, strength), saturation: scaled(r.saturation, strength) })
     // Contrast around mid-grey, with the tint's per-channel gains folded into the same linear step.

@@ -37,7 +37,11 @@ export function recordStatus(data: Record<string, unknown>): TaskStatus {
   throw protocolError('nanobanana', `unknown successFlag ${JSON.stringify(data.successFlag)}`);
 }
 
-/** `{code, msg, data: {taskId, info: {resultImageUrl}}}`, unsigned (our token in the URL authenticates it). */
+/**
+ * `{code, msg, data: {taskId, info: {resultImageUrl}}}`, unsigned (our token in the URL authenticates it).
+ * Some callbacks come in the record shape instead: `code` 200 for the delivery, the outcome in
+ * `data.successFlag` / `data.response` as record-info has it; both are read.
+ */
 export function parseNanoBananaCallback(request: CallbackRequest): CallbackEvent {
   let body: Record<string, unknown>;
   try {
@@ -48,6 +52,7 @@ export function parseNanoBananaCallback(request: CallbackRequest): CallbackEvent
   const data = asRecord(body.data);
   const providerTaskId = taskIdOf(data.taskId);
   if (!providerTaskId) throw protocolError('nanobanana', 'the callback carries no taskId');
+  if (data.successFlag !== undefined && data.successFlag !== null) return { providerTaskId, status: recordStatus(data) };
   const code = numericCode(body.code);
   if (code === undefined) throw protocolError('nanobanana', 'the callback carries no code');
   if (code === 200) return { providerTaskId, status: completed(resultUrlsOf(asRecord(data.info), data)) };

@@ -49,8 +49,11 @@ export function predictionStatus(prediction: Record<string, unknown>): TaskStatu
       return { state: 'pending' };
     case 'completed':
       return { state: 'completed', outputs: outputsOf(prediction.outputs) };
-    case 'failed': {
-      const message = typeof prediction.error === 'string' && prediction.error ? prediction.error : 'the prediction failed';
+    // cancelled and timeout end a prediction too: failures, as WaveSpeed's own SDK treats them.
+    case 'failed':
+    case 'cancelled':
+    case 'timeout': {
+      const message = typeof prediction.error === 'string' && prediction.error ? prediction.error : `the prediction ${prediction.status === 'failed' ? 'failed' : `ended ${prediction.status}`}`;
       const kind: ProviderErrorKind = REFUSED_CONTENT.test(message) ? 'content_policy' : 'generation_failed';
       return { state: 'failed', error: new ProviderError('wavespeed', kind, `wavespeed: ${message}`) };
     }

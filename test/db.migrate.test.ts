@@ -19,7 +19,7 @@ describe('tally migrate from several processes at once', () => {
       const queues = await db.pool.query<{ name: string }>('select name from pgboss.queue order by name');
       expect(queues.rows.length).toBeGreaterThan(0);
     }
-  });
+  }, 180_000); // nine process starts, three at a time
 });
 
 describe('a rolling upgrade: the database is already migrated by a newer release', () => {

@@ -2,6 +2,7 @@
 // all succeed (Tally's own migrations and the queue's schema alike), and leave one current schema.
 import { describe, expect, it } from 'vitest';
 import { migrationStatus } from '../src/db/migrate.ts';
+import { QUEUES } from '../src/queue/index.ts';
 import { runCli } from './support/cli.ts';
 import { createTestDatabase } from './support/database.ts';
 import { createTestApp } from './support/http.ts';
@@ -17,7 +18,7 @@ describe('tally migrate from several processes at once', () => {
       for (const run of runs) expect(run.code, run.output).toBe(0);
       expect((await migrationStatus(db.pool)).current).toBe(true);
       const queues = await db.pool.query<{ name: string }>('select name from pgboss.queue order by name');
-      expect(queues.rows.length).toBeGreaterThan(0);
+      expect(queues.rows.map((r) => r.name)).toEqual(Object.values(QUEUES).sort());
     }
   }, 180_000); // nine process starts, three at a time
 });

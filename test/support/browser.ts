@@ -23,7 +23,8 @@ export function ensureWebBuilt(): void {
     }, 0);
   const sources = Math.max(newest(path.join(WEB, 'src')), statSync(path.join(WEB, 'index.html')).mtimeMs, statSync(path.join(WEB, 'admin.html')).mtimeMs);
   if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(WEB, 'scripts', 'build.ts')], { stdio: 'inherit' });
+  // The production build, as users get it: vitest's NODE_ENV=test would make Vite bundle React's development build.
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(WEB, 'scripts', 'build.ts')], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
 }
 
 export interface Browser {

@@ -1,5 +1,6 @@
 // Config of the generation side: upstream providers, the models catalogue, processing, storage.
 import { z } from 'zod';
+import { AI_PROVIDER_NAMES } from '../providers/types.ts';
 import { bool, integer, secret } from './fields.ts';
 
 const providerConnection = (baseUrl: string) =>
@@ -34,7 +35,7 @@ export const providersSchema = z
   .prefault({});
 
 const route = z.object({
-  provider: z.enum(['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed']),
+  provider: z.enum(AI_PROVIDER_NAMES),
   /** The provider's own model id. */
   model: z.string().min(1),
   /** Units of the provider's pool one generation consumes. */

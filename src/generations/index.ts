@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts';
 import type { Credits } from '../credits/index.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Logger } from '../log.ts';
-import { isProviderError, ProviderError, type CallbackRequest, type ProviderAdapter, type ProviderName } from '../providers/types.ts';
+import { AI_PROVIDER_NAMES, isProviderError, ProviderError, type CallbackRequest, type ProviderAdapter, type ProviderName } from '../providers/types.ts';
 import type { Queue } from '../queue/index.ts';
 import type { ResultStore } from '../storage/index.ts';
 import { callbackUrl, receiveCallback, type CallbackOutcome } from './callbacks.ts';
@@ -112,7 +112,7 @@ export class Generations {
   /** The provider that pays from `pool` (a pool is named after its provider unless config maps it). */
   providerOfPool(pool: string): ProviderName | undefined {
     const { providers } = this.options.config;
-    return (['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed'] as const).find((name) => providers[name].pool === pool) ?? undefined;
+    return AI_PROVIDER_NAMES.find((name) => providers[name].pool === pool);
   }
 
   process(id: string): Promise<ProcessResult> {

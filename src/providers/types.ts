@@ -2,7 +2,11 @@
 // provider and know nothing of credits, generations or the database; the router decides on the typed
 // error's `retryable`, never on message text.
 
-export const PROVIDER_NAMES = ['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed', 'local'] as const;
+/** The upstream AI providers, each an adapter in src/providers/<name>: the one list every other place reads. */
+export const AI_PROVIDER_NAMES = ['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed'] as const;
+export type AiProviderName = (typeof AI_PROVIDER_NAMES)[number];
+/** The AI providers and the built-in local one. */
+export const PROVIDER_NAMES = [...AI_PROVIDER_NAMES, 'local'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
 
 /** An image handed to a provider inline (Gemini) instead of by URL. */

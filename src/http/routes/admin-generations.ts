@@ -1,5 +1,6 @@
 // Operators' view of generations: each provider's health, and any generation with its attempts.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { AI_PROVIDER_NAMES } from '../../providers/types.ts';
 import { attemptsOf, findGeneration } from '../../generations/repository.ts';
 import { guard } from '../access.ts';
 import type { AppEnv } from '../context.ts';
@@ -82,7 +83,7 @@ const updateProvider = createRoute({
   summary: 'Change a provider’s priority, active flag, rate limit or cost at run time (every process sees it within a second)',
   ...guard('admin'),
   request: {
-    params: z.object({ provider: z.enum(['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed']).openapi({ param: { name: 'provider', in: 'path' } }) }),
+    params: z.object({ provider: z.enum(AI_PROVIDER_NAMES).openapi({ param: { name: 'provider', in: 'path' } }) }),
     body: {
       required: true,
       content: {

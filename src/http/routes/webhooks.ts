@@ -2,7 +2,7 @@
 // signature), and the user's own result webhook (set, read, removed; deliveries are signed).
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { deleteUserWebhook, getUserWebhook, setUserWebhook } from '../../generations/webhooks.ts';
-import { PROVIDER_NAMES, type ProviderName } from '../../providers/types.ts';
+import { AI_PROVIDER_NAMES } from '../../providers/types.ts';
 import { currentUserId, guard } from '../access.ts';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -15,7 +15,7 @@ const providerCallback = createRoute({
   summary: 'A provider’s task callback (the URL Tally gave the provider, with its token)',
   ...guard('public'),
   request: {
-    params: z.object({ provider: z.enum(PROVIDER_NAMES.filter((p) => p !== 'local') as [ProviderName, ...ProviderName[]]).openapi({ param: { name: 'provider', in: 'path' } }) }),
+    params: z.object({ provider: z.enum(AI_PROVIDER_NAMES).openapi({ param: { name: 'provider', in: 'path' } }) }),
     query: z.object({
       attempt: z.string().max(100).openapi({ param: { name: 'attempt', in: 'query' } }),
       token: z.string().max(200).openapi({ param: { name: 'token', in: 'query' } }),

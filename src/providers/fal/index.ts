@@ -7,10 +7,9 @@ import { falError, protocolError, taskFailure } from './errors.ts';
 import { appOf, taskIdFor, taskIdFromSubmit, taskUrls } from './task-id.ts';
 import { createWebhookVerifier } from './webhook.ts';
 
-export const FAL_DEFAULT_BASE_URL = 'https://queue.fal.run';
-export const FAL_DEFAULT_API_BASE_URL = 'https://api.fal.ai';
-export const FAL_DEFAULT_JWKS_URL = 'https://rest.alpha.fal.ai/.well-known/jwks.json';
-export const FAL_DEFAULT_MODEL = 'fal-ai/nano-banana/edit';
+const FAL_DEFAULT_API_BASE_URL = 'https://api.fal.ai';
+const FAL_DEFAULT_JWKS_URL = 'https://rest.alpha.fal.ai/.well-known/jwks.json';
+const FAL_DEFAULT_MODEL = 'fal-ai/nano-banana/edit';
 /** The query key our webhook URLs carry the model's app in (a webhook body names only the request). */
 export const FAL_APP_QUERY_KEY = 'fal_app';
 /** A request id no one has: the health probe asks its status to prove queue and key without a cost. */

@@ -7,8 +7,7 @@ import { ProviderError, type CallOptions, type HttpProviderOptions, type Provide
 import { geminiError } from './errors.ts';
 import { readGeneratedContent } from './response.ts';
 
-export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
-export const GEMINI_DEFAULT_MODEL = 'gemini-2.5-flash-image';
+const GEMINI_DEFAULT_MODEL = 'gemini-2.5-flash-image';
 
 export interface GeminiOptions extends HttpProviderOptions {
   /** The model the health probe looks up; submits use the request's own model. */

@@ -6,7 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { asRecord } from '../http.ts';
 import { ProviderError, type CallbackEvent, type CallbackRequest } from '../types.ts';
-import { messageOf, numericCode, protocolError, taskFailure, taskIdOf } from './envelope.ts';
+import { messageOf, numericCode, protocolError, taskFailure, taskIdOf } from '../envelope.ts';
 import { taskStatusOf } from './task.ts';
 
 export interface CallbackVerification {

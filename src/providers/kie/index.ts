@@ -3,13 +3,12 @@
 import { asRecord, callProvider } from '../http.ts';
 import { ProviderError, type CallOptions, type HttpProviderOptions, type ProviderAdapter, type SubmitRequest } from '../types.ts';
 import { parseKieCallback } from './callback.ts';
-import { asLookupError, envelopeError, protocolError, readCredits, readEnvelope, taskIdOf } from './envelope.ts';
+import { asLookupError, envelopeError, protocolError, readCredits, readEnvelope, taskIdOf } from '../envelope.ts';
 import { taskStatusOf } from './task.ts';
 
-export const KIE_DEFAULT_BASE_URL = 'https://api.kie.ai';
-export const KIE_DEFAULT_MODEL = 'google/nano-banana-edit';
+const KIE_DEFAULT_MODEL = 'google/nano-banana-edit';
 /** How old (or how far ahead) a signed callback's timestamp may be. */
-export const KIE_DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
+const KIE_DEFAULT_WEBHOOK_TOLERANCE_SECONDS = 300;
 /** Documented input limits, checked here so a request that cannot pass is not sent (nor paid for). */
 export const KIE_MAX_PROMPT_LENGTH = 5000;
 export const KIE_MAX_INPUT_IMAGES = 10;

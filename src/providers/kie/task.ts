@@ -3,7 +3,7 @@
 // `{"resultUrls": [..]}`, null until success), `failCode` and `failMsg`.
 import { asRecord } from '../http.ts';
 import type { TaskStatus } from '../types.ts';
-import { protocolError, taskFailure, urlsOf } from './envelope.ts';
+import { protocolError, taskFailure, urlsOf } from '../envelope.ts';
 
 const PENDING_STATES = new Set(['waiting', 'queuing', 'generating']);
 

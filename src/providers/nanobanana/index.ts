@@ -2,10 +2,9 @@
 // It speaks Kie's `{code, msg, data}` envelope with the same body codes, read by ../kie/envelope.ts.
 import { asRecord, callProvider } from '../http.ts';
 import { ProviderError, type CallOptions, type HttpProviderOptions, type ProviderAdapter, type SubmitRequest } from '../types.ts';
-import { asLookupError, envelopeError, protocolError, readCredits, readEnvelope, taskIdOf } from '../kie/envelope.ts';
+import { asLookupError, envelopeError, protocolError, readCredits, readEnvelope, taskIdOf } from '../envelope.ts';
 import { parseNanoBananaCallback, recordStatus } from './task.ts';
 
-export const NANOBANANA_DEFAULT_BASE_URL = 'https://api.nanobananaapi.ai';
 /** The submit `type` values, misspelt as the API spells them. */
 export const NANOBANANA_TEXT_TO_IMAGE = 'TEXTTOIAMGE';
 export const NANOBANANA_IMAGE_TO_IMAGE = 'IMAGETOIAMGE';

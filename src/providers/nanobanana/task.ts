@@ -3,7 +3,7 @@
 // is the last resort. Failure codes are the callbacks' ones: 400 content policy, 500/501 failed.
 import { asRecord } from '../http.ts';
 import type { CallbackEvent, CallbackRequest, TaskStatus } from '../types.ts';
-import { messageOf, numericCode, protocolError, taskFailure, taskIdOf, urlsOf } from '../kie/envelope.ts';
+import { messageOf, numericCode, protocolError, taskFailure, taskIdOf, urlsOf } from '../envelope.ts';
 
 /** successFlag of record-info. */
 const GENERATING = 0;

@@ -6,8 +6,6 @@ import { ProviderError, type CallbackEvent, type CallbackRequest, type CallOptio
 import { envelopeData, predictionStatus, protocolError } from './errors.ts';
 import { verifyWebhook } from './webhook.ts';
 
-export const WAVESPEED_DEFAULT_BASE_URL = 'https://api.wavespeed.ai';
-export const WAVESPEED_DEFAULT_MODEL = 'bytedance/seedream-v4/edit';
 /** Seedream v4 edit takes at most this many input images. */
 export const WAVESPEED_MAX_IMAGES = 10;
 

@@ -2,8 +2,8 @@
 // share their body codes, so NanoBanana's adapter reads its answers with this module). Whether an
 // error travels as HTTP 200 with the code in the body or with a matching HTTP status is not
 // documented: both are read, the body code first because it says more (455 maintenance, 505).
-import { asRecord, kindOfStatus, retryAfterMs, type ProviderResponse } from '../http.ts';
-import { ProviderError, type ProviderErrorKind } from '../types.ts';
+import { asRecord, kindOfStatus, retryAfterMs, type ProviderResponse } from './http.ts';
+import { ProviderError, type ProviderErrorKind } from './types.ts';
 
 export type EnvelopeProvider = 'nanobanana' | 'kie';
 

@@ -80,7 +80,7 @@ describe('an anonymous body is refused before it is read', () => {
 describe('the session cookie cannot be ridden from another origin (CSRF)', () => {
   let cors: TestApp;
   beforeAll(async () => {
-    cors = await createTestApp({ TALLY_CORS_ORIGINS: 'https://app.example.com', TALLY_PUBLIC_URL: 'https://api.example.com' });
+    cors = await createTestApp({ TALLY_CORS_ORIGINS: 'https://app.example.com', TALLY_PUBLIC_URL: 'https://api.example.com', TALLY_DEV_PURCHASES: 'true' });
     await cors.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
   });
   const purchase = async (headers: Record<string, string>) => cors.request('POST', '/v1/credits/purchases', { body: { packageId: 'starter' }, headers });

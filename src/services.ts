@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ApiKeys } from './auth/api-keys.ts';
 import type { Config } from './config/index.ts';
+import { migrationStatus } from './db/migrate.ts';
 import { Credits, type ProviderBalancePort } from './credits/index.ts';
 import { toPoolUnits } from './credits/sync.ts';
 import type { Pool } from './db/pool.ts';
@@ -111,6 +113,8 @@ export function httpDependencies(services: Services, input: { config: Config; po
   return {
     config: input.config,
     pool: input.pool,
+    apiKeys: new ApiKeys(input.pool),
+    schemaStatus: () => migrationStatus(input.pool),
     log: input.log,
     ledger: services.ledger,
     credits: services.credits,

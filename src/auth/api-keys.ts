@@ -84,3 +84,24 @@ function fromRow(row: Record<string, any>): ApiKey {
     revokedAt: row.revoked_at?.toISOString() ?? null,
   };
 }
+
+/** The API keys of one database, for callers that hold no connection of their own (the HTTP routes). */
+export class ApiKeys {
+  constructor(private readonly db: Queryable) {}
+
+  create(input: { role: ApiKeyRole; name: string }) {
+    return createApiKey(this.db, input);
+  }
+
+  list() {
+    return listApiKeys(this.db);
+  }
+
+  revoke(id: string) {
+    return revokeApiKey(this.db, id);
+  }
+
+  verify(key: string) {
+    return verifyApiKey(this.db, key);
+  }
+}

@@ -12,7 +12,7 @@ import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withN
 import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeHoldInput, type ChargeHoldResult, type ChargeSplit } from './charges.ts';
 import { adjustPurchased } from './adjustments.ts';
 import { checkBurnRates, type BurnRate } from './burn.ts';
-import { checkRefillThresholds, decideRefill, openRefillRequest, type RefillRequest } from './refills.ts';
+import { checkRefillThresholds, decideRefill, listRefillRequests, openRefillRequest, type RefillRequest } from './refills.ts';
 import { applyDrift, syncPool, SyncNotFoundError, type ProviderBalancePort, type SyncResult } from './sync.ts';
 
 export type { ProviderBalancePort, SyncResult } from './sync.ts';
@@ -369,6 +369,11 @@ export class Credits {
   /** Pools under their refill threshold (20% of their last refill) get a refill request and an alert. */
   checkRefillThresholds(): Promise<RefillRequest[]> {
     return checkRefillThresholds({ pool: this.deps.pool, providers: Object.keys(this.config.pools), poolState: (p) => this.poolState(p) });
+  }
+
+  /** Refill requests, newest first, optionally of one status. */
+  refillRequests(status?: RefillRequest['status']): Promise<RefillRequest[]> {
+    return listRefillRequests(this.deps.pool, status);
   }
 
   /** An operator asks for a refill by hand (the threshold check opens them by itself). */

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.ts';
-import type { ApiKeyRole } from '../auth/api-keys.ts';
+import type { ApiKeyRole, ApiKeys } from '../auth/api-keys.ts';
+import type { MigrationStatus } from '../db/migrate.ts';
 import type { UserTokenVerifier } from '../auth/jwt.ts';
 import type { Credits } from '../credits/index.ts';
 import type { Pool } from '../db/pool.ts';
@@ -22,6 +23,9 @@ export type Caller =
 
 export interface AppDependencies {
   config: Config;
+  apiKeys: ApiKeys;
+  /** Where the database's migrations stand (readiness). */
+  schemaStatus(): Promise<MigrationStatus>;
   pool: Pool;
   ledger: Ledger;
   credits: Credits;

@@ -1,7 +1,6 @@
 // Operators' pool maintenance: sync with the provider's count, book drift, adjust a user's credits,
 // decide refill requests. Every change is a ledger transfer with a reason.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { listRefillRequests } from '../../credits/refills.ts';
 import { guard } from '../access.ts';
 import type { AppEnv } from '../context.ts';
 import { json, problems } from '../schemas.ts';
@@ -93,7 +92,7 @@ export function registerAdminPoolRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(v1Sync, async (c) => c.json(await c.get('deps').credits.sync(c.req.valid('param').provider), 200));
   app.openapi(applyDrift, async (c) => c.json(await c.get('deps').credits.applyDrift({ syncId: c.req.valid('param').syncId, reason: c.req.valid('json').reason }), 200));
   app.openapi(adjust, async (c) => c.json(await c.get('deps').credits.adjust({ userId: c.req.valid('param').userId, ...c.req.valid('json') }), 200));
-  app.openapi(listRefills, async (c) => c.json({ requests: await listRefillRequests(c.get('deps').pool, c.req.valid('query').status) }, 200));
+  app.openapi(listRefills, async (c) => c.json({ requests: await c.get('deps').credits.refillRequests(c.req.valid('query').status) }, 200));
   app.openapi(requestRefill, async (c) => c.json(await c.get('deps').credits.requestRefill(c.req.valid('json')), 200));
   app.openapi(decideRefill, async (c) => c.json(await c.get('deps').credits.decideRefill({ id: c.req.valid('param').requestId, ...c.req.valid('json') }), 200));
 }

@@ -1,5 +1,4 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.ts';
 import { guard } from '../access.ts';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -105,12 +104,12 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(ledgerCheck, async (c) => c.json(await c.get('deps').ledger.checkInvariants([...c.get('deps').credits.invariantChecks(), ...c.get('deps').payments.invariantChecks()]), 200));
 
-  app.openapi(createKey, async (c) => c.json(await createApiKey(c.get('deps').pool, c.req.valid('json')), 201));
+  app.openapi(createKey, async (c) => c.json(await c.get('deps').apiKeys.create(c.req.valid('json')), 201));
 
-  app.openapi(listKeys, async (c) => c.json({ apiKeys: await listApiKeys(c.get('deps').pool) }, 200));
+  app.openapi(listKeys, async (c) => c.json({ apiKeys: await c.get('deps').apiKeys.list() }, 200));
 
   app.openapi(revokeKey, async (c) => {
-    const revoked = await revokeApiKey(c.get('deps').pool, c.req.valid('param').keyId);
+    const revoked = await c.get('deps').apiKeys.revoke(c.req.valid('param').keyId);
     if (!revoked) throw new ApiError('not_found', `no API key ${c.req.valid('param').keyId}`);
     return c.json(revoked, 200);
   });

@@ -1,5 +1,4 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import { migrationStatus } from '../../db/migrate.ts';
 import { guard } from '../access.ts';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -38,7 +37,7 @@ export function registerSystemRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(readyz, async (c) => {
     let status;
     try {
-      status = await migrationStatus(c.get('deps').pool);
+      status = await c.get('deps').schemaStatus();
     } catch (error) {
       // Why, without addresses: the code (ECONNREFUSED, 57P03 "shutting down", …) is enough to act on.
       const code = typeof (error as { code?: unknown }).code === 'string' ? ` (${(error as { code: string }).code})` : '';

@@ -4,11 +4,12 @@
 import type { CreditsConfig } from '../config/index.ts';
 import type { Client, Pool, Queryable } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
-import { joinKey } from '../lib/keys.ts';
 import { isLedgerError, type InvariantCheck, type Ledger } from '../ledger/index.ts';
 import { BUCKETS, ISSUANCE, SPENT, canonicalProvider, poolAccount, userAccount } from './accounts.ts';
-import { recordAlert } from './alerts.ts';
 import { fundOverflow, grantAllowance, periodOf, resetUserMonth, topUpKey, withNamedLock } from './allowance.ts';
+import { backingMatchesCredits } from './invariants.ts';
+import { sellPackage, type DevelopmentSaleInput } from './sale.ts';
+import type { Capacity, PoolState, UserBalance } from './types.ts';
 import { chargeHold, insufficientCredits, refundCharge, settleCharge, type ChargeHoldInput, type ChargeHoldResult, type ChargeSplit } from './charges.ts';
 import { adjustPurchased } from './adjustments.ts';
 import { checkBurnRates, type BurnRate } from './burn.ts';
@@ -18,63 +19,13 @@ import { applyDrift, syncPool, SyncNotFoundError, type ProviderBalancePort, type
 export type { ProviderBalancePort, SyncResult } from './sync.ts';
 export type { RefillRequest } from './refills.ts';
 
-import { CreditsError, PACKAGE_UNAVAILABLE_LABEL, SALE_BLOCKED_MESSAGE } from './errors.ts';
+import { CreditsError, PACKAGE_UNAVAILABLE_LABEL } from './errors.ts';
 
 export { canonicalProvider } from './accounts.ts';
 export { CreditsError, InsufficientCreditsError, RefillDecisionError, type CreditsErrorCode } from './errors.ts';
 export type { ChargeSplit } from './charges.ts';
 
-export interface UserBalance {
-  userId: string;
-  /** allowance + purchased: what the user owns (overflow is the platform's, lent up to a cap). */
-  balance: number;
-  allowance: number;
-  purchased: number;
-  /** Overflow left this month (paid tiers with overflow enabled). */
-  overflow: number;
-  /** Overflow drawn this month, out of the tier's cap. */
-  overflowUsed: number;
-  tier: string;
-  nextTier: string | null;
-  resetsAt: string;
-}
-
-export interface PoolState {
-  provider: string;
-  unit: string;
-  ratio: number;
-  available: number;
-  reserved: number;
-  consumed: number;
-  /** Kept out of sales; only allowance grants may draw on it. */
-  emergency: number;
-  /** The level refills top `emergency` up to. */
-  emergencyReserve: number;
-  /** available + reserved + emergency: what the platform holds at the provider by the database's count. */
-  balance: number;
-  /** User credits that can be sold now: floor(available / ratio). */
-  sellableUserCredits: number;
-  unitCostMicroUsd: number;
-  lowThreshold: number;
-  criticalThreshold: number;
-}
-
-export interface PackageOffer {
-  id: string;
-  credits: number;
-  price: number;
-  currency: string;
-  disabled: boolean;
-  message: string | null;
-}
-
-export interface Capacity {
-  primaryProvider: string;
-  pools: PoolState[];
-  packages: PackageOffer[];
-  bufferLevels: CreditsConfig['bufferLevels'];
-}
-
+export type { Capacity, PackageOffer, PoolState, UserBalance } from './types.ts';
 
 export class Credits {
   private readonly knownUsers = new Set<string>();
@@ -163,50 +114,10 @@ export class Credits {
     return { primaryProvider: primary.provider, pools, packages, bufferLevels: this.config.bufferLevels };
   }
 
-  /**
-   * A sale granted at once, without payment. Only src/payments calls it for users, and only for development
-   * purchases (the demo, or TALLY_DEV_PURCHASES outside production); the demo seed and tests call it directly.
-   * The user's credits and the pool's backing move in one ledger operation; the pool's available account
-   * is never-negative, so a sale the pool cannot back is refused by the database itself, with nothing changed.
-   */
-  async purchase(input: { userId: string; packageId: string; key?: string; purchaseId?: string }): Promise<{ granted: number; balance: UserBalance; packageId: string }> {
-    const pkg = this.config.packages.find((p) => p.id === input.packageId);
-    if (!pkg) throw new CreditsError('unknown_package', `no package "${input.packageId}"; packages: ${this.config.packages.map((p) => p.id).join(', ')}`, 'packageId');
+  /** A sale granted at once, without payment (development purchases only; see sale.ts). */
+  async purchase(input: DevelopmentSaleInput): Promise<{ granted: number; balance: UserBalance; packageId: string }> {
     await this.ensureUser(input.userId);
-    const provider = this.config.primaryProvider;
-    const backing = pkg.credits * this.config.pools[provider]!.ratio;
-    // Parts encoded: user `a:b` with key `c` and user `a` with key `b:c` must not share a key.
-    const key = input.purchaseId ? joinKey('purchase', 'id', input.purchaseId) : joinKey('purchase', input.userId, input.key ?? newId('pur'));
-    const purchase = input.purchaseId ? { purchaseId: input.purchaseId } : {};
-    try {
-      await this.deps.ledger.execute({
-        key,
-        actions: [
-          { type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'purchased'), amount: pkg.credits, metadata: { reason: 'purchase', package: pkg.id, price: pkg.price, currency: pkg.currency, ...purchase } },
-          { type: 'transfer', debit: poolAccount(provider, 'available'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: 'backing for purchase', userId: input.userId, package: pkg.id } },
-        ],
-      });
-    } catch (error) {
-      if (isLedgerError(error, 'insufficient_funds') && error.detail.account === poolAccount(provider, 'available')) {
-        await recordAlert(this.deps.pool, {
-          type: 'sale_blocked',
-          level: 'warning',
-          message: `Sale of ${pkg.id} (${pkg.credits} credits) blocked: the ${provider} pool cannot back it`,
-          data: { provider, userId: input.userId, packageId: pkg.id, needed: backing, available: error.detail.available },
-        });
-        throw new CreditsError('sale_blocked', SALE_BLOCKED_MESSAGE);
-      }
-      throw error;
-    }
-    const pool = await this.poolState(provider);
-    if (pool.available < pool.lowThreshold) {
-      await recordAlert(this.deps.pool, {
-        type: 'capacity_low',
-        level: pool.available < pool.criticalThreshold ? 'critical' : 'warning',
-        message: `The ${provider} pool has ${pool.available} units available after a sale (${pool.sellableUserCredits} user credits sellable)`,
-        data: { provider, available: pool.available, sellableUserCredits: pool.sellableUserCredits },
-      });
-    }
+    const pkg = await sellPackage({ pool: this.deps.pool, ledger: this.deps.ledger, config: this.config, poolState: (p) => this.poolState(p) }, input);
     return { granted: pkg.credits, balance: await this.balance(input.userId), packageId: pkg.id };
   }
 
@@ -254,26 +165,9 @@ export class Credits {
     }
   }
 
-  /**
-   * docs/rules.md §4: the primary pool's reserved units equal ratio × the user credits they back (allowance
-   * and purchased, held ones included). Allowance granted unbacked in a shortfall shows here as drift.
-   */
+  /** The credits domain's ledger invariants (see invariants.ts). */
   invariantChecks(): InvariantCheck[] {
-    const provider = this.config.primaryProvider;
-    const ratio = this.config.pools[provider]!.ratio;
-    return [
-      {
-        name: 'backing-matches-credits',
-        description: `${provider} reserved = ${ratio} × outstanding allowance and purchased credits (drift from unbacked grants is reported here)`,
-        sql: `with buckets as (select id, balance from ledger_accounts where kind in ('user-allowance', 'user-purchased')),
-                   outstanding as (
-                     select coalesce((select sum(balance) from buckets), 0)
-                          + coalesce((select sum(t.amount) from ledger_transfers t join buckets b on b.id = t.debit_account_id where t.state = 'pending'), 0) as credits)
-              select r.balance as reserved, (o.credits * ${ratio})::bigint as expected, (r.balance - o.credits * ${ratio})::bigint as drift
-                from ledger_accounts r, outstanding o
-               where r.id = '${poolAccount(provider, 'reserved')}' and r.balance <> o.credits * ${ratio}`,
-      },
-    ];
+    return [backingMatchesCredits(this.config)];
   }
 
   /**

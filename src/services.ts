@@ -20,6 +20,7 @@ import type { ProviderAdapter, ProviderName } from './providers/types.ts';
 import { Queue } from './queue/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { Jobs } from './jobs/index.ts';
+import { Analytics } from './analytics/index.ts';
 import { createResultStore, type ResultStore } from './storage/index.ts';
 
 export interface Services {
@@ -32,6 +33,7 @@ export interface Services {
   adapters: ReadonlyMap<ProviderName, ProviderAdapter>;
   alerts: Alerts;
   jobs: Jobs;
+  analytics: Analytics;
   signingSecret: string;
   checkPublicUrl(url: string): Promise<void>;
   /** Starts what a role needs: the queue always, the worker loop for the worker role. */
@@ -89,6 +91,7 @@ export function createServices(options: ServiceOptions): Services {
     adapters,
     alerts,
     jobs,
+    analytics: new Analytics({ pool, ledger, credits, generations, config }),
     signingSecret,
     checkPublicUrl: (url) => checkPublicUrl(url, { allowlist, lookup: options.lookup }),
     async start(roles) {
@@ -119,6 +122,7 @@ export function httpDependencies(services: Services, input: { config: Config; po
     store: services.store,
     alerts: services.alerts,
     jobs: services.jobs,
+    analytics: services.analytics,
     signingSecret: services.signingSecret,
     checkPublicUrl: services.checkPublicUrl,
     verifyUserToken: createUserTokenVerifier(input.config.auth),

@@ -10,6 +10,7 @@ import { ApiError, handleError, problemResponse, validationError } from './error
 import { bodyRules, rateLimit, requestContext } from './middleware.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
+import { registerAnalyticsRoutes } from './routes/analytics.ts';
 import { registerAdminGenerationRoutes } from './routes/admin-generations.ts';
 import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
@@ -47,6 +48,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerAdminRoutes(app);
   registerCreditRoutes(app);
   registerAdminCreditRoutes(app);
+  registerAnalyticsRoutes(app);
   registerAdminPoolRoutes(app);
   registerBackgroundRoutes(app);
   registerBackgroundJobRoute(app);

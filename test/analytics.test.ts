@@ -198,3 +198,64 @@ describe('burn rate on the analytics routes', () => {
     expect(Math.abs(Date.parse(nanobanana.runsDryAt) - Date.parse(b.pools.find((p: { provider: string }) => p.provider === 'nanobanana').runsDryAt))).toBeLessThan(60_000);
   });
 });
+
+describe('admin users and generations', () => {
+  const get = async (path: string) => {
+    const response = await s.t.request('GET', path, { auth: s.t.adminKey });
+    return { status: response.status, body: await response.json() };
+  };
+
+  it('lists users by id prefix, tier and balance range, paged by cursor', async () => {
+    const [ann, bob] = [await s.t.credits.balance('ann'), await s.t.credits.balance('bob')];
+    expect((await get('/v1/admin/users?q=an')).body.users).toEqual([expect.objectContaining({ id: 'ann', tier: 'free', balance: ann.balance })]);
+    expect((await get('/v1/admin/users?q=%25')).body.users).toEqual([]); // a wildcard is matched literally
+    expect((await get('/v1/admin/users?tier=free')).body.users.map((u: { id: string }) => u.id)).toEqual(['ann', 'bob']);
+    expect((await get('/v1/admin/users?tier=pro')).body.users).toEqual([]);
+    const low = Math.min(ann.balance, bob.balance);
+    expect((await get(`/v1/admin/users?maxBalance=${low}`)).body.users.map((u: { balance: number }) => u.balance)).toEqual([low]);
+    expect((await get(`/v1/admin/users?minBalance=${low + 1}`)).body.users.map((u: { balance: number }) => u.balance)).toEqual([Math.max(ann.balance, bob.balance)]);
+    const first = await get('/v1/admin/users?limit=1');
+    expect(first.body).toMatchObject({ users: [{ id: 'ann' }], cursor: 'ann' });
+    expect((await get('/v1/admin/users?limit=1&cursor=ann')).body.users.map((u: { id: string }) => u.id)).toEqual(['bob']);
+    for (const [query, field] of [['minBalance=-1', 'query.minBalance'], ['minBalance=5&maxBalance=1', 'query.maxBalance'], ['limit=0', 'query.limit'], ['tier=NOT A TIER', 'query.tier']] as const) {
+      const bad = await get(`/v1/admin/users?${query}`);
+      expect(bad.status, query).toBe(400);
+      expect(bad.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+    }
+  });
+
+  it('shows a user: buckets, tier, recent generations, purchases and ledger transfers; an unknown user is a 404 and is not created', async () => {
+    const { status, body } = await get('/v1/admin/users/ann');
+    expect(status).toBe(200);
+    expect(body.balance).toMatchObject({ userId: 'ann', tier: 'free', purchased: (await s.t.credits.balance('ann')).purchased });
+    expect(body.generations).toHaveLength(6);
+    expect(body.purchases).toEqual([expect.objectContaining({ packageId: 'creative', credits: 50, status: 'paid' })]);
+    const { rows } = await s.t.db.pool.query(`select count(*)::int as n from ledger_transfers where debit_account_id like 'user:ann:%' or credit_account_id like 'user:ann:%'`);
+    expect(body.transfers).toHaveLength(Math.min(20, rows[0].n));
+    expect(body.transfers.every((t: { transfer: { debitAccountId: string; creditAccountId: string } }) => [t.transfer.debitAccountId, t.transfer.creditAccountId].some((a) => a.startsWith('user:ann:')))).toBe(true);
+    expect((await get('/v1/admin/users/nobody')).status).toBe(404);
+    expect((await s.t.db.pool.query(`select 1 from credit_users where id = 'nobody'`)).rowCount).toBe(0);
+  });
+
+  it('lists generations by status, provider, user and date, newest first, paged; a bad filter is a 400 naming it', async () => {
+    const ids = async (query: string) => (await get(`/v1/admin/generations?${query}`)).body.generations.map((g: { id: string }) => g.id);
+    const { rows: all } = await s.t.db.pool.query(`select id, status, user_id, provider, created_at from generations order by id desc`);
+    expect(await ids('')).toEqual(all.map((r) => r.id));
+    expect(await ids('status=failed')).toEqual(all.filter((r) => r.status === 'failed').map((r) => r.id));
+    expect(await ids('status=failed')).toHaveLength(1);
+    expect(await ids('userId=bob')).toEqual(all.filter((r) => r.user_id === 'bob').map((r) => r.id));
+    expect(await ids('provider=local')).toEqual(all.filter((r) => r.provider === 'local').map((r) => r.id));
+    expect(await ids('provider=local')).toHaveLength(1); // the degraded one
+    expect(await ids(`from=${day(1)}&to=${today}`)).toEqual(all.filter((r) => dayOf(r.created_at) === day(1)).map((r) => r.id));
+    const page = await get('/v1/admin/generations?limit=4');
+    expect(page.body.generations).toHaveLength(4);
+    const next = await get(`/v1/admin/generations?limit=4&cursor=${page.body.cursor}`);
+    expect([...page.body.generations, ...next.body.generations].map((g: { id: string }) => g.id)).toEqual(all.map((r) => r.id));
+    expect(next.body.cursor).toBeNull();
+    for (const [query, field] of [['status=done', 'query.status'], ['from=yesterday', 'query.from'], [`from=${today}&to=${day(3)}`, 'query.to'], ['limit=1000', 'query.limit']] as const) {
+      const bad = await get(`/v1/admin/generations?${query}`);
+      expect(bad.status, query).toBe(400);
+      expect(bad.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+    }
+  });
+});

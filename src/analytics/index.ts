@@ -9,6 +9,7 @@ import type { Generations } from '../generations/index.ts';
 import type { Ledger } from '../ledger/index.ts';
 import { addDays, dailyRange, dayOf, type DailyUsage } from './daily.ts';
 import { computeMargin, type MarginReport } from './margin.ts';
+import { listGenerations, listUsers, userDetail, type GenerationFilter, type UserFilter } from './admin-views.ts';
 
 export interface CreditStats {
   platformCreditsRemaining: number;
@@ -135,6 +136,21 @@ export class Analytics {
       rates: this.deps.config.analytics.microUsdPerMinorUnit,
     });
     return { from: input.from, to: input.to, ...report };
+  }
+
+  /** Users by id prefix, tier and balance range, in id order, paged by cursor. */
+  users(filter: UserFilter) {
+    return listUsers(this.deps, filter);
+  }
+
+  /** One user's buckets, tier, recent generations, purchases and ledger transfers; null when unknown. */
+  user(userId: string) {
+    return userDetail(this.deps, userId);
+  }
+
+  /** Generations newest first, by status, provider, user and date, paged by cursor. */
+  generations(filter: GenerationFilter) {
+    return listGenerations(this.deps, filter);
   }
 
   /** Every pool's consumption per day and run-dry date (the numbers the alert uses; reading raises none). */

@@ -11,6 +11,7 @@ import { bodyRules, rateLimit, requestContext } from './middleware.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
 import { registerAnalyticsRoutes } from './routes/analytics.ts';
+import { registerAdminUserRoutes } from './routes/admin-users.ts';
 import { registerAdminGenerationRoutes } from './routes/admin-generations.ts';
 import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
@@ -49,6 +50,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerCreditRoutes(app);
   registerAdminCreditRoutes(app);
   registerAnalyticsRoutes(app);
+  registerAdminUserRoutes(app);
   registerAdminPoolRoutes(app);
   registerBackgroundRoutes(app);
   registerBackgroundJobRoute(app);

@@ -72,3 +72,12 @@ export async function countOwnersWithBalance(db: Queryable, kinds: string[]): Pr
   return rows[0]!.n;
 }
 
+
+/** Each of `ownerIds`' summed balance over its accounts of `kinds` (owners with none are absent). */
+export async function ownerBalances(db: Queryable, ownerIds: string[], kinds: string[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ owner_id: string; balance: string }>(
+    'select owner_id, sum(balance)::bigint as balance from ledger_accounts where owner_id = any($1) and kind = any($2) group by owner_id',
+    [ownerIds, kinds],
+  );
+  return new Map(rows.map((row) => [row.owner_id, Number(row.balance)]));
+}

@@ -53,6 +53,8 @@ const routeCases: Record<string, RouteCase> = {
   'GET /v1/admin/users': { access: 'admin', path: '/v1/admin/users?q=b' },
   'GET /v1/admin/users/:userId': { access: 'admin', path: '/v1/admin/users/bob' },
   'GET /v1/admin/generations': { access: 'admin', path: '/v1/admin/generations?status=failed' },
+  'GET /v1/notifications': { access: 'user', path: '/v1/notifications' },
+  'POST /v1/notifications/:id/dismiss': { access: 'user', path: '/v1/notifications/unt_missing/dismiss' },
   'POST /v1/admin/pools/:provider/refills': { access: 'admin', path: '/v1/admin/pools/nanobanana/refills', body: { amount: 5 } },
   'GET /api/admin/alerts': { access: 'admin', path: '/api/admin/alerts' },
   'GET /v1/admin/alerts': { access: 'admin', path: '/v1/admin/alerts' },

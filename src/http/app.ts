@@ -12,6 +12,7 @@ import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
 import { registerAnalyticsRoutes } from './routes/analytics.ts';
 import { registerAdminUserRoutes } from './routes/admin-users.ts';
+import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerAdminGenerationRoutes } from './routes/admin-generations.ts';
 import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
@@ -51,6 +52,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerAdminCreditRoutes(app);
   registerAnalyticsRoutes(app);
   registerAdminUserRoutes(app);
+  registerNotificationRoutes(app);
   registerAdminPoolRoutes(app);
   registerBackgroundRoutes(app);
   registerBackgroundJobRoute(app);

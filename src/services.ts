@@ -22,6 +22,8 @@ import type { ProviderAdapter, ProviderName } from './providers/types.ts';
 import { Queue } from './queue/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { Jobs } from './jobs/index.ts';
+import { Analytics } from './analytics/index.ts';
+import { Notifications } from './notifications/index.ts';
 import { createResultStore, type ResultStore } from './storage/index.ts';
 
 export interface Services {
@@ -34,6 +36,8 @@ export interface Services {
   adapters: ReadonlyMap<ProviderName, ProviderAdapter>;
   alerts: Alerts;
   jobs: Jobs;
+  analytics: Analytics;
+  notifications: Notifications;
   signingSecret: string;
   checkPublicUrl(url: string): Promise<void>;
   /** Starts what a role needs: the queue always, the worker loop for the worker role. */
@@ -91,6 +95,8 @@ export function createServices(options: ServiceOptions): Services {
     adapters,
     alerts,
     jobs,
+    analytics: new Analytics({ pool, ledger, credits, generations, config }),
+    notifications: new Notifications(pool),
     signingSecret,
     checkPublicUrl: (url) => checkPublicUrl(url, { allowlist, lookup: options.lookup }),
     async start(roles) {
@@ -123,6 +129,8 @@ export function httpDependencies(services: Services, input: { config: Config; po
     store: services.store,
     alerts: services.alerts,
     jobs: services.jobs,
+    analytics: services.analytics,
+    notifications: services.notifications,
     signingSecret: services.signingSecret,
     checkPublicUrl: services.checkPublicUrl,
     verifyUserToken: createUserTokenVerifier(input.config.auth),

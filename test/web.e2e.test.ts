@@ -223,6 +223,12 @@ describe('the admin dashboard', () => {
     await page.getByText('No open requests.', { exact: false }).waitFor();
     await page.getByRole('heading', { name: 'Usage' }).waitFor();
     await page.locator('#usage canvas').waitFor(); // uPlot drew
+    // The usage totals and the margin card are the analytics routes' numbers.
+    const usage: { requests: number; creditsConsumed: number }[] = await get('/api/admin/usage-data?days=7', adminKey);
+    const requests = usage.reduce((sum, d) => sum + d.requests, 0);
+    await expect.poll(() => page.getByTestId('usage-totals').textContent()).toContain(`${requests.toLocaleString('en-US')} requests`);
+    const margin = await get('/v1/admin/analytics/margin', adminKey);
+    await expect.poll(() => page.getByTestId('card-margin').textContent()).toContain(`revenue ${new Intl.NumberFormat('en', { style: 'currency', currency: 'USD' }).format(Math.round(margin.totals.revenueMicroUsd / 10_000) / 100)}`);
     await screenshots(page, 'admin');
   });
 

@@ -134,6 +134,8 @@ const baseSchema = z.object({
   payments: paymentsSchema,
   alerts: alertsSchema,
   jobs: jobsSchema,
+  /** Margin reports convert revenue to micro-USD at these rates: micro-USD per minor unit (cent) of each currency. */
+  analytics: z.object({ microUsdPerMinorUnit: z.record(z.string().regex(/^[A-Z]{3}$/), z.number().int().positive()).default({ USD: 10_000, EUR: 10_800 }) }).prefault({}),
   ledger: z
     .object({
       /** Most ledger operations one shared commit carries. */

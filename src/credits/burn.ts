@@ -1,6 +1,7 @@
 // Burn rate (docs/rules.md §3): a pool's consumption per day over the last 7 and 30 days, and the day it runs
 // dry at that pace. A projection inside the horizon raises an alert.
-import type { Pool, Queryable } from '../db/pool.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Ledger } from '../ledger/index.ts';
 import { poolAccount } from './accounts.ts';
 import { recordAlert } from './alerts.ts';
 
@@ -13,32 +14,26 @@ export interface BurnRate {
   runsDryAt: string | null;
 }
 
-export async function burnRate(db: Queryable, input: { provider: string; available: number; now?: Date }): Promise<BurnRate> {
+/** One pool's rate: the ledger sums its consumed account's inflow over 7 and 30 days in one statement. */
+export async function burnRate(ledger: Pick<Ledger, 'inflow'>, input: { provider: string; available: number; now?: Date }): Promise<BurnRate> {
   const now = input.now ?? new Date();
-  const { rows } = await db.query<{ week: number; month: number }>(
-    `select coalesce(sum(posted_amount) filter (where created_at >= $2::timestamptz - interval '7 days'), 0)::bigint as week,
-            coalesce(sum(posted_amount), 0)::bigint as month
-       from ledger_transfers
-      where credit_account_id = $1 and state = 'posted' and created_at >= $2::timestamptz - interval '30 days' and created_at <= $2`,
-    [poolAccount(input.provider, 'consumed'), now],
-  );
-  const { week, month } = rows[0]!;
-  const perDay7 = Math.ceil(week / 7);
-  const perDay30 = Math.ceil(month / 30);
+  const [week, month] = await ledger.inflow({ account: poolAccount(input.provider, 'consumed'), until: now, windowsDays: [7, 30] });
+  const perDay7 = Math.ceil(week! / 7);
+  const perDay30 = Math.ceil(month! / 30);
   const runsDryAt = perDay7 > 0 ? new Date(now.getTime() + Math.floor((input.available / perDay7) * 86_400_000)).toISOString() : null;
   return { provider: input.provider, perDay7, perDay30, runsDryAt };
 }
 
-/** Every pool's burn rate, with an alert for each projected to run dry inside the horizon. */
+/** Every pool's burn rate, with an alert for each projected to run dry inside the horizon (unless `alert: false`). */
 export async function checkBurnRates(
-  deps: { pool: Pool; providers: string[]; horizonDays: number; poolState: (provider: string) => Promise<{ available: number }> },
+  deps: { pool: Pool; ledger: Pick<Ledger, 'inflow'>; providers: string[]; horizonDays: number; poolState: (provider: string) => Promise<{ available: number }>; alert?: boolean },
   now: Date,
 ): Promise<BurnRate[]> {
   const rates: BurnRate[] = [];
   for (const provider of deps.providers) {
     const { available } = await deps.poolState(provider);
-    const rate = await burnRate(deps.pool, { provider, available, now });
-    if (rate.runsDryAt && Date.parse(rate.runsDryAt) < now.getTime() + deps.horizonDays * 86_400_000) {
+    const rate = await burnRate(deps.ledger, { provider, available, now });
+    if (deps.alert !== false && rate.runsDryAt && Date.parse(rate.runsDryAt) < now.getTime() + deps.horizonDays * 86_400_000) {
       await recordAlert(deps.pool, {
         type: 'pool_runs_dry',
         level: 'warning',

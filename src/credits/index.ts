@@ -256,8 +256,8 @@ export class Credits {
   }
 
   /** Burn rate of every pool, with an alert for each projected to run dry inside the horizon. */
-  burnRates(now = new Date()): Promise<BurnRate[]> {
-    return checkBurnRates({ pool: this.deps.pool, providers: Object.keys(this.config.pools), horizonDays: this.config.burnAlertHorizonDays, poolState: (p) => this.poolState(p) }, now);
+  burnRates(now = new Date(), options: { alert?: boolean } = {}): Promise<BurnRate[]> {
+    return checkBurnRates({ pool: this.deps.pool, ledger: this.deps.ledger, ...options, providers: Object.keys(this.config.pools), horizonDays: this.config.burnAlertHorizonDays, poolState: (p) => this.poolState(p) }, now);
   }
 
   /** Pools under their refill threshold (20% of their last refill) get a refill request and an alert. */

@@ -9,6 +9,7 @@ import type { ProcessorDeps } from './deps.ts';
 import { GenerationError } from './errors.ts';
 import { userSegment } from './files.ts';
 import { insertGeneration, type GenerationRow } from './repository.ts';
+import { noteCreditsLow } from '../notifications/index.ts';
 
 export interface SubmitInput {
   userId: string;
@@ -92,6 +93,8 @@ async function hold(
       if (!input.inline) await deps.queue.sendIn(client, QUEUES.generation, { generationId: id }, { singletonKey: id });
     },
   });
+  // Advisory: a notice that fails to be written must not turn a taken submission into an error.
+  await noteCreditsLow(deps.pool, { userId: input.userId, remaining }).catch((error: unknown) => deps.log.warn({ err: error, userId: input.userId }, 'credits-low notice not written'));
   return { generation: generation!, remainingBalance: remaining };
 }
 

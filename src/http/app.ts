@@ -10,6 +10,9 @@ import { ApiError, handleError, problemResponse, validationError } from './error
 import { bodyRules, rateLimit, requestContext } from './middleware.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
+import { registerAnalyticsRoutes } from './routes/analytics.ts';
+import { registerAdminUserRoutes } from './routes/admin-users.ts';
+import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerAdminGenerationRoutes } from './routes/admin-generations.ts';
 import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
@@ -48,6 +51,9 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerAdminRoutes(app);
   registerCreditRoutes(app);
   registerAdminCreditRoutes(app);
+  registerAnalyticsRoutes(app);
+  registerAdminUserRoutes(app);
+  registerNotificationRoutes(app);
   registerAdminPoolRoutes(app);
   registerBackgroundRoutes(app);
   registerBackgroundJobRoute(app);

@@ -12,6 +12,8 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Alerts } from '../alerts/index.ts';
 import type { Jobs } from '../jobs/index.ts';
+import type { Analytics } from '../analytics/index.ts';
+import type { Notifications } from '../notifications/index.ts';
 
 /** Who is calling, as established by the authenticate middleware. */
 export type Caller =
@@ -37,6 +39,8 @@ export interface AppDependencies {
   store: ResultStore;
   alerts: Alerts;
   jobs: Jobs;
+  analytics: Analytics;
+  notifications: Notifications;
   /** Signs and checks links to files Tally serves. */
   signingSecret: string;
   /** Refuses URLs that resolve to private, loopback or link-local addresses (unless allowlisted). */

@@ -10,7 +10,8 @@ import type { Ledger } from '../ledger/index.ts';
 import { checkCreditThresholds, checkProviders } from './checks.ts';
 import type { JobDefinition, JobContext, Summary } from './runner.ts';
 import { checkSchedule } from './schedule.ts';
-import { previousDay, suggestUpgrades, summariseDay } from './usage.ts';
+import { previousDay, suggestUpgrades } from './usage.ts';
+import { summariseDay } from '../analytics/daily.ts';
 
 export type JobName = (typeof JOB_NAMES)[number];
 
@@ -75,8 +76,8 @@ const SPECS: Record<JobName, Spec> = {
   },
   'daily-usage-summary': {
     schedule: '0 1 * * *',
-    description: "Summarise yesterday's generations (requests, outcomes, credits, provider cost) into daily_usage; a rerun replaces the row",
-    run: async ({ pool }, { now }) => ({ ...(await summariseDay(pool, previousDay(now))) }),
+    description: "Summarise yesterday (requests, outcomes, credits by bucket, provider units and cost, tiers, new and active users) into daily_usage; a rerun replaces the row",
+    run: async ({ pool, ledger }, { now }) => ({ ...(await summariseDay({ pool, ledger }, previousDay(now))) }),
   },
   'monthly-credit-reset': {
     schedule: '0 0 1 * *',

@@ -1,46 +1,11 @@
-// The reporting jobs' queries: the daily usage summary (recomputed whole, so a rerun replaces it),
-// upgrade suggestions (once per user per month), and per-provider failure counts for the spike rule.
+// The reporting jobs' queries (the daily usage summary is src/analytics/daily.ts): upgrade suggestions
+// (once per user per month), and per-provider failure counts for the spike rule.
 import type { Pool, Queryable } from '../db/pool.ts';
 import { newId } from '../lib/id.ts';
 
 /** The UTC day before `now`'s, as YYYY-MM-DD: the day a 01:00 run summarises. */
 export function previousDay(now: Date): string {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - 1)).toISOString().slice(0, 10);
-}
-
-export interface DailyUsage {
-  day: string;
-  requests: number;
-  succeeded: number;
-  failed: number;
-  degraded: number;
-  creditsConsumed: number;
-  providerCostMicroUsd: number;
-}
-
-/** Summarises generations created on `day` (UTC) into daily_usage, replacing an earlier row. */
-export async function summariseDay(db: Queryable, day: string): Promise<DailyUsage> {
-  const { rows } = await db.query(
-    `with day_generations as (
-       select * from generations where created_at >= $1::date and created_at < $1::date + 1
-     ), summary as (
-       select count(*)::int as requests,
-              count(*) filter (where status = 'completed')::int as succeeded,
-              count(*) filter (where status = 'failed')::int as failed,
-              count(*) filter (where status = 'completed' and degraded)::int as degraded,
-              coalesce(sum(credits_charged) filter (where status = 'completed'), 0)::bigint as credits_consumed,
-              (select coalesce(sum(a.cost_micro_usd), 0) from generation_attempts a join day_generations g on g.id = a.generation_id)::bigint as cost
-         from day_generations
-     )
-     insert into daily_usage (day, requests, succeeded, failed, degraded, credits_consumed, provider_cost_micro_usd, computed_at)
-     select $1::date, requests, succeeded, failed, degraded, credits_consumed, cost, now() from summary
-     on conflict (day) do update set requests = excluded.requests, succeeded = excluded.succeeded, failed = excluded.failed, degraded = excluded.degraded,
-        credits_consumed = excluded.credits_consumed, provider_cost_micro_usd = excluded.provider_cost_micro_usd, computed_at = excluded.computed_at
-     returning *`,
-    [day],
-  );
-  const r = rows[0]!;
-  return { day, requests: r.requests, succeeded: r.succeeded, failed: r.failed, degraded: r.degraded, creditsConsumed: Number(r.credits_consumed), providerCostMicroUsd: Number(r.provider_cost_micro_usd) };
 }
 
 /**

@@ -9,7 +9,7 @@ import { LedgerCache } from './cache.ts';
 import { ledgerError } from './errors.ts';
 import { checkInvariants, type InvariantCheck, type InvariantReport } from './invariants.ts';
 import { validateOperation, type BatchPlan, type Outcome } from './plan.ts';
-import { lastPostedAmount, lockSpendableBalances, postedInto, spendableBalances } from './reads.ts';
+import { countOwnersWithBalance, lastPostedAmount, ownerBalances, lockSpendableBalances, postedInto, postedIntoBySourceKind, spendableBalances } from './reads.ts';
 import { applyOperations, OptimisticConflict, TRANSFER_COLUMNS, transferFromRow, type Locking, type TransferRow } from './store.ts';
 import type { Account, AccountId, Action, Balance, HistoryEntry, Operation, OperationResult, Transfer } from './types.ts';
 
@@ -222,6 +222,21 @@ export class Ledger {
   /** Posted inflow of `account` over windows of `windowsDays` days ending at `until`. */
   inflow(input: { account: AccountId; until: Date; windowsDays: number[] }): Promise<number[]> {
     return postedInto(this.pool, input);
+  }
+
+  /** Posted inflow of `account` in [from, to), by the kind of the account it came from (posted holds count when posted). */
+  inflowBySourceKind(input: { account: AccountId; from: Date; to: Date }): Promise<Map<string, number>> {
+    return postedIntoBySourceKind(this.pool, input);
+  }
+
+  /** Each owner's balance summed over its accounts of `kinds` (for lists of many users in one read). */
+  balancesOfOwners(ownerIds: string[], kinds: string[]): Promise<Map<string, number>> {
+    return ownerBalances(this.pool, ownerIds, kinds);
+  }
+
+  /** How many owners hold a positive balance in an account of one of `kinds`. */
+  ownersWithBalance(kinds: string[]): Promise<number> {
+    return countOwnersWithBalance(this.pool, kinds);
   }
 
   async accountsOwnedBy(ownerId: string): Promise<Balance[]> {

@@ -1,6 +1,7 @@
 // Reads other domains need from the ledger's tables, so that no code outside src/ledger writes SQL
 // against them: balances of many accounts at once (optionally locked inside the caller's transaction),
-// the newest posted amount between two accounts, and what flowed into an account over a window.
+// the newest posted amount between two accounts, what flowed into an account over a window (in all, or
+// by the kind of account it came from), and how many owners hold a balance.
 import type { Client, Queryable } from '../db/pool.ts';
 import type { AccountId } from './types.ts';
 
@@ -47,4 +48,36 @@ export async function postedInto(db: Queryable, input: { account: AccountId; unt
     [input.account, input.until, input.windowsDays],
   );
   return input.windowsDays.map((days) => rows.find((row) => row.days === days)?.amount ?? 0);
+}
+
+/**
+ * What posted transfers moved into `account` between `from` (inclusive) and `to` (exclusive), summed in
+ * SQL by the kind of the account they came from (e.g. the bucket credits were spent from). A hold counts
+ * when it was posted (its resolved_at), for the amount posted.
+ */
+export async function postedIntoBySourceKind(db: Queryable, input: { account: AccountId; from: Date; to: Date }): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ kind: string; amount: number }>(
+    `select a.kind, sum(t.posted_amount)::bigint as amount
+       from ledger_transfers t join ledger_accounts a on a.id = t.debit_account_id
+      where t.credit_account_id = $1 and t.state = 'posted' and coalesce(t.resolved_at, t.created_at) >= $2 and coalesce(t.resolved_at, t.created_at) < $3
+      group by a.kind`,
+    [input.account, input.from, input.to],
+  );
+  return new Map(rows.map((row) => [row.kind, Number(row.amount)]));
+}
+
+/** How many owners have at least one account of one of `kinds` with a positive spendable balance. */
+export async function countOwnersWithBalance(db: Queryable, kinds: string[]): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`select count(distinct owner_id)::int as n from ledger_accounts where kind = any($1) and balance > 0 and owner_id is not null`, [kinds]);
+  return rows[0]!.n;
+}
+
+
+/** Each of `ownerIds`' summed balance over its accounts of `kinds` (owners with none are absent). */
+export async function ownerBalances(db: Queryable, ownerIds: string[], kinds: string[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ owner_id: string; balance: string }>(
+    'select owner_id, sum(balance)::bigint as balance from ledger_accounts where owner_id = any($1) and kind = any($2) group by owner_id',
+    [ownerIds, kinds],
+  );
+  return new Map(rows.map((row) => [row.owner_id, Number(row.balance)]));
 }

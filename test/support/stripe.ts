@@ -3,7 +3,7 @@
 import Stripe from 'stripe';
 import { afterAll } from 'vitest';
 import { startFakeStripe, type FakeStripe } from '../fakes/stripe.ts';
-import { createTestApp, type TestApp } from './http.ts';
+import { createTestApp, type TestApp, type TestAppOptions } from './http.ts';
 
 export const WEBHOOK_SECRET = 'whsec_test_0123456789abcdef';
 const signer = new Stripe('sk_test_signer');
@@ -19,7 +19,7 @@ export interface StripeTestApp {
   purchase(id: string): Promise<Record<string, any>>;
 }
 
-export async function createStripeTestApp(env: Record<string, string> = {}): Promise<StripeTestApp> {
+export async function createStripeTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<StripeTestApp> {
   const stripe = await startFakeStripe();
   afterAll(() => stripe.close());
   const t = await createTestApp({
@@ -29,7 +29,7 @@ export async function createStripeTestApp(env: Record<string, string> = {}): Pro
     STRIPE_PRICE_TIERS: 'price_plus=plus,price_pro=pro',
     TALLY_PUBLIC_URL: 'https://tally.example',
     ...env,
-  });
+  }, {}, undefined, options);
   const url = new URL(stripe.url);
   const client = new Stripe('sk_test_operator', { host: url.hostname, port: url.port, protocol: 'http', telemetry: false });
   return {

@@ -42,15 +42,16 @@ const creditStats = createRoute({
     200: json(
       z.object({
         platformCreditsRemaining: z.number().int(),
-        dailyUsage: z.number().int(),
-        activeUsers: z.number().int(),
-        monthlyCost: z.string().openapi({ description: 'USD, exact decimal' }),
+        dailyUsage: z.number().int().openapi({ description: 'Credits users spent today (UTC)' }),
+        activeUsers: z.number().int().openapi({ description: 'Users with credits remaining' }),
+        monthlyCost: z.number().openapi({ description: 'What providers cost this month (UTC), in USD (exact in monthlyCostMicroUsd)' }),
+        monthlyCostMicroUsd: z.number().int(),
         providers: z.array(
           z.object({
             name: z.string(),
             isHealthy: z.boolean(),
             costPerRequest: z.string().openapi({ description: 'USD per user credit of work, exact decimal' }),
-            successRate: z.number().nullable(),
+            successRate: z.number().nullable().openapi({ description: 'Percent (0–100) over 24 h; null without attempts' }),
             creditsRemaining: z.number().int(),
             reserved: z.number().int(),
             sellableUserCredits: z.number().int(),
@@ -114,31 +115,7 @@ const burn = createRoute({
 });
 
 export function registerAdminCreditRoutes(app: OpenAPIHono<AppEnv>) {
-  app.openapi(creditStats, async (c) => {
-    const { credits, pool, generations } = c.get('deps');
-    const [capacity, stats] = await Promise.all([credits.capacity(), generations.stats()]);
-    const primary = capacity.pools.find((p) => p.provider === capacity.primaryProvider)!;
-    const users = await pool.query<{ count: number }>('select count(*)::bigint as count from credit_users');
-    const healthOf = (pool: string) => stats.providers.find((h) => h.provider === generations.providerOfPool(pool));
-    return c.json(
-      {
-        platformCreditsRemaining: primary.available,
-        dailyUsage: stats.last24h,
-        activeUsers: users.rows[0]!.count,
-        monthlyCost: microUsdToDecimal(stats.monthCostMicroUsd),
-        providers: capacity.pools.map((p) => ({
-          name: p.provider,
-          isHealthy: healthOf(p.provider)?.isHealthy ?? true,
-          costPerRequest: microUsdToDecimal(p.unitCostMicroUsd * p.ratio),
-          successRate: healthOf(p.provider)?.successRate ?? null,
-          creditsRemaining: p.available,
-          reserved: p.reserved,
-          sellableUserCredits: p.sellableUserCredits,
-        })),
-      },
-      200,
-    );
-  });
+  app.openapi(creditStats, async (c) => c.json(await c.get('deps').analytics.creditStats(), 200));
 
   app.openapi(compatRefill, async (c) => c.json(await c.get('deps').credits.refill(c.req.valid('json')), 200));
   app.openapi(v1Refill, async (c) => c.json(await c.get('deps').credits.refill({ ...c.req.valid('json'), provider: c.req.valid('param').provider }), 200));
@@ -146,11 +123,3 @@ export function registerAdminCreditRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(burn, async (c) => c.json({ pools: await c.get('deps').credits.burnRates() }, 200));
 }
 
-
-
-/** Exact decimal USD from integer micro-USD: no float ever touches money. */
-export function microUsdToDecimal(microUsd: number): string {
-  const sign = microUsd < 0 ? '-' : '';
-  const abs = Math.abs(microUsd);
-  return `${sign}${Math.floor(abs / 1_000_000)}.${String(abs % 1_000_000).padStart(6, '0')}`;
-}

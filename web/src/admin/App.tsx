@@ -33,6 +33,7 @@ function Dashboard({ clients, signOut }: { clients: ReturnType<typeof createApi>
   const alerts = useLoaded(() => unwrap(api.GET('/v1/admin/alerts')), [], REFRESH_MS);
   const refills = useLoaded(() => unwrap(api.GET('/v1/admin/refill-requests', { params: { query: { status: 'open' } } })), [], REFRESH_MS);
   const burn = useLoaded(() => unwrap(api.GET('/v1/admin/pools/burn-rate')), [], REFRESH_MS);
+  const margin = useLoaded(() => unwrap(api.GET('/v1/admin/analytics/margin')), [], REFRESH_MS);
   const capabilities = useLoaded(loadCapabilities, []);
   const has = (route: string) => capabilities.data?.has(route);
   const refreshAll = useCallback(async () => {
@@ -70,10 +71,10 @@ function Dashboard({ clients, signOut }: { clients: ReturnType<typeof createApi>
             {unauthorized.error!.detail} <button onClick={signOut}>Sign in again</button>
           </Notice>
         )}
-        <Overview stats={stats} pools={pools} />
+        <Overview stats={stats} pools={pools} margin={margin} />
         <Pools api={api} pools={pools} refills={refills} burn={burn} onChanged={refreshAll} />
         <Suspense fallback={<section className="card chart" id="usage"><Loading label="Loading charts" /></section>}>
-          <Usage api={api} pools={pools.data} providers={providers.data?.providers} />
+          <Usage api={api} />
         </Suspense>
         <Providers api={api} providers={providers} onChanged={() => void providers.refresh()} />
         <Alerts clients={clients} alerts={alerts} canAck={has('POST /v1/admin/alerts/{id}/ack')} />

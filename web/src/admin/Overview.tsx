@@ -1,22 +1,31 @@
-// The numbers an operator looks at first. Margin needs revenue per sale, which comes with the
-// analytics routes; until the server has them the card says so instead of guessing.
+// The numbers an operator looks at first, margin included (revenue net of refunds against provider
+// cost over the last 12 months, from /v1/admin/analytics/margin; integers until displayed).
 import type { Schemas } from '../api/client';
-import { formatCount, formatUsdDecimal } from '../shared/format';
+import { formatCount, formatMicroUsd } from '../shared/format';
 import { ProblemNotice, type Loaded } from '../shared/ui';
 
-type Stats = { platformCreditsRemaining: number; dailyUsage: number; activeUsers: number; monthlyCost: string };
+type Stats = { platformCreditsRemaining: number; dailyUsage: number; activeUsers: number; monthlyCost: number; monthlyCostMicroUsd?: number };
 type Pools = { primaryProvider: string; pools: Schemas['PoolState'][] };
+type Margin = Schemas['Margin'];
 
-export function Overview({ stats, pools }: { stats: Loaded<Stats>; pools: Loaded<Pools> }) {
+export function Overview({ stats, pools, margin }: { stats: Loaded<Stats>; pools: Loaded<Pools>; margin: Loaded<Margin> }) {
+  const m = margin.data?.totals;
   const s = stats.data;
   const primary = pools.data?.pools.find((p) => p.provider === pools.data?.primaryProvider);
   const cards: { label: string; value: string; note: string; id: string }[] = [
     { id: 'remaining', label: 'Credits remaining', value: s ? formatCount(s.platformCreditsRemaining) : '—', note: `${pools.data?.primaryProvider ?? 'primary'} pool units available` },
     { id: 'sellable', label: 'Sellable user credits', value: primary ? formatCount(primary.sellableUserCredits) : '—', note: 'what packages may still sell' },
-    { id: 'today', label: 'Consumed in 24 h', value: s ? formatCount(s.dailyUsage) : '—', note: 'generations ended in the last 24 hours' },
-    { id: 'users', label: 'Users with credits', value: s ? formatCount(s.activeUsers) : '—', note: 'users the ledger knows' },
-    { id: 'cost', label: 'Provider cost this month', value: s ? formatUsdDecimal(s.monthlyCost) : '—', note: 'what the providers charged us' },
-    { id: 'margin', label: 'Margin', value: 'n/a', note: 'needs the analytics routes (not on this server yet)' },
+    { id: 'today', label: 'Credits consumed today', value: s ? formatCount(s.dailyUsage) : '—', note: 'spent from users’ buckets since 00:00 UTC' },
+    { id: 'users', label: 'Users with credits', value: s ? formatCount(s.activeUsers) : '—', note: 'users with credits remaining' },
+    { id: 'cost', label: 'Provider cost this month', value: s ? formatMicroUsd(s.monthlyCostMicroUsd ?? Math.round(s.monthlyCost * 1_000_000)) : '—', note: 'what the providers charged us' },
+    {
+      id: 'margin',
+      label: 'Margin (12 months)',
+      value: m ? formatMicroUsd(m.marginMicroUsd) : margin.error ? 'n/a' : '—',
+      note: m
+        ? `revenue ${formatMicroUsd(m.revenueMicroUsd)} − provider cost ${formatMicroUsd(m.costMicroUsd)}${m.marginPerCreditMicroUsd === null ? '' : `; ${formatMicroUsd(m.marginPerCreditMicroUsd)} per credit`}`
+        : 'revenue net of refunds against provider cost',
+    },
   ];
   return (
     <section id="overview" aria-labelledby="overview-title">

@@ -1,23 +1,21 @@
-// Usage over 7, 30 or 90 days, drawn with uPlot (loaded only by the dashboard, as its own chunk).
-// The server has no analytics routes yet, so the trend is read from what exists: the ledger transfers
-// into the primary pool's `consumed` account, summed per day (provider units the platform used). The
-// per-provider success rates come from the provider view. When the analytics routes land (requests by
-// outcome, credits, cost per day), they replace the ledger read here; the window switch stays.
+// Usage over 7, 30 or 90 days, drawn with uPlot (loaded only by the dashboard, as its own chunk), from
+// the daily summaries (GET /api/admin/usage-data: requests by outcome, credits consumed, provider cost,
+// per-provider attempts). The success rate per provider is summed over the window chosen.
 import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { unwrap, type Api, type Schemas } from '../api/client';
-import { formatCount, formatPercent } from '../shared/format';
+import { formatCount, formatMicroUsd, formatPercent } from '../shared/format';
 import { Loading, ProblemNotice, useLoaded } from '../shared/ui';
 
 const WINDOWS = [7, 30, 90] as const;
 const DAY = 86_400_000;
-const MAX_PAGES = 20;
+type Day = Schemas['DailyUsage'];
 
-export default function Usage({ api, pools, providers }: { api: Api['api']; pools: { primaryProvider: string } | undefined; providers: Schemas['ProviderHealth'][] | undefined }) {
+export default function Usage({ api }: { api: Api['api'] }) {
   const [days, setDays] = useState<(typeof WINDOWS)[number]>(7);
-  const accountId = pools ? `pool:${pools.primaryProvider}:consumed` : undefined;
-  const series = useLoaded(async () => (accountId ? consumedPerDay(api, accountId, days) : undefined), [accountId, days], 30_000);
+  const usage = useLoaded(async () => unwrap(api.GET('/api/admin/usage-data', { params: { query: { days } } })) as Promise<Day[]>, [days], 30_000);
+  const totals = usage.data ? summarise(usage.data) : undefined;
   return (
     <section className="card" id="usage" aria-labelledby="usage-title">
       <div className="row" style={{ justifyContent: 'space-between' }}>
@@ -30,74 +28,56 @@ export default function Usage({ api, pools, providers }: { api: Api['api']; pool
           ))}
         </div>
       </div>
-      <h3 style={{ marginTop: '.5rem' }}>{pools ? `${pools.primaryProvider} units consumed per day` : 'Units consumed per day'}</h3>
-      <ProblemNotice problem={series.error} what="Loading usage" />
+      <h3 style={{ marginTop: '.5rem' }}>Requests per day by outcome</h3>
+      <ProblemNotice problem={usage.error} what="Loading usage" />
       <div className="chart" style={{ height: 260 }}>
-        {series.data ? <Chart data={series.data} /> : !series.error && <Loading label="Loading usage" />}
+        {usage.data ? <Chart data={usage.data} /> : !usage.error && <Loading label="Loading usage" />}
       </div>
-      {series.data && (
-        <p className="small muted">
-          {formatCount(series.data.total)} units in {days} days{series.data.truncated ? ' (the oldest days are cut: more transfers than one view reads)' : ''}. Requests by outcome and cost per day
-          come with the analytics routes.
+      {totals && (
+        <p className="small muted" data-testid="usage-totals">
+          In {days} days: {formatCount(totals.requests)} requests ({formatCount(totals.succeeded)} succeeded, {formatCount(totals.failed)} failed, {formatCount(totals.degraded)} degraded),{' '}
+          {formatCount(totals.credits)} credits consumed, provider cost {formatMicroUsd(totals.costMicroUsd)}.
         </p>
       )}
-      <h3>Success rate per provider (24 h)</h3>
+      <h3>Success rate per provider ({days} days)</h3>
       <div className="bars">
-        {(providers ?? []).filter((p) => p.attempts24h > 0 || p.configured).map((p) => (
+        {totals?.providers.map((p) => (
           <div className="bar-row" key={p.provider}>
             <span>{p.provider}</span>
-            <div className="track" role="img" aria-label={`${p.provider}: ${formatPercent(p.successRate)}`}>
-              <div className="fill" style={{ width: `${Math.round((p.successRate ?? 0) * 100)}%` }} />
+            <div className="track" role="img" aria-label={`${p.provider}: ${formatPercent(p.rate)}`}>
+              <div className="fill" style={{ width: `${Math.round((p.rate ?? 0) * 100)}%` }} />
             </div>
-            <span className="num small">{formatPercent(p.successRate)}</span>
+            <span className="num small">{formatPercent(p.rate)}</span>
           </div>
         ))}
-        {providers && providers.every((p) => p.attempts24h === 0 && !p.configured) && <p className="empty">No provider attempts in 24 hours.</p>}
+        {totals && totals.providers.length === 0 && <p className="empty">No provider attempts in {days} days.</p>}
       </div>
     </section>
   );
 }
 
-interface Series {
-  days: number[];
-  units: number[];
-  total: number;
-  truncated: boolean;
+function summarise(days: Day[]) {
+  const providers = new Map<string, { attempts: number; succeeded: number }>();
+  for (const day of days)
+    for (const p of day.providers) {
+      const sum = providers.get(p.provider) ?? { attempts: 0, succeeded: 0 };
+      sum.attempts += p.attempts;
+      sum.succeeded += p.succeeded;
+      providers.set(p.provider, sum);
+    }
+  const total = (key: 'requests' | 'succeeded' | 'failed' | 'degraded' | 'creditsConsumed' | 'costMicroUsd') => days.reduce((s, d) => s + d[key], 0);
+  return {
+    requests: total('requests'),
+    succeeded: total('succeeded'),
+    failed: total('failed'),
+    degraded: total('degraded'),
+    credits: total('creditsConsumed'),
+    costMicroUsd: total('costMicroUsd'),
+    providers: [...providers].sort(([a], [b]) => a.localeCompare(b)).map(([provider, p]) => ({ provider, rate: p.attempts === 0 ? null : p.succeeded / p.attempts })),
+  };
 }
 
-async function consumedPerDay(api: Api['api'], accountId: string, days: number): Promise<Series> {
-  const today = Math.floor(Date.now() / DAY) * DAY;
-  const since = today - (days - 1) * DAY;
-  const buckets = new Map<number, number>();
-  for (let d = since; d <= today; d += DAY) buckets.set(d, 0);
-  let cursor: string | undefined;
-  let truncated = false;
-  for (let page = 0; ; page++) {
-    let answer;
-    try {
-      answer = await unwrap(api.GET('/v1/admin/accounts/{accountId}/transfers', { params: { path: { accountId }, query: { limit: 500, cursor } } }));
-    } catch (error) {
-      if ((error as { status?: number }).status === 404) break; // the account opens with the first use
-      throw error;
-    }
-    let older = false;
-    for (const entry of answer.entries) {
-      const day = Math.floor(Date.parse(entry.transfer.createdAt) / DAY) * DAY;
-      if (day < since) older = true;
-      else if (entry.transfer.state === 'posted') buckets.set(day, (buckets.get(day) ?? 0) + entry.effect);
-    }
-    if (older || !answer.cursor) break;
-    if (page + 1 >= MAX_PAGES) {
-      truncated = true;
-      break;
-    }
-    cursor = answer.cursor;
-  }
-  const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
-  return { days: sorted.map(([d]) => d / 1000), units: sorted.map(([, u]) => u), total: sorted.reduce((s, [, u]) => s + u, 0), truncated };
-}
-
-function Chart({ data }: { data: Series }) {
+function Chart({ data }: { data: Day[] }) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const el = box.current;
@@ -112,10 +92,22 @@ function Chart({ data }: { data: Series }) {
           { stroke: '#4d5560', space: 48, incrs: [DAY / 1000, (7 * DAY) / 1000], values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' })) },
           { stroke: '#4d5560', size: 56 },
         ],
-        legend: { show: false },
-        series: [{}, { label: 'Units consumed', stroke: '#1f5fbf', fill: 'rgba(31,95,191,0.25)', width: 2, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } }],
+        legend: { show: true },
+        series: [
+          {},
+          { label: 'Succeeded', stroke: '#1f7a3f', width: 2, points: { show: false } },
+          { label: 'Failed', stroke: '#b3261e', width: 2, points: { show: false } },
+          { label: 'Degraded', stroke: '#8a6d00', width: 2, dash: [4, 4], points: { show: false } },
+          { label: 'Credits consumed', stroke: '#1f5fbf', fill: 'rgba(31,95,191,0.15)', width: 1, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } },
+        ],
       },
-      [data.days, data.units],
+      [
+        data.map((d) => Date.parse(`${d.date}T00:00:00Z`) / 1000),
+        data.map((d) => d.succeeded - d.degraded),
+        data.map((d) => d.failed),
+        data.map((d) => d.degraded),
+        data.map((d) => d.creditsConsumed),
+      ],
       el,
     );
     const resize = new ResizeObserver(() => plot.setSize({ width: Math.max(200, el.clientWidth), height: 240 }));
@@ -125,5 +117,5 @@ function Chart({ data }: { data: Series }) {
       plot.destroy();
     };
   }, [data]);
-  return <div ref={box} role="img" aria-label={`Bar chart: ${data.units.join(', ')} units per day`} />;
+  return <div ref={box} role="img" aria-label={`Chart: requests per day ${data.map((d) => d.requests).join(', ')}; credits consumed ${data.map((d) => d.creditsConsumed).join(', ')}`} />;
 }

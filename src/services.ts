@@ -20,6 +20,7 @@ import type { ProviderAdapter, ProviderName } from './providers/types.ts';
 import { Queue } from './queue/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { Jobs } from './jobs/index.ts';
+import { Controls } from './controls/index.ts';
 import { createResultStore, type ResultStore } from './storage/index.ts';
 
 export interface Services {
@@ -32,6 +33,7 @@ export interface Services {
   adapters: ReadonlyMap<ProviderName, ProviderAdapter>;
   alerts: Alerts;
   jobs: Jobs;
+  controls: Controls;
   signingSecret: string;
   checkPublicUrl(url: string): Promise<void>;
   /** Starts what a role needs: the queue always, the worker loop for the worker role. */
@@ -55,7 +57,8 @@ export function createServices(options: ServiceOptions): Services {
   const ledger = new Ledger(pool, { ...config.ledger, log });
   const adapters = createAdapters(config.providers);
   const credits = new Credits({ pool, ledger, config: config.credits, balances: options.balances ?? balancesFrom(config, adapters) });
-  const payments = new Payments({ pool, ledger, credits, config, log });
+  const controls = new Controls({ pool, credits, config: config.credits, log: log.child({ component: 'controls' }) });
+  const payments = new Payments({ pool, ledger, credits, config, log, gate: controls });
   const queue = new Queue(pool, { supervise: true, onError: (error) => log.warn({ err: error }, 'queue maintenance error') });
   const signingSecret = config.storage.signingSecret ?? rememberedSecret(config.dataDir, log);
   const store = createResultStore({
@@ -74,6 +77,7 @@ export function createServices(options: ServiceOptions): Services {
     store,
     adapters,
     signingSecret,
+    controls,
     fetchUrl: (url, limits) => safeFetch(url, { ...guarded, maxBytes: limits.maxBytes, accept: 'image/*' }),
     postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
   });
@@ -89,6 +93,7 @@ export function createServices(options: ServiceOptions): Services {
     adapters,
     alerts,
     jobs,
+    controls,
     signingSecret,
     checkPublicUrl: (url) => checkPublicUrl(url, { allowlist, lookup: options.lookup }),
     async start(roles) {
@@ -119,6 +124,7 @@ export function httpDependencies(services: Services, input: { config: Config; po
     store: services.store,
     alerts: services.alerts,
     jobs: services.jobs,
+    controls: services.controls,
     signingSecret: services.signingSecret,
     checkPublicUrl: services.checkPublicUrl,
     verifyUserToken: createUserTokenVerifier(input.config.auth),

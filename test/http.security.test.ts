@@ -85,6 +85,11 @@ const routeCases: Record<string, RouteCase> = {
   'GET /v1/admin/purchases': { access: 'admin', path: '/v1/admin/purchases?status=paid' },
   'POST /v1/billing/subscriptions/checkout': { access: 'user', path: '/v1/billing/subscriptions/checkout', body: { tier: 'plus' } },
   'POST /v1/billing/portal': { access: 'user', path: '/v1/billing/portal' },
+  // Emergency controls (test/controls.test.ts): a provider pause only reroutes, so the suite's other routes stay open.
+  'GET /v1/status': { access: 'public', path: '/v1/status' },
+  'POST /v1/admin/pauses': { access: 'admin', path: '/v1/admin/pauses', body: { scope: 'generations', provider: 'gemini', reason: 'security suite' } },
+  'GET /v1/admin/pauses': { access: 'admin', path: '/v1/admin/pauses' },
+  'DELETE /v1/admin/pauses/:id': { access: 'admin', path: '/v1/admin/pauses/pause_missing' },
 };
 
 let t: TestApp;
@@ -100,6 +105,8 @@ beforeAll(async () => {
     { remainingUnits: async () => 0 },
   );
   alice = await t.userToken('alice');
+  // A pool that can back a package: an empty one pauses purchases by themselves (503, src/controls).
+  await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'security suite' });
   for (const user of ['alice', 'bob']) {
     await t.ledger.openAccount({ id: `user:${user}:purchased`, asset: 'credits', kind: 'user-purchased', ownerId: user, neverNegative: true });
   }

@@ -48,6 +48,8 @@ export interface GenerationsOptions {
   postJson(url: string, body: string, headers: Record<string, string>): Promise<number>;
   /** Secret for callback tokens. */
   signingSecret: string;
+  /** The emergency controls (src/controls): paused generations are refused; paused providers are skipped. */
+  controls?: { assertGenerationsOpen(): Promise<void>; pausedProviders(): Promise<ReadonlySet<string>> };
 }
 
 export class Generations {
@@ -60,7 +62,7 @@ export class Generations {
     const { config } = options;
     const notifier = new Notifier(options.pool, options.log);
     const aiConfigured = options.adapters.size > 0 && !config.providers.mockInference;
-    this.router = new ProviderRouter({ pool: options.pool, config, credits: options.credits, configured: new Set(options.adapters.keys()) });
+    this.router = new ProviderRouter({ pool: options.pool, config, credits: options.credits, configured: new Set(options.adapters.keys()), paused: options.controls && (() => options.controls!.pausedProviders()) });
     this.deps = {
       pool: options.pool,
       config,
@@ -74,6 +76,7 @@ export class Generations {
       fetchUrl: options.fetchUrl,
       callbackUrl: (provider, attemptId) => callbackUrl({ publicUrl: config.publicUrl, secret: options.signingSecret, provider, attemptId }),
       localOnly: !aiConfigured,
+      gate: options.controls,
     };
   }
 

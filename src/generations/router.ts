@@ -56,6 +56,8 @@ export class ProviderRouter {
       credits: Credits;
       /** The providers that have a key configured (and so an adapter). */
       configured: ReadonlySet<ProviderName>;
+      /** Providers an operator paused (src/controls): skipped like one cooling down. */
+      paused?: () => Promise<ReadonlySet<string>>;
     },
   ) {}
 
@@ -109,6 +111,7 @@ export class ProviderRouter {
 
   /** Decides whether this candidate may take the work now; a yes counts against its rate limit. */
   async admit(candidate: RouteCandidate): Promise<Admission> {
+    if ((await this.deps.paused?.())?.has(candidate.provider)) return { admitted: false, reason: `${candidate.provider} is paused by an operator` };
     let setting = (await this.settings()).get(candidate.provider);
     // A closed circuit may be trusted from the short cache; an open one is read afresh (it may be over).
     if (setting?.cooldown_until) setting = (await this.settings({ fresh: true })).get(candidate.provider);

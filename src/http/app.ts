@@ -15,6 +15,7 @@ import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerAdminOpsRoutes, registerBackgroundJobRoute } from './routes/admin-ops.ts';
 import { registerBackgroundRoutes } from './routes/background.ts';
+import { registerControlRoutes } from './routes/controls.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
 import { registerFileRoutes } from './routes/files.ts';
 import { registerGenerationRoutes } from './routes/generations.ts';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerWebhookRoutes(app);
   registerPaymentRoutes(app);
   registerFileRoutes(app);
+  registerControlRoutes(app);
 
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
   app.doc31('/openapi.json', {

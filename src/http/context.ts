@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Alerts } from '../alerts/index.ts';
 import type { Jobs } from '../jobs/index.ts';
+import type { Controls } from '../controls/index.ts';
 
 /** Who is calling, as established by the authenticate middleware. */
 export type Caller =
@@ -33,6 +34,7 @@ export interface AppDependencies {
   store: ResultStore;
   alerts: Alerts;
   jobs: Jobs;
+  controls: Controls;
   /** Signs and checks links to files Tally serves. */
   signingSecret: string;
   /** Refuses URLs that resolve to private, loopback or link-local addresses (unless allowlisted). */

@@ -1,0 +1,28 @@
+-- Emergency controls (src/controls/README.md): operators pause purchases or new generations, platform-wide
+-- or for one provider. A pause is active while resumed_at is null; rows are never deleted, so the table is
+-- also the history. Every pause and resume is an audit row in control_audit (who, when, why).
+create table control_pauses (
+  id text primary key,
+  scope text not null check (scope in ('purchases', 'generations')),
+  provider text,
+  message text not null,
+  reason text not null,
+  created_by text not null,
+  created_at timestamptz not null default now(),
+  resumed_by text,
+  resumed_at timestamptz,
+  resume_reason text
+);
+create index control_pauses_active on control_pauses (scope) where resumed_at is null;
+create index control_pauses_recent on control_pauses (created_at desc);
+
+create table control_audit (
+  id text primary key,
+  action text not null,
+  subject text not null,
+  actor text not null,
+  reason text,
+  data jsonb not null default '{}',
+  at timestamptz not null default now()
+);
+create index control_audit_at on control_audit (at desc);

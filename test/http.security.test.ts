@@ -1,9 +1,10 @@
 // The shared security suite: every route of the app, every kind of wrong caller. The suite lists the
 // app's own routes, so a route added without a row here fails the first test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
 import type { Access } from '../src/http/access.ts';
 import { startFakeStripe } from './fakes/stripe.ts';
-import { createTestApp, listRoutes, JOB_TOKEN, METRICS_TOKEN, type TestApp } from './support/http.ts';
+import { AUDIENCE, createTestApp, JWT_SECRET, listRoutes, JOB_TOKEN, METRICS_TOKEN, type TestApp } from './support/http.ts';
 
 interface RouteCase {
   access: Access;
@@ -100,7 +101,7 @@ beforeAll(async () => {
   const stripe = await startFakeStripe();
   afterAll(() => stripe.close());
   t = await createTestApp(
-    { STRIPE_SECRET_KEY: 'sk_test_security', STRIPE_WEBHOOK_SECRET: 'whsec_security', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' },
+    { TALLY_ADMIN_USER_IDS: 'root-user', STRIPE_SECRET_KEY: 'sk_test_security', STRIPE_WEBHOOK_SECRET: 'whsec_security', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' },
     {},
     { remainingUnits: async () => 0 },
   );
@@ -111,6 +112,10 @@ beforeAll(async () => {
     await t.ledger.openAccount({ id: `user:${user}:purchased`, asset: 'credits', kind: 'user-purchased', ownerId: user, neverNegative: true });
   }
 });
+
+/** A user token with extra claims, as a host app's auth (Supabase) issues it. */
+const claimToken = (sub: string, claims: Record<string, unknown>, secret = JWT_SECRET) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
 
 async function expectProblem(response: Response, status: number) {
   expect(response.status).toBe(status);
@@ -158,6 +163,21 @@ describe.each(Object.entries(routeCases).filter(([, c]) => c.access !== 'public'
   if (c.access !== 'user') {
     it('as an end user: 403', async () => {
       await expectProblem(await send(c, alice), 403);
+    });
+  }
+  if (c.access === 'admin') {
+    it('a user token with the admin claim (app_metadata.role) or listed in TALLY_ADMIN_USER_IDS gets through', async () => {
+      for (const token of [await claimToken('host-admin', { app_metadata: { role: 'admin' } }), await claimToken('root-user', {})]) {
+        const response = await send(c, token);
+        expect(response.status, await response.clone().text()).toBeLessThan(500);
+        expect([401, 403]).not.toContain(response.status);
+      }
+    });
+    it('the admin claim under a wrong signature: 401; in user_metadata, or in the session cookie: 403', async () => {
+      await expectProblem(await send(c, await claimToken('host-admin', { app_metadata: { role: 'admin' } }, 'a-forger-secret-that-is-long-enough-42')), 401);
+      await expectProblem(await send(c, await claimToken('host-admin', { user_metadata: { role: 'admin' }, role: 'admin' })), 403);
+      const cookie = `lr_session=${await claimToken('host-admin', { app_metadata: { role: 'admin' } })}`;
+      await expectProblem(await t.request(methodOf(c), c.path, { body: c.body, headers: { cookie } }), 403);
     });
   }
   if (c.access === 'admin' || c.access === 'job' || c.access === 'metrics') {

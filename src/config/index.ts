@@ -43,6 +43,16 @@ const baseSchema = z.object({
       backgroundJobToken: secret(16).optional(),
       /** Bearer token for GET /metrics (an admin API key works too). */
       metricsToken: secret(16).optional(),
+      /**
+       * A user token whose claim at this dotted path equals the value is an admin (`path=value`; Supabase
+       * keeps roles in app_metadata, which only the service role can write). Empty turns it off.
+       */
+      adminClaim: z
+        .string()
+        .regex(/^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*=.+)?$/, 'must be claim.path=value, e.g. app_metadata.role=admin')
+        .default('app_metadata.role=admin'),
+      /** User ids (token subjects) that are admins whatever their claims. */
+      adminUserIds: list.default([]),
     })
     .prefault({}),
   database: z
@@ -230,6 +240,8 @@ export const envVariables: Record<string, string> = {
   JWT_AUDIENCE: 'auth.audience',
   TALLY_SESSION_COOKIE: 'auth.sessionCookie',
   TALLY_ADMIN_API_KEY: 'auth.adminApiKey',
+  TALLY_ADMIN_CLAIM: 'auth.adminClaim',
+  TALLY_ADMIN_USER_IDS: 'auth.adminUserIds',
   BACKGROUND_JOB_TOKEN: 'auth.backgroundJobToken',
   TALLY_METRICS_TOKEN: 'auth.metricsToken',
   LOG_LEVEL: 'log.level',

@@ -16,7 +16,7 @@ import type { Controls } from '../controls/index.ts';
 /** Who is calling, as established by the authenticate middleware. */
 export type Caller =
   | { kind: 'anonymous' }
-  | { kind: 'user'; userId: string }
+  | { kind: 'user'; userId: string; /** The token's claim (or TALLY_ADMIN_USER_IDS) makes this user an admin. */ admin?: boolean }
   | { kind: 'api-key'; keyId: string; role: ApiKeyRole }
   | { kind: 'job' }
   | { kind: 'metrics' };

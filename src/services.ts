@@ -15,12 +15,12 @@ import { Ledger } from './ledger/index.ts';
 import { Payments } from './payments/index.ts';
 import type { Logger } from './log.ts';
 import { checkPublicUrl, parseAllowlist, safeFetch, type HostLookup } from './net/safe-fetch.ts';
-import { createAdapters } from './providers/registry.ts';
 import type { ProviderAdapter, ProviderName } from './providers/types.ts';
 import { Queue } from './queue/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { Jobs } from './jobs/index.ts';
 import { Controls } from './controls/index.ts';
+import { ProviderCredentials } from './credentials/index.ts';
 import { createResultStore, type ResultStore } from './storage/index.ts';
 
 export interface Services {
@@ -34,6 +34,7 @@ export interface Services {
   alerts: Alerts;
   jobs: Jobs;
   controls: Controls;
+  providerCredentials: ProviderCredentials;
   signingSecret: string;
   checkPublicUrl(url: string): Promise<void>;
   /** Starts what a role needs: the queue always, the worker loop for the worker role. */
@@ -55,7 +56,9 @@ export interface ServiceOptions {
 export function createServices(options: ServiceOptions): Services {
   const { config, pool, log } = options;
   const ledger = new Ledger(pool, { ...config.ledger, log });
-  const adapters = createAdapters(config.providers);
+  // The adapters' Map is live: refilled in place when an admin stores provider credentials (src/credentials).
+  const providerCredentials = new ProviderCredentials({ pool, config, log: log.child({ component: 'credentials' }) });
+  const adapters = providerCredentials.adapters;
   const credits = new Credits({ pool, ledger, config: config.credits, balances: options.balances ?? balancesFrom(config, adapters) });
   const controls = new Controls({ pool, credits, config: config.credits, log: log.child({ component: 'controls' }) });
   const payments = new Payments({ pool, ledger, credits, config, log, gate: controls });
@@ -78,6 +81,7 @@ export function createServices(options: ServiceOptions): Services {
     adapters,
     signingSecret,
     controls,
+    refreshAdapters: () => providerCredentials.refresh(),
     fetchUrl: (url, limits) => safeFetch(url, { ...guarded, maxBytes: limits.maxBytes, accept: 'image/*' }),
     postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
   });
@@ -94,10 +98,12 @@ export function createServices(options: ServiceOptions): Services {
     alerts,
     jobs,
     controls,
+    providerCredentials,
     signingSecret,
     checkPublicUrl: (url) => checkPublicUrl(url, { allowlist, lookup: options.lookup }),
     async start(roles) {
       await queue.start();
+      await providerCredentials.refresh();
       await generations.init();
       if (roles.worker) await generations.startWorker();
     },
@@ -125,6 +131,7 @@ export function httpDependencies(services: Services, input: { config: Config; po
     alerts: services.alerts,
     jobs: services.jobs,
     controls: services.controls,
+    providerCredentials: services.providerCredentials,
     signingSecret: services.signingSecret,
     checkPublicUrl: services.checkPublicUrl,
     verifyUserToken: createUserTokenVerifier(input.config.auth),

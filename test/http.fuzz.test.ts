@@ -58,5 +58,5 @@ async function createTestAppForListing() {
   const { createApp } = await import('../src/http/app.ts');
   const { loadConfig } = await import('../src/config/index.ts');
   const { createMetrics } = await import('../src/http/metrics.ts');
-  return { app: createApp({ config: loadConfig({ env: {} }), pool: undefined as never, ledger: undefined as never, credits: undefined as never, payments: undefined as never, log: undefined as never, verifyUserToken: undefined as never, metrics: createMetrics(), generations: undefined as never, store: undefined as never, signingSecret: "fuzz-signing-secret", checkPublicUrl: undefined as never, alerts: undefined as never, jobs: undefined as never, controls: undefined as never }) };
+  return { app: createApp({ config: loadConfig({ env: {} }), pool: undefined as never, ledger: undefined as never, credits: undefined as never, payments: undefined as never, log: undefined as never, verifyUserToken: undefined as never, metrics: createMetrics(), generations: undefined as never, store: undefined as never, signingSecret: "fuzz-signing-secret", checkPublicUrl: undefined as never, alerts: undefined as never, jobs: undefined as never, controls: undefined as never, providerCredentials: undefined as never }) };
 }

@@ -90,6 +90,10 @@ const routeCases: Record<string, RouteCase> = {
   'GET /v1/status': { access: 'public', path: '/v1/status' },
   'POST /v1/admin/pauses': { access: 'admin', path: '/v1/admin/pauses', body: { scope: 'generations', provider: 'gemini', reason: 'security suite' } },
   'GET /v1/admin/pauses': { access: 'admin', path: '/v1/admin/pauses' },
+  // Provider credentials (test/credentials.test.ts); no worker runs here, so a stored key is never called.
+  'GET /v1/admin/providers/credentials': { access: 'admin', path: '/v1/admin/providers/credentials' },
+  'PUT /v1/admin/providers/:provider/credentials': { access: 'admin', path: '/v1/admin/providers/gemini/credentials', body: { apiKey: 'security-suite-key-0000' } },
+  'DELETE /v1/admin/providers/:provider/credentials': { access: 'admin', path: '/v1/admin/providers/fal/credentials' },
   'DELETE /v1/admin/pauses/:id': { access: 'admin', path: '/v1/admin/pauses/pause_missing' },
 };
 
@@ -101,7 +105,7 @@ beforeAll(async () => {
   const stripe = await startFakeStripe();
   afterAll(() => stripe.close());
   t = await createTestApp(
-    { TALLY_ADMIN_USER_IDS: 'root-user', STRIPE_SECRET_KEY: 'sk_test_security', STRIPE_WEBHOOK_SECRET: 'whsec_security', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' },
+    { TALLY_ADMIN_USER_IDS: 'root-user', TALLY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'), STRIPE_SECRET_KEY: 'sk_test_security', STRIPE_WEBHOOK_SECRET: 'whsec_security', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' },
     {},
     { remainingUnits: async () => 0 },
   );

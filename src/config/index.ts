@@ -9,6 +9,12 @@ import { generationsSchema, providersSchema, storageSchema } from './generations
 import { paymentsSchema, refinePayments, withPaymentUrls } from './payments.ts';
 import { alertsSchema, jobsSchema, opsEnvVariables } from './ops.ts';
 
+/** 32 random bytes in base64 (`openssl rand -base64 32`), for AES-256-GCM. */
+const encryptionKey = z
+  .string()
+  .trim()
+  .refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, 'must be 32 bytes in base64 (make one with: openssl rand -base64 32)');
+
 const baseSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
   http: z
@@ -64,6 +70,8 @@ const baseSchema = z.object({
     })
     .prefault({}),
   dataDir: z.string().min(1).default('.tally'),
+  /** Provider keys stored at run time are encrypted under this (src/credentials/README.md). */
+  encryption: z.object({ key: encryptionKey.optional(), oldKey: encryptionKey.optional() }).prefault({}),
   /** A Supabase project (https://<ref>.supabase.co): the JWKS, issuer, audience and Storage endpoint follow from it unless set. */
   supabase: z.object({ url: z.string().url().optional() }).prefault({}),
   log: z
@@ -240,6 +248,8 @@ export const envVariables: Record<string, string> = {
   JWT_AUDIENCE: 'auth.audience',
   TALLY_SESSION_COOKIE: 'auth.sessionCookie',
   TALLY_ADMIN_API_KEY: 'auth.adminApiKey',
+  TALLY_ENCRYPTION_KEY: 'encryption.key',
+  TALLY_ENCRYPTION_KEY_OLD: 'encryption.oldKey',
   TALLY_ADMIN_CLAIM: 'auth.adminClaim',
   TALLY_ADMIN_USER_IDS: 'auth.adminUserIds',
   BACKGROUND_JOB_TOKEN: 'auth.backgroundJobToken',

@@ -50,6 +50,8 @@ export interface GenerationsOptions {
   signingSecret: string;
   /** The emergency controls (src/controls): paused generations are refused; paused providers are skipped. */
   controls?: { assertGenerationsOpen(): Promise<void>; pausedProviders(): Promise<ReadonlySet<string>> };
+  /** Brings `adapters` up to date with credentials stored at run time (src/credentials); cheap when unchanged. */
+  refreshAdapters?: () => Promise<void>;
 }
 
 export class Generations {
@@ -61,8 +63,7 @@ export class Generations {
   constructor(private readonly options: GenerationsOptions) {
     const { config } = options;
     const notifier = new Notifier(options.pool, options.log);
-    const aiConfigured = options.adapters.size > 0 && !config.providers.mockInference;
-    this.router = new ProviderRouter({ pool: options.pool, config, credits: options.credits, configured: new Set(options.adapters.keys()), paused: options.controls && (() => options.controls!.pausedProviders()) });
+    this.router = new ProviderRouter({ pool: options.pool, config, credits: options.credits, configured: options.adapters, paused: options.controls && (() => options.controls!.pausedProviders()) });
     this.deps = {
       pool: options.pool,
       config,
@@ -75,7 +76,10 @@ export class Generations {
       store: options.store,
       fetchUrl: options.fetchUrl,
       callbackUrl: (provider, attemptId) => callbackUrl({ publicUrl: config.publicUrl, secret: options.signingSecret, provider, attemptId }),
-      localOnly: !aiConfigured,
+      // A getter: a provider key stored at run time turns local-only off without a restart.
+      get localOnly() {
+        return options.adapters.size === 0 || config.providers.mockInference;
+      },
       gate: options.controls,
     };
   }
@@ -106,7 +110,8 @@ export class Generations {
     return Promise.all(rows.map((row) => presentTask(this.deps, row)));
   }
 
-  stats(): Promise<GenerationStats> {
+  async stats(): Promise<GenerationStats> {
+    await this.options.refreshAdapters?.();
     return generationStats(this.options.pool, new Set(this.deps.localOnly ? [] : this.options.adapters.keys()));
   }
 
@@ -116,7 +121,8 @@ export class Generations {
     return (['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed'] as const).find((name) => providers[name].pool === pool) ?? undefined;
   }
 
-  process(id: string): Promise<ProcessResult> {
+  async process(id: string): Promise<ProcessResult> {
+    await this.options.refreshAdapters?.();
     return processGeneration(this.deps, id);
   }
 
@@ -127,6 +133,7 @@ export class Generations {
    */
   async submitAndWait(input: Omit<SubmitInput, 'inline'>, waitMs: number): Promise<{ row: GenerationRow; finished: boolean; remainingBalance: number }> {
     const { generation, remainingBalance } = await submitGeneration(this.deps, { ...input, inline: true });
+    await this.options.refreshAdapters?.();
     // A failure is logged by track; the generation is resumed once its lease runs out.
     const work = this.track(processGeneration(this.deps, generation.id, generation)).catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -165,6 +172,7 @@ export class Generations {
    * a failed probe opens the provider's circuit for a cooldown. Several workers probe each provider once.
    */
   async checkProviderHealth(options: { force?: boolean } = {}): Promise<HealthCheckResult[]> {
+    await this.options.refreshAdapters?.();
     if (this.deps.localOnly) return [];
     const { healthCheckSeconds, healthCheckTimeoutMs } = this.options.config.generations;
     const probes = [...this.options.adapters].map(async ([provider, adapter]): Promise<HealthCheckResult | undefined> => {

@@ -54,8 +54,8 @@ export class ProviderRouter {
       pool: Pool;
       config: Pick<Config, 'generations' | 'providers' | 'credits'>;
       credits: Credits;
-      /** The providers that have a key configured (and so an adapter). */
-      configured: ReadonlySet<ProviderName>;
+      /** The providers that have a key configured (and so an adapter); live: keys may be set at run time. */
+      configured: { has(provider: ProviderName): boolean };
       /** Providers an operator paused (src/controls): skipped like one cooling down. */
       paused?: () => Promise<ReadonlySet<string>>;
     },

@@ -17,6 +17,7 @@ import { registerAdminOpsRoutes, registerBackgroundJobRoute } from './routes/adm
 import { registerBackgroundRoutes } from './routes/background.ts';
 import { registerControlRoutes } from './routes/controls.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
+import { registerCredentialRoutes } from './routes/credentials.ts';
 import { registerFileRoutes } from './routes/files.ts';
 import { registerGenerationRoutes } from './routes/generations.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
@@ -58,6 +59,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerPaymentRoutes(app);
   registerFileRoutes(app);
   registerControlRoutes(app);
+  registerCredentialRoutes(app);
 
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
   app.doc31('/openapi.json', {

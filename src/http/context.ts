@@ -12,6 +12,7 @@ import type { Metrics } from './metrics.ts';
 import type { Alerts } from '../alerts/index.ts';
 import type { Jobs } from '../jobs/index.ts';
 import type { Controls } from '../controls/index.ts';
+import type { ProviderCredentials } from '../credentials/index.ts';
 
 /** Who is calling, as established by the authenticate middleware. */
 export type Caller =
@@ -35,6 +36,7 @@ export interface AppDependencies {
   alerts: Alerts;
   jobs: Jobs;
   controls: Controls;
+  providerCredentials: ProviderCredentials;
   /** Signs and checks links to files Tally serves. */
   signingSecret: string;
   /** Refuses URLs that resolve to private, loopback or link-local addresses (unless allowlisted). */

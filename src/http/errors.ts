@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { CreditsError, InsufficientCreditsError, RefillDecisionError, type CreditsErrorCode, type RefillDecisionErrorCode } from '../credits/errors.ts';
 import { ControlsError, type ControlsErrorCode } from '../controls/index.ts';
+import { CredentialsError } from '../credentials/index.ts';
 import { GenerationError, type GenerationErrorCode } from '../generations/errors.ts';
 import { isLedgerError, type LedgerErrorCode } from '../ledger/index.ts';
 import { PaymentsError, type PaymentsErrorCode } from '../payments/errors.ts';
@@ -156,6 +157,7 @@ export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof GenerationError) return fromDomain(generationCodes[error.code], error.message, error.field);
   if (error instanceof PaymentsError) return fromPayments(error);
   if (error instanceof ControlsError) return fromControls(error);
+  if (error instanceof CredentialsError) return new ApiError(error.code === 'not_found' ? 'not_found' : 'unavailable', error.message);
   if (error instanceof RefillDecisionError) return fromDomain(refillDecisionCodes[error.code], error.message, undefined);
   if (isLedgerError(error)) return fromDomain(ledgerCodes[error.code], error.message, error.detail.field);
   if (error instanceof HTTPException) {

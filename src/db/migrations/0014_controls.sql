@@ -26,3 +26,20 @@ create table control_audit (
   at timestamptz not null default now()
 );
 create index control_audit_at on control_audit (at desc);
+
+-- Provider credentials set at run time (src/credentials/README.md): the API key encrypted with
+-- AES-256-GCM (secret = "v1:<iv>:<ciphertext>:<tag>", base64), the provider name as associated data.
+-- key_id names the encryption key (a hash of it), so a rotation re-encrypts only rows still under the
+-- old key and can be resumed after a crash. version changes on every write, so each process notices a
+-- change with one cheap read and rebuilds its adapters.
+create sequence provider_credentials_version;
+create table provider_credentials (
+  provider text primary key,
+  secret text not null,
+  key_id text not null,
+  base_url text,
+  last4 text not null,
+  version bigint not null default nextval('provider_credentials_version'),
+  updated_by text not null,
+  updated_at timestamptz not null default now()
+);

@@ -164,3 +164,29 @@ describe('two tally serve processes', () => {
     expect((await heldAndWritten('carol')).generations).toBe(generationsBefore);
   });
 });
+
+describe('routing strategy per model', () => {
+  it('switches at run time between priority and the cheapest route (by its cost per request, admins’ cost overrides included)', async () => {
+    // Keys only make the providers configured; no generation runs here, so their URLs are never called.
+    const app = await createTestApp({ NANOBANANA_API_KEY: 'nano-test-key', WAVESPEED_API_KEY: 'wave-test-key', WAVESPEED_WEBHOOK_SECRET: 'wave-secret' });
+    const order = async () => (await app.services.generations.router.candidates('enhance', new Set())).map((c) => c.provider);
+    const patch = (body: unknown, model = 'enhance') => app.request('PATCH', `/v1/admin/models/${model}`, { auth: app.adminKey, body });
+    expect(await order()).toEqual(['nanobanana', 'wavespeed']);
+
+    const cheapest = await patch({ routing: 'cheapest' });
+    expect(cheapest.status).toBe(200);
+    expect(await cheapest.json()).toEqual({ modelId: 'enhance', routing: 'cheapest' });
+    expect(await order()).toEqual(['wavespeed', 'nanobanana']); // 0.05 USD before 0.10 USD
+    await app.request('PATCH', '/v1/admin/providers/nanobanana', { auth: app.adminKey, body: { costMicroUsd: 10_000 } });
+    expect(await order()).toEqual(['nanobanana', 'wavespeed']);
+    await app.request('PATCH', '/v1/admin/providers/nanobanana', { auth: app.adminKey, body: { costMicroUsd: null } });
+    expect(await order()).toEqual(['wavespeed', 'nanobanana']);
+    // Another model keeps its own strategy.
+    expect((await app.services.generations.router.candidates('seedream_image', new Set())).map((c) => c.provider)).toEqual(['wavespeed']);
+
+    expect((await patch({ routing: 'priority' })).status).toBe(200);
+    expect(await order()).toEqual(['nanobanana', 'wavespeed']);
+    expect((await patch({ routing: 'fastest' })).status).toBe(400);
+    expect((await patch({ routing: 'cheapest' }, 'no-such-model')).status).toBe(404);
+  });
+});

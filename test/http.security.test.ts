@@ -91,6 +91,7 @@ const routeCases: Record<string, RouteCase> = {
   'POST /v1/admin/pauses': { access: 'admin', path: '/v1/admin/pauses', body: { scope: 'generations', provider: 'gemini', reason: 'security suite' } },
   'GET /v1/admin/pauses': { access: 'admin', path: '/v1/admin/pauses' },
   // Provider credentials (test/credentials.test.ts); no worker runs here, so a stored key is never called.
+  'PATCH /v1/admin/models/:modelId': { access: 'admin', path: '/v1/admin/models/enhance', body: { routing: 'priority' } },
   'GET /v1/admin/providers/credentials': { access: 'admin', path: '/v1/admin/providers/credentials' },
   'PUT /v1/admin/providers/:provider/credentials': { access: 'admin', path: '/v1/admin/providers/gemini/credentials', body: { apiKey: 'security-suite-key-0000' } },
   'DELETE /v1/admin/providers/:provider/credentials': { access: 'admin', path: '/v1/admin/providers/fal/credentials' },

@@ -43,3 +43,13 @@ create table provider_credentials (
   updated_by text not null,
   updated_at timestamptz not null default now()
 );
+
+-- Routing strategy per model (src/generations/README.md, Routing state): by provider priority (the
+-- default, also for a model with no row) or the cheapest route by its cost per request. Changed at run
+-- time; every process reads it with the provider settings.
+create table model_routing (
+  model_id text primary key,
+  routing text not null check (routing in ('priority', 'cheapest')),
+  updated_by text not null,
+  updated_at timestamptz not null default now()
+);

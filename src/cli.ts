@@ -11,6 +11,7 @@ import { createServices, httpDependencies, type Services } from './services.ts';
 import { Credits } from './credits/index.ts';
 import { seedDemo } from './demo.ts';
 import { purchaseChecks } from './payments/invariants.ts';
+import { ProviderCredentials } from './credentials/index.ts';
 import { createApiKey, listApiKeys, registerConfiguredAdminKey, retireApiKey, revokeApiKey } from './auth/api-keys.ts';
 import { DEMO_ADMIN_KEY_ID, demoCredentials, printDemoCredentials } from './demo.ts';
 import { createApp } from './http/app.ts';
@@ -35,6 +36,9 @@ Commands:
                    Create an API key (printed once).
   keys list        List API keys (never the keys themselves).
   keys revoke ID   Revoke an API key.
+  keys rotate-encryption [--old-key BASE64]
+                   Re-encrypt stored provider keys under TALLY_ENCRYPTION_KEY; the old key from
+                   TALLY_ENCRYPTION_KEY_OLD (or the flag). Safe to run again if cut short.
   credits reset-month [--period YYYY-MM]
                    Monthly reset: expire last month's allowance, apply pending downgrades, grant this
                    month's allowance (idempotent; the scheduler runs it on the 1st).
@@ -88,8 +92,9 @@ const commands: Record<string, Command> = {
 
 const keys: Command = async (args, { config, log }) => {
   const [action, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { role: { type: 'string' }, name: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { role: { type: 'string' }, name: { type: 'string' }, 'old-key': { type: 'string' } } });
   return withDatabase(config, log, async (db) => {
+    if (action === 'rotate-encryption') return rotateEncryption(db, config, log, values['old-key']);
     if (action === 'create') {
       if (values.role !== 'admin' && values.role !== 'service') {
         process.stderr.write('Give the key a role: tally keys create --role admin|service [--name NAME]\n');
@@ -119,6 +124,24 @@ const keys: Command = async (args, { config, log }) => {
   });
 };
 commands.keys = keys;
+
+/** tally keys rotate-encryption: every stored provider key moves to the current key, row by row (resumable). */
+async function rotateEncryption(db: Database, config: Config, log: Logger, oldKeyFlag: string | undefined): Promise<number> {
+  const oldKey = oldKeyFlag ?? config.encryption.oldKey;
+  if (!config.encryption.key || !oldKey) {
+    process.stderr.write('Set TALLY_ENCRYPTION_KEY to the new key and TALLY_ENCRYPTION_KEY_OLD (or --old-key) to the one the keys are stored under.\n');
+    return 2;
+  }
+  const credentials = new ProviderCredentials({ pool: db.pool, config, log });
+  try {
+    const { reencrypted, current } = await credentials.rotate(oldKey, (provider) => process.stdout.write(`${provider}: under the new key\n`));
+    process.stdout.write(`Re-encrypted ${reencrypted} stored key(s); ${current} now under the new key. Remove TALLY_ENCRYPTION_KEY_OLD once every process runs with the new key.\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`Rotation stopped: ${(error as Error).message}. Keys done so far stay done; run it again to finish.\n`);
+    return 1;
+  }
+}
 
 commands.credits = async (args, { config, log }) => {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { period: { type: 'string' } } });

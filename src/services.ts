@@ -17,13 +17,14 @@ import { Ledger } from './ledger/index.ts';
 import { Payments } from './payments/index.ts';
 import type { Logger } from './log.ts';
 import { checkPublicUrl, parseAllowlist, safeFetch, type HostLookup } from './net/safe-fetch.ts';
-import { createAdapters } from './providers/registry.ts';
 import type { ProviderAdapter, ProviderName } from './providers/types.ts';
 import { Queue } from './queue/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { Jobs } from './jobs/index.ts';
 import { Analytics } from './analytics/index.ts';
 import { Notifications } from './notifications/index.ts';
+import { Controls } from './controls/index.ts';
+import { ProviderCredentials } from './credentials/index.ts';
 import { createResultStore, type ResultStore } from './storage/index.ts';
 
 export interface Services {
@@ -38,6 +39,8 @@ export interface Services {
   jobs: Jobs;
   analytics: Analytics;
   notifications: Notifications;
+  controls: Controls;
+  providerCredentials: ProviderCredentials;
   signingSecret: string;
   checkPublicUrl(url: string): Promise<void>;
   /** Starts what a role needs: the queue always, the worker loop for the worker role. */
@@ -59,9 +62,12 @@ export interface ServiceOptions {
 export function createServices(options: ServiceOptions): Services {
   const { config, pool, log } = options;
   const ledger = new Ledger(pool, { ...config.ledger, log });
-  const adapters = createAdapters(config.providers);
+  // The adapters' Map is live: refilled in place when an admin stores provider credentials (src/credentials).
+  const providerCredentials = new ProviderCredentials({ pool, config, log: log.child({ component: 'credentials' }) });
+  const adapters = providerCredentials.adapters;
   const credits = new Credits({ pool, ledger, config: config.credits, balances: options.balances ?? balancesFrom(config, adapters) });
-  const payments = new Payments({ pool, ledger, credits, config, log });
+  const controls = new Controls({ pool, credits, config: config.credits, log: log.child({ component: 'controls' }) });
+  const payments = new Payments({ pool, ledger, credits, config, log, gate: controls });
   const queue = new Queue(pool, { supervise: true, onError: (error) => log.warn({ err: error }, 'queue maintenance error') });
   const signingSecret = config.storage.signingSecret ?? rememberedSecret(config.dataDir, log);
   const store = createResultStore({
@@ -80,6 +86,8 @@ export function createServices(options: ServiceOptions): Services {
     store,
     adapters,
     signingSecret,
+    controls,
+    refreshAdapters: () => providerCredentials.refresh(),
     fetchUrl: (url, limits) => safeFetch(url, { ...guarded, maxBytes: limits.maxBytes, accept: 'image/*' }),
     postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
   });
@@ -97,10 +105,13 @@ export function createServices(options: ServiceOptions): Services {
     jobs,
     analytics: new Analytics({ pool, ledger, credits, generations, config }),
     notifications: new Notifications(pool),
+    controls,
+    providerCredentials,
     signingSecret,
     checkPublicUrl: (url) => checkPublicUrl(url, { allowlist, lookup: options.lookup }),
     async start(roles) {
       await queue.start();
+      await providerCredentials.refresh();
       await generations.init();
       if (roles.worker) await generations.startWorker();
     },
@@ -131,6 +142,8 @@ export function httpDependencies(services: Services, input: { config: Config; po
     jobs: services.jobs,
     analytics: services.analytics,
     notifications: services.notifications,
+    controls: services.controls,
+    providerCredentials: services.providerCredentials,
     signingSecret: services.signingSecret,
     checkPublicUrl: services.checkPublicUrl,
     verifyUserToken: createUserTokenVerifier(input.config.auth),

@@ -100,8 +100,10 @@ describe('the emergency reserve', () => {
   it('is kept out of sellable capacity, filled first by refills, and drawn on only by allowance grants', async () => {
     const app = await createTestApp({ TALLY_DEV_PURCHASES: 'true' }, { credits: { pools: { nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, emergencyReserve: 100 }, seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000 } } } });
     expect(await app.credits.refill({ provider: 'nanobanana', amount: 138, key: 'r1' })).toMatchObject({ emergency: 100, available: 38, sellableUserCredits: 9, balance: 138 });
-    // A Starter needs 40 units: the 100 in reserve do not count.
-    expect((await app.request('POST', '/api/credits/purchase', { auth: await app.userToken('mo'), body: { packageId: 'starter' } })).status).toBe(409);
+    // A Starter needs 40 units: the 100 in reserve do not count, so no package can be sold and purchases pause by themselves.
+    const refused = await app.request('POST', '/api/credits/purchase', { auth: await app.userToken('mo'), body: { packageId: 'starter' } });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ paused: { scope: 'purchases', automatic: true } });
     // A Plus allowance (10 credits, 40 units) is backed from the reserve instead of going unbacked.
     await app.credits.setTier('mo', 'plus');
     expect(await app.credits.poolState('nanobanana')).toMatchObject({ emergency: 60, available: 38, reserved: 40 });

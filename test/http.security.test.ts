@@ -1,9 +1,10 @@
 // The shared security suite: every route of the app, every kind of wrong caller. The suite lists the
 // app's own routes, so a route added without a row here fails the first test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
 import type { Access } from '../src/http/access.ts';
 import { startFakeStripe } from './fakes/stripe.ts';
-import { createTestApp, listRoutes, JOB_TOKEN, METRICS_TOKEN, type TestApp } from './support/http.ts';
+import { AUDIENCE, createTestApp, JWT_SECRET, listRoutes, JOB_TOKEN, METRICS_TOKEN, type TestApp } from './support/http.ts';
 
 interface RouteCase {
   access: Access;
@@ -94,6 +95,16 @@ const routeCases: Record<string, RouteCase> = {
   'GET /v1/admin/purchases': { access: 'admin', path: '/v1/admin/purchases?status=paid' },
   'POST /v1/billing/subscriptions/checkout': { access: 'user', path: '/v1/billing/subscriptions/checkout', body: { tier: 'plus' } },
   'POST /v1/billing/portal': { access: 'user', path: '/v1/billing/portal' },
+  // Emergency controls (test/controls.test.ts): a provider pause only reroutes, so the suite's other routes stay open.
+  'GET /v1/status': { access: 'public', path: '/v1/status' },
+  'POST /v1/admin/pauses': { access: 'admin', path: '/v1/admin/pauses', body: { scope: 'generations', provider: 'gemini', reason: 'security suite' } },
+  'GET /v1/admin/pauses': { access: 'admin', path: '/v1/admin/pauses' },
+  // Provider credentials (test/credentials.test.ts); no worker runs here, so a stored key is never called.
+  'PATCH /v1/admin/models/:modelId': { access: 'admin', path: '/v1/admin/models/enhance', body: { routing: 'priority' } },
+  'GET /v1/admin/providers/credentials': { access: 'admin', path: '/v1/admin/providers/credentials' },
+  'PUT /v1/admin/providers/:provider/credentials': { access: 'admin', path: '/v1/admin/providers/gemini/credentials', body: { apiKey: 'security-suite-key-0000' } },
+  'DELETE /v1/admin/providers/:provider/credentials': { access: 'admin', path: '/v1/admin/providers/fal/credentials' },
+  'DELETE /v1/admin/pauses/:id': { access: 'admin', path: '/v1/admin/pauses/pause_missing' },
 };
 
 let t: TestApp;
@@ -104,15 +115,21 @@ beforeAll(async () => {
   const stripe = await startFakeStripe();
   afterAll(() => stripe.close());
   t = await createTestApp(
-    { STRIPE_SECRET_KEY: 'sk_test_security', STRIPE_WEBHOOK_SECRET: 'whsec_security', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' },
+    { TALLY_ADMIN_USER_IDS: 'root-user', TALLY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'), STRIPE_SECRET_KEY: 'sk_test_security', STRIPE_WEBHOOK_SECRET: 'whsec_security', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' },
     {},
     { remainingUnits: async () => 0 },
   );
   alice = await t.userToken('alice');
+  // A pool that can back a package: an empty one pauses purchases by themselves (503, src/controls).
+  await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'security suite' });
   for (const user of ['alice', 'bob']) {
     await t.ledger.openAccount({ id: `user:${user}:purchased`, asset: 'credits', kind: 'user-purchased', ownerId: user, neverNegative: true });
   }
 });
+
+/** A user token with extra claims, as a host app's auth (Supabase) issues it. */
+const claimToken = (sub: string, claims: Record<string, unknown>, secret = JWT_SECRET) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
 
 async function expectProblem(response: Response, status: number) {
   expect(response.status).toBe(status);
@@ -160,6 +177,21 @@ describe.each(Object.entries(routeCases).filter(([, c]) => c.access !== 'public'
   if (c.access !== 'user') {
     it('as an end user: 403', async () => {
       await expectProblem(await send(c, alice), 403);
+    });
+  }
+  if (c.access === 'admin') {
+    it('a user token with the admin claim (app_metadata.role) or listed in TALLY_ADMIN_USER_IDS gets through', async () => {
+      for (const token of [await claimToken('host-admin', { app_metadata: { role: 'admin' } }), await claimToken('root-user', {})]) {
+        const response = await send(c, token);
+        expect(response.status, await response.clone().text()).toBeLessThan(500);
+        expect([401, 403]).not.toContain(response.status);
+      }
+    });
+    it('the admin claim under a wrong signature: 401; in user_metadata, or in the session cookie: 403', async () => {
+      await expectProblem(await send(c, await claimToken('host-admin', { app_metadata: { role: 'admin' } }, 'a-forger-secret-that-is-long-enough-42')), 401);
+      await expectProblem(await send(c, await claimToken('host-admin', { user_metadata: { role: 'admin' }, role: 'admin' })), 403);
+      const cookie = `lr_session=${await claimToken('host-admin', { app_metadata: { role: 'admin' } })}`;
+      await expectProblem(await t.request(methodOf(c), c.path, { body: c.body, headers: { cookie } }), 403);
     });
   }
   if (c.access === 'admin' || c.access === 'job' || c.access === 'metrics') {

@@ -147,7 +147,7 @@ describe('JWKS tokens (RS256, as Supabase issues with asymmetric keys)', () => {
     const verify = createUserTokenVerifier(loadConfig({ env: { JWT_JWKS_URL: url, JWT_ISSUER: 'https://auth.example' } }).auth);
     const sign = (issuer: string) =>
       new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setSubject('user-42').setIssuer(issuer).setExpirationTime('5m').sign(privateKey);
-    expect(await verify(await sign('https://auth.example'))).toEqual({ userId: 'user-42' });
+    expect(await verify(await sign('https://auth.example'))).toEqual({ userId: 'user-42', admin: false });
     await expect(verify(await sign('https://other.example'))).rejects.toThrow(/invalid token/);
     // An HS256 token is refused when only a JWKS is configured.
     const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('x').sign(new TextEncoder().encode('a'.repeat(32)));
@@ -170,11 +170,11 @@ describe('a Supabase project named by SUPABASE_URL', () => {
       const verify = createUserTokenVerifier(loadConfig({ env: { SUPABASE_URL: project, SUPABASE_JWT_SECRET: legacySecret } }).auth);
       const sign = (claims: { issuer: string; audience: string }) =>
         new SignJWT({ role: 'authenticated' }).setProtectedHeader({ alg: 'ES256', kid: 'sb1' }).setSubject('sb-user').setIssuer(claims.issuer).setAudience(claims.audience).setExpirationTime('5m').sign(pair.privateKey);
-      expect(await verify(await sign({ issuer: `${project}/auth/v1`, audience: 'authenticated' }))).toEqual({ userId: 'sb-user' });
+      expect(await verify(await sign({ issuer: `${project}/auth/v1`, audience: 'authenticated' }))).toEqual({ userId: 'sb-user', admin: false });
       await expect(verify(await sign({ issuer: 'https://elsewhere.supabase.co/auth/v1', audience: 'authenticated' }))).rejects.toThrow(/invalid token/);
       await expect(verify(await sign({ issuer: `${project}/auth/v1`, audience: 'anon' }))).rejects.toThrow(/invalid token/);
       const legacy = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('old-user').setIssuer(`${project}/auth/v1`).setAudience('authenticated').setExpirationTime('5m').sign(new TextEncoder().encode(legacySecret));
-      expect(await verify(legacy)).toEqual({ userId: 'old-user' });
+      expect(await verify(legacy)).toEqual({ userId: 'old-user', admin: false });
     } finally {
       await new Promise((resolve) => auth.close(resolve));
     }
@@ -208,8 +208,8 @@ describe('remembered user tokens', () => {
   it('a verified token is refused once it expires, though it was remembered', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const token = await sign(60);
-    expect(await verify(token)).toEqual({ userId: 'rita' });
-    expect(await verify(token)).toEqual({ userId: 'rita' }); // from memory
+    expect(await verify(token)).toEqual({ userId: 'rita', admin: false });
+    expect(await verify(token)).toEqual({ userId: 'rita', admin: false }); // from memory
     vi.setSystemTime(Date.now() + 61_000);
     await expect(verify(token)).rejects.toThrow(/invalid token/);
   });

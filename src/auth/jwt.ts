@@ -5,6 +5,25 @@ import type { Config } from '../config/index.ts';
 
 export interface VerifiedUser {
   userId: string;
+  /** The token makes its user an admin: the configured claim, or a listed user id (isAdminToken). */
+  admin: boolean;
+}
+
+/**
+ * Whether a verified token's payload names an admin: its subject is in `adminUserIds`, or the claim at
+ * the dotted path of `adminClaim` ("app_metadata.role=admin") equals the value, or is an array holding it.
+ * Only ever called on a payload whose signature checked out.
+ */
+export function isAdminToken(payload: Record<string, unknown>, auth: Pick<Config['auth'], 'adminClaim' | 'adminUserIds'>): boolean {
+  if (typeof payload.sub === 'string' && auth.adminUserIds.includes(payload.sub)) return true;
+  const at = auth.adminClaim.indexOf('=');
+  if (at <= 0) return false;
+  let value: unknown = payload;
+  for (const part of auth.adminClaim.slice(0, at).split('.')) {
+    value = value !== null && typeof value === 'object' && Object.hasOwn(value, part) ? (value as Record<string, unknown>)[part] : undefined;
+  }
+  const expected = auth.adminClaim.slice(at + 1);
+  return value === expected || (Array.isArray(value) && value.includes(expected));
 }
 
 export type UserTokenVerifier = (token: string) => Promise<VerifiedUser>;
@@ -54,6 +73,6 @@ function createUncachedVerifier(auth: Config['auth']): (token: string) => Promis
       throw new InvalidTokenError(`invalid token: ${(error as Error).message}`);
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 200) throw new InvalidTokenError('invalid token: no subject');
-    return { user: { userId: payload.sub }, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
+    return { user: { userId: payload.sub, admin: isAdminToken(payload, auth) }, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
   };
 }

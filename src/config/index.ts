@@ -9,6 +9,12 @@ import { generationsSchema, providersSchema, storageSchema } from './generations
 import { paymentsSchema, refinePayments, withPaymentUrls } from './payments.ts';
 import { alertsSchema, jobsSchema, opsEnvVariables } from './ops.ts';
 
+/** 32 random bytes in base64 (`openssl rand -base64 32`), for AES-256-GCM. */
+const encryptionKey = z
+  .string()
+  .trim()
+  .refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, 'must be 32 bytes in base64 (make one with: openssl rand -base64 32)');
+
 const baseSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
   http: z
@@ -47,6 +53,16 @@ const baseSchema = z.object({
       backgroundJobToken: secret(16).optional(),
       /** Bearer token for GET /metrics (an admin API key works too). */
       metricsToken: secret(16).optional(),
+      /**
+       * A user token whose claim at this dotted path equals the value is an admin (`path=value`; Supabase
+       * keeps roles in app_metadata, which only the service role can write). Empty turns it off.
+       */
+      adminClaim: z
+        .string()
+        .regex(/^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*=.+)?$/, 'must be claim.path=value, e.g. app_metadata.role=admin')
+        .default('app_metadata.role=admin'),
+      /** User ids (token subjects) that are admins whatever their claims. */
+      adminUserIds: list.default([]),
     })
     .prefault({}),
   database: z
@@ -60,6 +76,8 @@ const baseSchema = z.object({
   dataDir: z.string().min(1).default('.tally'),
   /** `tally smoke` stores its test generation under this user (TEST_USER_ID), charged to nobody. */
   smoke: z.object({ userId: z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/).default('smoke-test') }).prefault({}),
+  /** Provider keys stored at run time are encrypted under this (src/credentials/README.md). */
+  encryption: z.object({ key: encryptionKey.optional(), oldKey: encryptionKey.optional() }).prefault({}),
   /** A Supabase project (https://<ref>.supabase.co): the JWKS, issuer, audience and Storage endpoint follow from it unless set. */
   supabase: z.object({ url: z.string().url().optional() }).prefault({}),
   log: z
@@ -241,6 +259,10 @@ export const envVariables: Record<string, string> = {
   JWT_REQUIRE_EXP: 'auth.requireExp',
   TALLY_SESSION_COOKIE: 'auth.sessionCookie',
   TALLY_ADMIN_API_KEY: 'auth.adminApiKey',
+  TALLY_ENCRYPTION_KEY: 'encryption.key',
+  TALLY_ENCRYPTION_KEY_OLD: 'encryption.oldKey',
+  TALLY_ADMIN_CLAIM: 'auth.adminClaim',
+  TALLY_ADMIN_USER_IDS: 'auth.adminUserIds',
   BACKGROUND_JOB_TOKEN: 'auth.backgroundJobToken',
   TALLY_METRICS_TOKEN: 'auth.metricsToken',
   LOG_LEVEL: 'log.level',

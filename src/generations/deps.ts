@@ -32,4 +32,6 @@ export interface ProcessorDeps {
   stopping: AbortSignal;
   /** No AI provider configured (or mock inference): local does the work, charged, so the demo shows the whole credit flow. */
   localOnly: boolean;
+  /** The emergency controls (src/controls): refuses new generations while they are paused. */
+  gate?: { assertGenerationsOpen(): Promise<void> };
 }

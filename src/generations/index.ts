@@ -48,6 +48,10 @@ export interface GenerationsOptions {
   postJson(url: string, body: string, headers: Record<string, string>): Promise<number>;
   /** Secret for callback tokens. */
   signingSecret: string;
+  /** The emergency controls (src/controls): paused generations are refused; paused providers are skipped. */
+  controls?: { assertGenerationsOpen(): Promise<void>; pausedProviders(): Promise<ReadonlySet<string>> };
+  /** Brings `adapters` up to date with credentials stored at run time (src/credentials); cheap when unchanged. */
+  refreshAdapters?: () => Promise<void>;
 }
 
 export class Generations {
@@ -60,8 +64,7 @@ export class Generations {
   constructor(private readonly options: GenerationsOptions) {
     const { config } = options;
     const notifier = new Notifier(options.pool, options.log);
-    const aiConfigured = options.adapters.size > 0 && !config.providers.mockInference;
-    this.router = new ProviderRouter({ pool: options.pool, config, credits: options.credits, configured: new Set(options.adapters.keys()) });
+    this.router = new ProviderRouter({ pool: options.pool, config, credits: options.credits, configured: options.adapters, paused: options.controls && (() => options.controls!.pausedProviders()) });
     this.deps = {
       pool: options.pool,
       config,
@@ -74,8 +77,12 @@ export class Generations {
       store: options.store,
       fetchUrl: options.fetchUrl,
       callbackUrl: (scope) => callbackUrl({ publicUrl: config.publicUrl, secret: options.signingSecret, ...scope }),
-      localOnly: !aiConfigured,
+      // A getter: a provider key stored at run time turns local-only off without a restart.
+      get localOnly() {
+        return options.adapters.size === 0 || config.providers.mockInference;
+      },
       stopping: this.stopping.signal,
+      gate: options.controls,
     };
   }
 
@@ -105,7 +112,8 @@ export class Generations {
     return Promise.all(rows.map((row) => presentTask(this.deps, row)));
   }
 
-  stats(): Promise<GenerationStats> {
+  async stats(): Promise<GenerationStats> {
+    await this.options.refreshAdapters?.();
     return generationStats(this.options.pool, new Set(this.deps.localOnly ? [] : this.options.adapters.keys()));
   }
 
@@ -115,7 +123,8 @@ export class Generations {
     return AI_PROVIDER_NAMES.find((name) => providers[name].pool === pool);
   }
 
-  process(id: string): Promise<ProcessResult> {
+  async process(id: string): Promise<ProcessResult> {
+    await this.options.refreshAdapters?.();
     return processGeneration(this.deps, id);
   }
 
@@ -126,6 +135,7 @@ export class Generations {
    */
   async submitAndWait(input: Omit<SubmitInput, 'inline'>, waitMs: number): Promise<{ row: GenerationRow; finished: boolean; remainingBalance: number }> {
     const { generation, remainingBalance } = await submitGeneration(this.deps, { ...input, inline: true });
+    await this.options.refreshAdapters?.();
     // A failure is logged by track; the generation is resumed once its lease runs out.
     const work = this.track(processGeneration(this.deps, generation.id, generation)).catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
@@ -164,6 +174,7 @@ export class Generations {
    * a failed probe opens the provider's circuit for a cooldown. Several workers probe each provider once.
    */
   async checkProviderHealth(options: { force?: boolean } = {}): Promise<HealthCheckResult[]> {
+    await this.options.refreshAdapters?.();
     if (this.deps.localOnly) return [];
     const { healthCheckSeconds, healthCheckTimeoutMs } = this.options.config.generations;
     const probes = [...this.options.adapters].map(async ([provider, adapter]): Promise<HealthCheckResult | undefined> => {

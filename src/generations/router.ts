@@ -47,15 +47,25 @@ export interface ProviderSettings {
 
 const SETTINGS_CACHE_MS = 1000;
 
+/** How a model's routes are ordered: by provider priority (default) or by cost per request, cheapest first. */
+export type RoutingStrategy = 'priority' | 'cheapest';
+
+/** The routes in the order they are tried; ties keep priority, then the catalogue's order. Pure. */
+export function orderRoutes<T extends { priority: number; index: number; costMicroUsd: number }>(routes: T[], strategy: RoutingStrategy): T[] {
+  return [...routes].sort((a, b) => (strategy === 'cheapest' ? a.costMicroUsd - b.costMicroUsd : 0) || a.priority - b.priority || a.index - b.index);
+}
+
 export class ProviderRouter {
-  private cached?: { at: number; rows: Map<string, SettingRow> };
+  private cached?: { at: number; rows: Map<string, SettingRow>; routing: Map<string, RoutingStrategy> };
   constructor(
     private readonly deps: {
       pool: Pool;
       config: Pick<Config, 'generations' | 'providers' | 'credits'>;
       credits: Credits;
-      /** The providers that have a key configured (and so an adapter). */
-      configured: ReadonlySet<ProviderName>;
+      /** The providers that have a key configured (and so an adapter); live: keys may be set at run time. */
+      configured: { has(provider: ProviderName): boolean };
+      /** Providers an operator paused (src/controls): skipped like one cooling down. */
+      paused?: () => Promise<ReadonlySet<string>>;
     },
   ) {}
 
@@ -89,16 +99,37 @@ export class ProviderRouter {
     return { provider: row.provider, priority: row.priority, active: row.active, rateLimitPerMinute: row.rate_limit_per_minute, costMicroUsd: row.cost_micro_usd };
   }
 
-  /** The model's routes that may be tried, best first: configured, active, not tried yet. */
+  /**
+   * The model's routes that may be tried, best first: configured, active, not tried yet, in the model's
+   * routing order (priority, or the cheapest first). Health, rate limits and pools are checked by `admit`,
+   * so "cheapest" tries the cheapest healthy route and falls back exactly as "priority" does.
+   */
   async candidates(modelId: string, tried: ReadonlySet<string>): Promise<RouteCandidate[]> {
     const model = this.deps.config.generations.models[modelId];
     if (!model) return [];
-    const settings = await this.settings();
-    return model.routes
+    const snapshot = await this.snapshot();
+    const settings = snapshot.rows;
+    const routes = model.routes
       .map((route, index) => ({ route, index, setting: settings.get(route.provider) }))
       .filter(({ route, setting }) => this.deps.configured.has(route.provider) && !tried.has(route.provider) && (setting?.active ?? true))
-      .sort((a, b) => (a.setting?.priority ?? DEFAULT_PRIORITY[a.route.provider]) - (b.setting?.priority ?? DEFAULT_PRIORITY[b.route.provider]) || a.index - b.index)
-      .map(({ route, setting }) => ({ ...route, costMicroUsd: setting?.cost_micro_usd ?? route.costMicroUsd, pool: this.poolOf(route.provider) }));
+      .map(({ route, index, setting }) => ({
+        index,
+        priority: setting?.priority ?? DEFAULT_PRIORITY[route.provider],
+        costMicroUsd: setting?.cost_micro_usd ?? route.costMicroUsd,
+        candidate: { ...route, costMicroUsd: setting?.cost_micro_usd ?? route.costMicroUsd, pool: this.poolOf(route.provider) },
+      }));
+    return orderRoutes(routes, snapshot.routing.get(modelId) ?? 'priority').map((r) => r.candidate);
+  }
+
+  /** An admin's choice of a model's routing strategy; seen by every process within a second. */
+  async setModelRouting(modelId: string, routing: RoutingStrategy, actor: string): Promise<{ modelId: string; routing: RoutingStrategy }> {
+    await this.deps.pool.query(
+      `insert into model_routing (model_id, routing, updated_by) values ($1, $2, $3)
+       on conflict (model_id) do update set routing = excluded.routing, updated_by = excluded.updated_by, updated_at = now()`,
+      [modelId, routing, actor],
+    );
+    this.cached = undefined;
+    return { modelId, routing };
   }
 
   /** The model's route through `provider`, as the router would offer it (for resuming an attempt). */
@@ -109,6 +140,7 @@ export class ProviderRouter {
 
   /** Decides whether this candidate may take the work now; a yes counts against its rate limit. */
   async admit(candidate: RouteCandidate): Promise<Admission> {
+    if ((await this.deps.paused?.())?.has(candidate.provider)) return { admitted: false, reason: `${candidate.provider} is paused by an operator` };
     let setting = (await this.settings()).get(candidate.provider);
     // A closed circuit may be trusted from the short cache; an open one is read afresh (it may be over).
     if (setting?.cooldown_until) setting = (await this.settings({ fresh: true })).get(candidate.provider);
@@ -226,10 +258,17 @@ export class ProviderRouter {
    * before another process's change is seen here is harmless (open circuits are always read afresh).
    */
   private async settings(options: { fresh?: boolean } = {}): Promise<Map<string, SettingRow>> {
-    if (!options.fresh && this.cached && Date.now() - this.cached.at < SETTINGS_CACHE_MS) return this.cached.rows;
-    const { rows } = await this.deps.pool.query<SettingRow>('select provider, priority, active, rate_limit_per_minute, cooldown_until, probe_until, cost_micro_usd from provider_settings');
-    this.cached = { at: Date.now(), rows: new Map(rows.map((r) => [r.provider, r])) };
-    return this.cached.rows;
+    return (await this.snapshot(options)).rows;
+  }
+
+  private async snapshot(options: { fresh?: boolean } = {}): Promise<NonNullable<ProviderRouter['cached']>> {
+    if (!options.fresh && this.cached && Date.now() - this.cached.at < SETTINGS_CACHE_MS) return this.cached;
+    const [{ rows }, routing] = await Promise.all([
+      this.deps.pool.query<SettingRow>('select provider, priority, active, rate_limit_per_minute, cooldown_until, probe_until, cost_micro_usd from provider_settings'),
+      this.deps.pool.query<{ model_id: string; routing: RoutingStrategy }>('select model_id, routing from model_routing'),
+    ]);
+    this.cached = { at: Date.now(), rows: new Map(rows.map((r) => [r.provider, r])), routing: new Map(routing.rows.map((r) => [r.model_id, r.routing])) };
+    return this.cached;
   }
 
   private poolOf(provider: RouteCandidate['provider']): string | undefined {

@@ -40,6 +40,8 @@ export interface Submitted {
 const HOLD_GRACE_MS = 60 * 60 * 1000;
 
 export async function submitGeneration(deps: ProcessorDeps, input: SubmitInput): Promise<Submitted> {
+  // Paused by an operator: refused before anything is fetched, held or written.
+  await deps.gate?.assertGenerationsOpen();
   const { generations } = deps.config;
   const modelId = input.modelId ?? (input.enhancementType ? generations.enhancementModels[input.enhancementType] : undefined);
   const model = modelId ? generations.models[modelId] : undefined;

@@ -9,7 +9,8 @@ import type { AppEnv, Caller } from './context.ts';
 
 /**
  * public: anyone. user: an end user (token or session cookie), or a service/admin key acting for one
- * with X-Tally-User. service: a service or admin key. admin: an admin key. job: the background job token
+ * with X-Tally-User. service: a service or admin key. admin: an admin key, or a user token carrying the
+ * admin claim (auth.adminClaim) or listed in auth.adminUserIds. job: the background job token
  * (or an admin key). metrics: the metrics token (or an admin key).
  */
 export type Access = 'public' | 'user' | 'service' | 'admin' | 'job' | 'metrics';
@@ -26,7 +27,7 @@ const securityByAccess: Record<Access, Record<string, string[]>[]> = {
   public: [],
   user: [{ userToken: [] }, { sessionCookie: [] }, { apiKey: [] }],
   service: [{ apiKey: [] }],
-  admin: [{ apiKey: [] }],
+  admin: [{ apiKey: [] }, { userToken: [] }],
   job: [{ jobToken: [] }, { apiKey: [] }],
   metrics: [{ apiKey: [] }, { metricsToken: [] }],
 };
@@ -68,7 +69,9 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     caller = { kind: 'metrics' };
   } else if (bearer ?? cookie) {
     try {
-      caller = { kind: 'user', userId: (await verifyUserToken((bearer ?? cookie)!)).userId };
+      const user = await verifyUserToken((bearer ?? cookie)!);
+      // Admin only with the Authorization header: a cookie rides along on cross-site requests (CSRF).
+      caller = { kind: 'user', userId: user.userId, admin: bearer !== undefined && user.admin };
     } catch (error) {
       c.set('authFailure', (error as Error).message);
     }
@@ -105,7 +108,8 @@ export function requireAccess(access: Access) {
     const isAdminKey = caller.kind === 'api-key' && caller.role === 'admin';
     switch (access) {
       case 'admin':
-        if (!isAdminKey) throw new ApiError('forbidden', 'this route needs an admin API key');
+        // A host app's admin page calls with its own session: a user token with the admin claim.
+        if (!isAdminKey && !(caller.kind === 'user' && caller.admin)) throw new ApiError('forbidden', 'this route needs an admin API key or a user token with the admin claim');
         break;
       case 'service':
         if (caller.kind !== 'api-key') throw new ApiError('forbidden', 'this route needs a service or admin API key');

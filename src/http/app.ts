@@ -18,7 +18,9 @@ import { registerAdminPoolRoutes } from './routes/admin-pools.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerAdminOpsRoutes, registerBackgroundJobRoute } from './routes/admin-ops.ts';
 import { registerBackgroundRoutes } from './routes/background.ts';
+import { registerControlRoutes } from './routes/controls.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
+import { registerCredentialRoutes } from './routes/credentials.ts';
 import { registerFileRoutes } from './routes/files.ts';
 import { registerGenerationRoutes } from './routes/generations.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
@@ -63,6 +65,8 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   registerWebhookRoutes(app);
   registerPaymentRoutes(app);
   registerFileRoutes(app);
+  registerControlRoutes(app);
+  registerCredentialRoutes(app);
 
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
   app.doc31('/openapi.json', {

@@ -14,11 +14,13 @@ import type { Alerts } from '../alerts/index.ts';
 import type { Jobs } from '../jobs/index.ts';
 import type { Analytics } from '../analytics/index.ts';
 import type { Notifications } from '../notifications/index.ts';
+import type { Controls } from '../controls/index.ts';
+import type { ProviderCredentials } from '../credentials/index.ts';
 
 /** Who is calling, as established by the authenticate middleware. */
 export type Caller =
   | { kind: 'anonymous' }
-  | { kind: 'user'; userId: string }
+  | { kind: 'user'; userId: string; /** The token's claim (or TALLY_ADMIN_USER_IDS) makes this user an admin. */ admin?: boolean }
   | { kind: 'api-key'; keyId: string; role: ApiKeyRole }
   | { kind: 'job' }
   | { kind: 'metrics' };
@@ -41,6 +43,8 @@ export interface AppDependencies {
   jobs: Jobs;
   analytics: Analytics;
   notifications: Notifications;
+  controls: Controls;
+  providerCredentials: ProviderCredentials;
   /** Signs and checks links to files Tally serves. */
   signingSecret: string;
   /** Refuses URLs that resolve to private, loopback or link-local addresses (unless allowlisted). */

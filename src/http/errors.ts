@@ -3,6 +3,8 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { CreditsError, InsufficientCreditsError, RefillDecisionError, type CreditsErrorCode, type RefillDecisionErrorCode } from '../credits/errors.ts';
+import { ControlsError, type ControlsErrorCode } from '../controls/index.ts';
+import { CredentialsError } from '../credentials/index.ts';
 import { GenerationError, type GenerationErrorCode } from '../generations/errors.ts';
 import { isLedgerError, type LedgerErrorCode } from '../ledger/index.ts';
 import { PaymentsError, type PaymentsErrorCode } from '../payments/errors.ts';
@@ -122,6 +124,19 @@ const paymentsCodes: Record<PaymentsErrorCode, ErrorCode> = {
   no_plan_for_tier: 'validation_failed',
 };
 
+const controlsCodes: Record<ControlsErrorCode, ErrorCode> = {
+  paused: 'unavailable',
+  not_found: 'not_found',
+  already_resumed: 'conflict',
+  invalid: 'validation_failed',
+};
+
+/** A pause answers 503 with the message users may see, and says what is paused (never the operator's reason). */
+function fromControls(error: ControlsError): ApiError {
+  if (error.code === 'paused') return new ApiError('unavailable', error.message, { retryAfterSeconds: 60, extra: { paused: { scope: error.detail.scope, automatic: error.detail.automatic ?? false } } });
+  return fromDomain(controlsCodes[error.code], error.message, error.detail.field);
+}
+
 /** Payment refusals about a header name it (`header.stripe-signature`); others as any domain's. */
 function fromPayments(error: PaymentsError): ApiError {
   const header = ({ idempotency_conflict: 'header.idempotency-key', invalid_signature: 'header.stripe-signature' } as Partial<Record<PaymentsErrorCode, string>>)[error.code];
@@ -147,6 +162,8 @@ export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message, { extra: { needed: error.detail.needed, available: error.detail.available, upgrade: error.detail.upgrade } });
   if (error instanceof GenerationError) return fromDomain(generationCodes[error.code], error.message, error.field);
   if (error instanceof PaymentsError) return fromPayments(error);
+  if (error instanceof ControlsError) return fromControls(error);
+  if (error instanceof CredentialsError) return new ApiError(error.code === 'not_found' ? 'not_found' : 'unavailable', error.message);
   if (error instanceof RefillDecisionError) return fromDomain(refillDecisionCodes[error.code], error.message, undefined);
   if (isLedgerError(error)) return fromDomain(ledgerCodes[error.code], error.message, error.detail.field);
   if (error instanceof HTTPException) {

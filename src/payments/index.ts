@@ -7,7 +7,7 @@ import type { Credits } from '../credits/index.ts';
 import { CreditsError } from '../credits/index.ts';
 import type { InvariantCheck, Ledger } from '../ledger/index.ts';
 import type { Logger } from '../log.ts';
-import { grantDevelopmentPurchase, openCheckout, type PurchaseAnswer } from './checkout.ts';
+import { grantDevelopmentPurchase, openCheckout, packageOf, type PurchaseAnswer } from './checkout.ts';
 import { NOT_CONFIGURED_MESSAGE, PaymentsError } from './errors.ts';
 import { withIdempotencyKey } from './idempotency.ts';
 import { purchaseChecks } from './invariants.ts';
@@ -25,7 +25,17 @@ export type PaymentsMode = 'stripe' | 'development' | 'off';
 export class Payments {
   private readonly gateway: PaymentGateway | undefined;
 
-  constructor(private readonly deps: { pool: Pool; ledger: Ledger; credits: Credits; config: Config; log: Logger }) {
+  constructor(
+    private readonly deps: {
+      pool: Pool;
+      ledger: Ledger;
+      credits: Credits;
+      config: Config;
+      log: Logger;
+      /** The emergency controls (src/controls): refuses a purchase while purchases are paused. */
+      gate?: { assertPurchasesOpen(): Promise<void> };
+    },
+  ) {
     this.gateway = createStripeGateway(deps.config.payments.stripe);
   }
 
@@ -44,11 +54,14 @@ export class Payments {
     if (mode === 'off') throw new PaymentsError('payments_not_configured', NOT_CONFIGURED_MESSAGE);
     const { pool, ledger, credits, config, log } = this.deps;
     const common = { pool, ledger, credits, creditsConfig: config.credits, log };
-    return withIdempotencyKey(pool, { userId: input.userId, key: input.idempotencyKey, body: { packageId: input.packageId } }, () =>
-      this.gateway
+    // A replay still gets its first answer; a new purchase is refused while paused, before anything is held.
+    return withIdempotencyKey(pool, { userId: input.userId, key: input.idempotencyKey, body: { packageId: input.packageId } }, async () => {
+      packageOf(config.credits, input.packageId); // a client's mistake is a 400 even while paused
+      await this.deps.gate?.assertPurchasesOpen();
+      return this.gateway
         ? openCheckout({ ...common, gateway: this.gateway, checkoutMinutes: config.payments.checkoutMinutes }, input)
-        : grantDevelopmentPurchase(common, input),
-    );
+        : grantDevelopmentPurchase(common, input);
+    });
   }
 
   /** A Checkout Session in subscription mode for the plan of `tier`. */

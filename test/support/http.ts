@@ -1,6 +1,7 @@
 // An in-process app on a fresh database, with every kind of caller ready: no server, `app.request()`.
 import { SignJWT } from 'jose';
 import pino from 'pino';
+import type { Logger } from '../../src/log.ts';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.ts';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.ts';
 import { serve } from '@hono/node-server';
@@ -41,6 +42,8 @@ export interface TestAppOptions {
   lookup?: HostLookup;
   /** Serve over real HTTP on 127.0.0.1 (TALLY_PUBLIC_URL points there), for providers' callbacks. */
   listen?: boolean;
+  /** The app's logger (default: silent, or TEST_LOG's level); tests that read the logs pass their own. */
+  log?: Logger;
 }
 
 export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}, balances?: ProviderBalancePort, options: TestAppOptions = {}): Promise<TestApp> {
@@ -69,7 +72,7 @@ export async function createTestApp(env: Record<string, string> = {}, overrides:
     overrides,
   });
   // TEST_LOG=debug shows the app's log while debugging a test.
-  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const log = options.log ?? pino({ level: process.env.TEST_LOG ?? 'silent' });
   const services = createServices({ config, pool: db.pool, log, balances, lookup: options.lookup });
   const { ledger, credits } = services;
   await credits.openPlatformAccounts();

@@ -6,6 +6,7 @@ import { guard } from '../access.ts';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { json, problems } from '../schemas.ts';
+import { actorOf } from './controls.ts';
 import { TaskBody } from './generations.ts';
 
 const ProviderHealthBody = z
@@ -117,7 +118,27 @@ const updateProvider = createRoute({
   },
 });
 
+const modelRouting = createRoute({
+  method: 'patch',
+  path: '/v1/admin/models/{modelId}',
+  tags: ['admin'],
+  summary: 'Choose a model’s routing: by provider priority (default) or the cheapest healthy route (every process within a second)',
+  ...guard('admin'),
+  request: {
+    params: z.object({ modelId: z.string().min(1).max(64).openapi({ param: { name: 'modelId', in: 'path' } }) }),
+    body: { required: true, content: { 'application/json': { schema: z.object({ routing: z.enum(['priority', 'cheapest']) }).strict().openapi('ModelRouting') } } },
+  },
+  responses: { 200: json(z.object({ modelId: z.string(), routing: z.enum(['priority', 'cheapest']) }), 'The model’s routing now'), ...problems(400, 401, 403, 404, 413, 415, 429) },
+});
+
 export function registerAdminGenerationRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(modelRouting, async (c) => {
+    const { config, generations } = c.get('deps');
+    const { modelId } = c.req.valid('param');
+    if (!Object.hasOwn(config.generations.models, modelId)) throw new ApiError('not_found', `There is no model "${modelId}". Known models: ${Object.keys(config.generations.models).join(', ')}.`);
+    return c.json(await generations.router.setModelRouting(modelId, c.req.valid('json').routing, actorOf(c.get('caller'))), 200);
+  });
+
   app.openapi(updateProvider, async (c) => {
     const { provider } = c.req.valid('param');
     const change = c.req.valid('json');

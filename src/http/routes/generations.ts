@@ -58,7 +58,7 @@ const V1Json = EnhanceJson.extend({ enhancementType: enhancementType.optional(),
 const V1Form = EnhanceForm.extend({ enhancementType: enhancementType.optional(), modelId: z.string().max(64).optional() }).openapi('GenerationUpload');
 
 const Accepted = z.object({ taskId: z.string(), status: z.literal('queued'), creditsCharged: z.number().int(), remainingBalance: z.number().int() }).openapi('EnhanceAccepted');
-const submitProblems = problems(400, 401, 402, 403, 404, 413, 415, 429);
+const submitProblems = problems(400, 401, 402, 403, 404, 413, 415, 429, 503);
 
 const compatSubmit = createRoute({
   method: 'post',
@@ -129,7 +129,7 @@ const infer = createRoute({
   summary: 'Generate and wait: 502 when the providers failed, 504 (with the id to poll) when not finished in time',
   ...guard('user'),
   request: { body: { required: true, content: { 'application/json': { schema: InferRequest } } } },
-  responses: { 200: json(InferBody, 'The stored result'), ...problems(400, 401, 402, 403, 404, 413, 415, 429, 502, 504) },
+  responses: { 200: json(InferBody, 'The stored result'), ...problems(400, 401, 402, 403, 404, 413, 415, 429, 502, 503, 504) },
 });
 const v1Infer = createRoute({ ...infer, path: '/v1/infer' });
 

@@ -3,7 +3,7 @@
 import { useMemo, useState } from 'react';
 import { ApiProblem, createApi, unwrap, type Schemas } from '../api/client';
 import { formatCount, formatDate } from '../shared/format';
-import { Loading, ProblemNotice, useLoaded } from '../shared/ui';
+import { Loading, Notice, ProblemNotice, useLoaded } from '../shared/ui';
 import { Enhance } from './Enhance';
 import { History } from './History';
 import { Packages } from './Packages';
@@ -44,6 +44,7 @@ export function App() {
         )}
       </header>
       <main id="main">
+        <PauseNotices api={api} />
         {balance.loading && !balance.data ? (
           <Loading label="Loading your credits" />
         ) : needsSignIn ? (
@@ -61,6 +62,19 @@ export function App() {
         )}
       </main>
     </>
+  );
+}
+
+/** What an operator paused (or the platform, while it is sold out), with the message meant for users; checked every 30 s. */
+function PauseNotices({ api }: { api: ReturnType<typeof createApi>['api'] }) {
+  const status = useLoaded(() => unwrap(api.GET('/v1/status')), [], 30_000);
+  const { purchases, generations } = status.data ?? {};
+  if (!purchases?.paused && !generations?.paused) return null;
+  return (
+    <div data-testid="paused" role="status">
+      {generations?.paused && <Notice kind="warn" title="Enhancements paused">{generations.message}</Notice>}
+      {purchases?.paused && <Notice kind="warn" title="Purchases paused">{purchases.message}</Notice>}
+    </div>
   );
 }
 

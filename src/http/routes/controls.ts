@@ -2,6 +2,7 @@
 // generations; anyone may read whether something is paused and the message users see (never the reason).
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { DEFAULT_PAUSE_MESSAGE } from '../../controls/index.ts';
+import { AI_PROVIDER_NAMES } from '../../providers/types.ts';
 import { guard } from '../access.ts';
 import type { AppEnv, Caller } from '../context.ts';
 import { json, problems } from '../schemas.ts';
@@ -38,7 +39,7 @@ const createPause = createRoute({
           schema: z
             .object({
               scope: z.enum(['purchases', 'generations']),
-              provider: z.enum(['nanobanana', 'kie', 'fal', 'gemini', 'wavespeed']).optional().openapi({ description: 'Generations: routing skips this provider. Purchases: only the primary provider (its pool backs every sale)' }),
+              provider: z.enum(AI_PROVIDER_NAMES).optional().openapi({ description: 'Generations: routing skips this provider. Purchases: only the primary provider (its pool backs every sale)' }),
               message: text(300).optional().openapi({ description: `What users are told (default "${DEFAULT_PAUSE_MESSAGE}")` }),
               reason: text(1000).openapi({ description: 'Why; kept in the audit, never shown to users' }),
             })

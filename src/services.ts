@@ -89,7 +89,7 @@ export function createServices(options: ServiceOptions): Services {
     controls,
     refreshAdapters: () => providerCredentials.refresh(),
     fetchUrl: (url, limits) => safeFetch(url, { ...guarded, maxBytes: limits.maxBytes, accept: 'image/*' }),
-    postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
+    postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, timeoutMs: config.generations.webhookTimeoutMs, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
   });
   const alerts = new Alerts({ pool, queue, config: config.alerts, log: log.child({ component: 'alerts' }), clock: options.clock });
   const jobs = new Jobs({ config, pool, ledger, credits, generations }, { log: log.child({ component: 'jobs' }), clock: options.clock, tickSeconds: config.jobs.tickSeconds });

@@ -369,7 +369,7 @@ describe('the user’s result webhook', () => {
       expect(set.status).toBe(200);
       const { secret } = await set.json();
       expect(secret).toMatch(/^whsec_/);
-      expect(await (await t.request('GET', '/v1/webhook', { auth: token })).json()).toEqual({ url, createdAt: expect.any(String) });
+      expect(await (await t.request('GET', '/v1/webhook', { auth: token })).json()).toEqual({ url, createdAt: expect.any(String), failures: 0, failingSince: null, lastError: null, nextAttemptAt: null, undelivered: 0 });
 
       const task = await enhance();
       await until(() => received.length > 0);

@@ -1,4 +1,6 @@
-// Generated junk at every route's validators: never a 5xx, and every 4xx is problem+json.
+// Generated junk at every route's validators: never a 5xx, and every 4xx is problem+json. The normal
+// suite sends 40 inputs per route; `npm run chaos` runs this file again with FUZZ_RUNS_PER_ROUTE set
+// (vitest.chaos.config.ts) for at least 10,000 inputs in all.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeStripe } from './fakes/stripe.ts';
@@ -25,9 +27,14 @@ const body = fc.oneof(
 );
 const extraHeaders = fc.record({ 'x-tally-user': fc.oneof(fc.constant(undefined), fc.string({ maxLength: 20 }), fc.constant('x'.repeat(300))) }, { requiredKeys: [] });
 
+const RUNS_PER_ROUTE = Number(process.env.FUZZ_RUNS_PER_ROUTE ?? 40);
 const routes = listRoutes((await createTestAppForListing()).app);
 
 describe('fuzzing every route', () => {
+  it(`sends ${RUNS_PER_ROUTE} inputs to each of ${routes.length} routes (${RUNS_PER_ROUTE * routes.length} in all)`, () => {
+    expect(routes.length).toBeGreaterThan(50);
+  });
+
   for (const route of routes) {
     it(route, async () => {
       const [method, pattern] = route.split(' ') as [string, string];
@@ -46,7 +53,7 @@ describe('fuzzing every route', () => {
           expect(response.status, `${method} ${path} → ${response.status}: ${await response.clone().text()}`).toBeLessThan(500);
           if (response.status >= 400) expect(response.headers.get('content-type')).toBe('application/problem+json');
         }),
-        { numRuns: 40 },
+        { numRuns: RUNS_PER_ROUTE },
       );
     });
   }

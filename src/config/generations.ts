@@ -93,6 +93,15 @@ export const generationsSchema = z
       .prefault({}),
     /** Processors run at once in each worker process (they mostly wait on providers). */
     concurrency: integer(1, 1000).default(50),
+    /** Users' result webhooks a worker process delivers at once, apart from the generation slots. */
+    webhookConcurrency: integer(1, 100).default(4),
+    /** How long one webhook delivery may take before it counts as a failure. */
+    webhookTimeoutMs: integer(100, 60_000).default(5_000),
+    /** First delay after an endpoint fails; it doubles with each further failure, up to the maximum. */
+    webhookBackoffMs: integer(10, 3_600_000).default(5_000),
+    webhookMaxBackoffMs: integer(10, 86_400_000).default(3_600_000),
+    /** Passes (tries and deferrals) one delivery gets before it is recorded as undelivered. */
+    webhookMaxPasses: integer(1, 1000).default(12),
     /** A generation not finished by then is failed and its hold voided. */
     timeoutSeconds: integer(5, 86_400).default(600),
     /** How long one processor owns a generation before another may take over (renewed while it works). */

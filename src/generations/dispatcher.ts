@@ -1,4 +1,5 @@
-// The worker's loop: fetch generation jobs from the queue as slots free up (woken by NOTIFY on submit,
+// The worker's loop: fetch generation jobs from the queue as slots free up (users' webhook deliveries
+// have their own few slots, so a receiver that hangs can never hold a generation back) (woken by NOTIFY on submit,
 // with a polling tick as the fallback), run each to its end, and on a slower clock run the safety net
 // (open generations nobody holds: a lost job or a dead processor) and the sweeper (past their deadline:
 // failed and refunded), and on a slower one the providers' health check. Any number of workers can run
@@ -6,15 +7,18 @@
 import type { Logger } from '../log.ts';
 import { QUEUES, type Job, type Queue, type QueueName } from '../queue/index.ts';
 import type { Notifier } from './notifier.ts';
+import type { WebhookJob } from './webhooks.ts';
 
 export interface DispatcherOptions {
   queue: Queue;
   notifier: Notifier;
   log: Logger;
   concurrency: number;
+  /** Webhook deliveries at once, apart from the generations' `concurrency`. */
+  webhookConcurrency: number;
   /** Runs one generation; resolves when it is ended or handed to someone else. */
   processGeneration(id: string): Promise<unknown>;
-  deliverWebhook(generationId: string): Promise<void>;
+  deliverWebhook(job: WebhookJob): Promise<void>;
   /** Safety net and sweeper, run at start and every `maintenanceMs`. */
   maintenance(): Promise<void>;
   /** The providers' health probes, run every `healthCheckMs` (the first one interval after start). */
@@ -26,7 +30,7 @@ export interface DispatcherOptions {
 
 export class Dispatcher {
   private running = false;
-  private inFlight = 0;
+  private readonly inFlight: Record<'generations' | 'webhooks', number> = { generations: 0, webhooks: 0 };
   private wakeLoop?: () => void;
   private wokenWhileBusy = false;
   private epoch = 0;
@@ -84,7 +88,7 @@ export class Dispatcher {
 
   /** Generations and webhooks running now. */
   get busy(): number {
-    return this.inFlight;
+    return this.inFlight.generations + this.inFlight.webhooks;
   }
 
   private wake(): void {
@@ -94,17 +98,15 @@ export class Dispatcher {
 
   private async loop(): Promise<void> {
     while (this.running) {
-      let fetched = 0;
       try {
-        const free = this.options.concurrency - this.inFlight;
-        if (free > 0) {
-          const webhooks = await this.options.queue.fetch<{ generationId: string }>(QUEUES.webhook, Math.min(free, 10));
-          for (const job of webhooks) this.run(job, () => this.options.deliverWebhook(job.data.generationId));
-          const generations = await this.options.queue.fetch<{ generationId: string }>(QUEUES.generation, free - webhooks.length);
-          for (const job of generations) this.run(job, () => this.options.processGeneration(job.data.generationId));
-          fetched = webhooks.length + generations.length;
-          if (fetched > 0 && fetched === free) continue;
-        }
+        const freeHooks = this.options.webhookConcurrency - this.inFlight.webhooks;
+        const webhooks = freeHooks > 0 ? await this.options.queue.fetch<WebhookJob>(QUEUES.webhook, freeHooks) : [];
+        for (const job of webhooks) this.run('webhooks', job, () => this.options.deliverWebhook(job.data));
+        const free = this.options.concurrency - this.inFlight.generations;
+        const generations = free > 0 ? await this.options.queue.fetch<{ generationId: string }>(QUEUES.generation, free) : [];
+        for (const job of generations) this.run('generations', job, () => this.options.processGeneration(job.data.generationId));
+        // A full batch on either side may mean more is waiting: look again at once.
+        if ((freeHooks > 0 && webhooks.length === freeHooks) || (free > 0 && generations.length === free)) continue;
       } catch (error) {
         this.options.log.error({ err: error }, 'fetching jobs failed; retrying');
       }
@@ -125,8 +127,8 @@ export class Dispatcher {
     }
   }
 
-  private run(job: Job<unknown>, work: () => Promise<unknown>): void {
-    this.inFlight += 1;
+  private run(kind: 'generations' | 'webhooks', job: Job<unknown>, work: () => Promise<unknown>): void {
+    this.inFlight[kind] += 1;
     const name: QueueName = job.name;
     const task = work()
       .then(
@@ -138,7 +140,7 @@ export class Dispatcher {
       )
       .catch((error: unknown) => this.options.log.warn({ err: error, job: job.id }, 'could not record the job outcome'))
       .finally(() => {
-        this.inFlight -= 1;
+        this.inFlight[kind] -= 1;
         this.active.delete(task);
         this.wake();
       });

@@ -44,7 +44,7 @@ export interface GenerationsOptions {
   adapters: ReadonlyMap<ProviderName, ProviderAdapter>;
   /** SSRF-guarded fetch for inputs and results. */
   fetchUrl(url: string, limits: { maxBytes: number }): Promise<FetchedFile>;
-  /** SSRF-guarded POST for users' webhooks; resolves with the HTTP status. */
+  /** SSRF-guarded POST for users' webhooks, within `generations.webhookTimeoutMs`; resolves with the HTTP status. */
   postJson(url: string, body: string, headers: Record<string, string>): Promise<number>;
   /** Secret for callback tokens. */
   signingSecret: string;
@@ -203,8 +203,9 @@ export class Generations {
       notifier: this.deps.notifier,
       log: this.options.log,
       concurrency: this.options.config.generations.concurrency,
+      webhookConcurrency: this.options.config.generations.webhookConcurrency,
       processGeneration: (id) => this.process(id),
-      deliverWebhook: (id) => deliverWebhook({ ...this.deps, postJson: this.options.postJson }, id),
+      deliverWebhook: (job) => deliverWebhook({ ...this.deps, postJson: this.options.postJson }, job),
       maintenance: () => this.maintenance().then(() => undefined),
       maintenanceMs: this.options.config.generations.maintenanceSeconds * 1000,
       // The periodic health probe is the provider-health-check job (src/jobs), not a timer here.

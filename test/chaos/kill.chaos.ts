@@ -100,4 +100,4 @@ it(`${TRIALS} workers killed at random moments lose nothing and charge each gene
   process.stdout.write(`chaos: ${TRIALS} trials, ${total} generations, ${[...bought.values()].reduce((a, b) => a + b, 0) / 10} purchases; all terminal, balances exact, ledger clean\n`);
   last.child.kill('SIGINT');
   await last.exited;
-});
+}, Math.max(120_000, TRIALS * 30_000)); // the short version runs inside the normal suite, whose default timeout is 60 s

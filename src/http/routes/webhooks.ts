@@ -37,7 +37,14 @@ const setWebhook = createRoute({
     ...problems(400, 401, 403, 413, 415, 429),
   },
 });
-const getWebhook = createRoute({ method: 'get', path: '/v1/webhook', tags: ['webhooks'], summary: 'Your result webhook', ...guard('user'), responses: { 200: json(WebhookBody, 'The webhook'), ...problems(401, 403, 404, 429) } });
+const WebhookStatus = WebhookBody.extend({
+  failures: z.number().int().openapi({ description: 'Consecutive failed deliveries; 0 while the endpoint answers 2xx' }),
+  failingSince: z.string().nullable().openapi({ description: 'Since when the endpoint has been failing' }),
+  lastError: z.string().nullable().openapi({ description: 'Why the last delivery failed, or which one was given up' }),
+  nextAttemptAt: z.string().nullable().openapi({ description: 'Deliveries wait until then (the endpoint is backed off); none is lost' }),
+  undelivered: z.number().int().openapi({ description: 'Deliveries given up after their last try' }),
+}).openapi('UserWebhookStatus');
+const getWebhook = createRoute({ method: 'get', path: '/v1/webhook', tags: ['webhooks'], summary: 'Your result webhook and how its deliveries fare', ...guard('user'), responses: { 200: json(WebhookStatus, 'The webhook'), ...problems(401, 403, 404, 429) } });
 const deleteWebhook = createRoute({ method: 'delete', path: '/v1/webhook', tags: ['webhooks'], summary: 'Stop result webhooks', ...guard('user'), responses: { 204: { description: 'Removed' }, ...problems(401, 403, 404, 429) } });
 
 export function registerWebhookRoutes(app: OpenAPIHono<AppEnv>) {

@@ -287,4 +287,33 @@ describe('the admin dashboard', () => {
     await expect.poll(() => generation.getByRole('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
     await screenshots(page, 'admin-user');
   });
+
+  it('pauses new generations with a message the user page shows, and resumes them', async () => {
+    await signIn();
+    const pauses = page.locator('#pauses');
+    await pauses.getByLabel('Message users see').fill('Back in ten minutes: provider maintenance');
+    await pauses.getByLabel('Why (kept in the audit, never shown to users)').fill('NanoBanana maintenance window');
+    await pauses.getByRole('button', { name: 'Pause now' }).click();
+    await expect.poll(() => pauses.textContent()).toContain('Back in ten minutes: provider maintenance');
+    await screenshots(page, 'admin-paused');
+
+    const admin = page;
+    const user = await openPage(`${base}/#token=${userToken}`);
+    const notice = user.getByTestId('paused');
+    await expect.poll(() => notice.textContent()).toContain('Back in ten minutes: provider maintenance');
+    expect(await notice.textContent()).not.toContain('NanoBanana maintenance window'); // the reason is the operators'
+    await screenshots(user, 'user-paused');
+    const refused = await fetch(`${base}/api/enhance-image`, { method: 'POST', headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ inputImageUrl: 'https://images.example/x.png', enhancementType: 'lighting' }) });
+    expect(refused.status).toBe(503);
+
+    const audit = (await get('/v1/admin/pauses', adminKey)) as { active: { reason: string }[] };
+    expect(audit.active.map((p) => p.reason)).toEqual(['NanoBanana maintenance window']);
+    // Resumed from the dashboard, still open in its own tab.
+    await pauses.getByRole('button', { name: 'Resume generations' }).click();
+    await expect.poll(() => pauses.textContent()).toContain('Nothing is paused.');
+    await admin.close();
+    await user.reload();
+    await user.getByTestId('balance').waitFor();
+    expect(await user.getByTestId('paused').count()).toBe(0);
+  });
 });

@@ -8,6 +8,7 @@ import { Loading, Notice, ProblemNotice, useLoaded } from '../shared/ui';
 import { Alerts } from './Alerts';
 import { Generations, Purchases } from './Generations';
 import { Overview } from './Overview';
+import { Pauses } from './Pauses';
 import { Pools } from './Pools';
 import { Providers } from './Providers';
 import { Users } from './Users';
@@ -47,7 +48,7 @@ function Dashboard({ clients, signOut }: { clients: ReturnType<typeof createApi>
       <header className="top">
         <span className="brand">Tally admin</span>
         <nav className="sections" aria-label="Sections">
-          {['Overview', 'Pools', 'Usage', 'Providers', 'Alerts', 'Users', 'Generations', 'Purchases'].map((s) => (
+          {['Overview', 'Pools', 'Usage', 'Providers', 'Alerts', 'Pauses', 'Users', 'Generations', 'Purchases'].map((s) => (
             <a key={s} href={`#${s.toLowerCase()}`}>
               {s}
             </a>
@@ -78,6 +79,7 @@ function Dashboard({ clients, signOut }: { clients: ReturnType<typeof createApi>
         </Suspense>
         <Providers api={api} providers={providers} onChanged={() => void providers.refresh()} />
         <Alerts clients={clients} alerts={alerts} canAck={has('POST /v1/admin/alerts/{id}/ack')} />
+        <Pauses api={api} available={has('POST /v1/admin/pauses')} />
         <Users api={api} onChanged={refreshAll} />
         <Generations api={api} />
         <Purchases clients={clients} available={has('GET /v1/admin/purchases')} />

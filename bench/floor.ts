@@ -13,7 +13,8 @@ import pg from 'pg';
 import sharp from 'sharp';
 
 const { DATABASE_URL, PROVIDER_URL, PROVIDER_KEY, FLOOR_DIR, PORT } = process.env;
-if (!DATABASE_URL || !PROVIDER_URL || !PROVIDER_KEY || !FLOOR_DIR || !PORT) throw new Error('DATABASE_URL, PROVIDER_URL, PROVIDER_KEY, FLOOR_DIR and PORT are required');
+if (!DATABASE_URL || !PROVIDER_URL || !PROVIDER_KEY || !FLOOR_DIR || !PORT)
+  throw new Error('DATABASE_URL, PROVIDER_URL, PROVIDER_KEY, FLOOR_DIR and PORT are required');
 const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 10 });
 
 await pool.query(`
@@ -53,7 +54,8 @@ const server = createServer(async (req, res) => {
       headers: { 'x-goog-api-key': PROVIDER_KEY, 'content-type': 'application/json' },
       body: JSON.stringify({ contents: [{ parts: [{ text: prompt }] }], generationConfig: { responseModalities: ['TEXT', 'IMAGE'] } }),
     });
-    const parts = ((await answer.json()) as { candidates: { content: { parts: Record<string, { data?: string } | undefined>[] } }[] }).candidates[0]!.content.parts;
+    const parts = ((await answer.json()) as { candidates: { content: { parts: Record<string, { data?: string } | undefined>[] } }[] }).candidates[0]!.content
+      .parts;
     const image = Buffer.from(parts.map((p) => p.inlineData?.data ?? p.inline_data?.data).find(Boolean)!, 'base64');
     const metadata = await sharp(image, { limitInputPixels: 50_000_000 }).metadata();
     if (!metadata.format) return void res.writeHead(502).end();

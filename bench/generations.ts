@@ -40,7 +40,10 @@ const log = pino({ level: 'warn' }, pino.destination(2));
 
 const cleanups: (() => unknown)[] = [];
 async function cleanup() {
-  for (const step of cleanups.reverse()) await Promise.resolve().then(step).catch((error) => console.error('cleanup step failed:', error));
+  for (const step of cleanups.reverse())
+    await Promise.resolve()
+      .then(step)
+      .catch((error) => console.error('cleanup step failed:', error));
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
@@ -114,14 +117,18 @@ async function main() {
   const tokens: string[] = [];
   for (let i = 0; i < Math.max(opts.clients, 1); i++) {
     await services.credits.adjust({ userId: `bench-${i}`, credits: 100_000, reason: 'bench' });
-    tokens.push(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(`bench-${i}`).setExpirationTime('2h').sign(new TextEncoder().encode(JWT_SECRET)));
+    tokens.push(
+      await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(`bench-${i}`).setExpirationTime('2h').sign(new TextEncoder().encode(JWT_SECRET)),
+    );
   }
   const body = JSON.stringify({ modelId: 'nano_banana_image', prompt: 'a lighthouse at dusk' });
   const submit = (token: string) =>
-    fetch(`${base}/v1/generations`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body }).then(async (r) => {
-      if (r.status !== 202) throw new Error(`submit answered ${r.status}: ${await r.text()}`);
-      await r.arrayBuffer();
-    });
+    fetch(`${base}/v1/generations`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body }).then(
+      async (r) => {
+        if (r.status !== 202) throw new Error(`submit answered ${r.status}: ${await r.text()}`);
+        await r.arrayBuffer();
+      },
+    );
 
   // Warm-up: JIT, connections, the first sharp call.
   await Promise.all(tokens.slice(0, 4).map((token) => submit(token)));
@@ -183,7 +190,11 @@ async function main() {
   const direct = await timed(opts.calls, directCall);
   const inferBody = JSON.stringify({ modelId: 'nano_banana_image', inputs: { prompt: 'a lighthouse at dusk' } });
   const through = await timed(opts.calls, async () => {
-    const r = await fetch(`${base}/api/infer`, { method: 'POST', headers: { authorization: `Bearer ${tokens[0]}`, 'content-type': 'application/json' }, body: inferBody });
+    const r = await fetch(`${base}/api/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens[0]}`, 'content-type': 'application/json' },
+      body: inferBody,
+    });
     if (r.status !== 200) throw new Error(`infer answered ${r.status}: ${await r.text()}`);
     await r.arrayBuffer();
   });
@@ -200,7 +211,9 @@ async function main() {
       `overhead p50 ${overhead.overheadP50Ms.toFixed(2)} ms, p99 ${overhead.overheadP99Ms.toFixed(2)} ms (target p50 < 5 ms)`,
   );
 
-  console.log(`overhead against the floor: the provider directly, Tally as its own process (tally serve), and a minimal server doing the same durable work, ${opts.calls} calls each, interleaved`);
+  console.log(
+    `overhead against the floor: the provider directly, Tally as its own process (tally serve), and a minimal server doing the same durable work, ${opts.calls} calls each, interleaved`,
+  );
   const apiPort = await freePort();
   await startProcess(['bin/tally.mjs', 'serve'], 'HTTP API listening', {
     DATABASE_URL: server.url,
@@ -217,9 +230,19 @@ async function main() {
   const floorPort = await freePort();
   const floorDir = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-floor-'));
   cleanups.push(() => rmSync(floorDir, { recursive: true, force: true }));
-  await startProcess(['--import', 'tsx', 'bench/floor.ts'], 'floor listening', { DATABASE_URL: server.url, PROVIDER_URL: fake.url, PROVIDER_KEY: fake.apiKey, FLOOR_DIR: floorDir, PORT: String(floorPort) });
+  await startProcess(['--import', 'tsx', 'bench/floor.ts'], 'floor listening', {
+    DATABASE_URL: server.url,
+    PROVIDER_URL: fake.url,
+    PROVIDER_KEY: fake.apiKey,
+    FLOOR_DIR: floorDir,
+    PORT: String(floorPort),
+  });
   const tallyCall = async () => {
-    const r = await fetch(`http://127.0.0.1:${apiPort}/api/infer`, { method: 'POST', headers: { authorization: `Bearer ${tokens[0]}`, 'content-type': 'application/json' }, body: inferBody });
+    const r = await fetch(`http://127.0.0.1:${apiPort}/api/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens[0]}`, 'content-type': 'application/json' },
+      body: inferBody,
+    });
     if (r.status !== 200) throw new Error(`infer answered ${r.status}: ${await r.text()}`);
     await r.arrayBuffer();
   };
@@ -263,14 +286,21 @@ async function main() {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `generations-${new Date().toISOString().replace(/:/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version }, options: opts, submit: submitResult, overhead: { ...overhead, separateProcess, floor: floorResult, ratioToFloor: ratio } }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version }, options: opts, submit: submitResult, overhead: { ...overhead, separateProcess, floor: floorResult, ratioToFloor: ratio } }, null, 2)}\n`,
+  );
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
   return report.ok ? 0 : 1;
 }
 
 /** Starts a server process from the repository root and resolves once it prints `ready`; stopped at cleanup. */
 async function startProcess(args: string[], ready: string, env: Record<string, string>): Promise<void> {
-  const child = spawn(process.execPath, args, { cwd: path.join(path.dirname(fileURLToPath(import.meta.url)), '..'), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    cwd: path.join(path.dirname(fileURLToPath(import.meta.url)), '..'),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   cleanups.push(() => new Promise((resolve) => (child.exitCode === null ? (child.once('exit', resolve), child.kill('SIGINT')) : resolve(undefined))));
   await new Promise<void>((resolve, reject) => {
     let out = '';

@@ -65,25 +65,28 @@ const HELP = `Usage: npx tsx bench/ledger.ts [options]
 `;
 
 function parseOptions(argv: string[]): Options {
-  const { values } = tryParse(() => parseArgs({
-    args: argv,
-    options: {
-      seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
-      clients: { type: 'string', default: '8,32,64' },
-      scenarios: { type: 'string', default: SCENARIOS.join(',') },
-      'batch-size': { type: 'string', default: '512' },
-      'batch-concurrency': { type: 'string', default: '2' },
-      wallets: { type: 'string', default: '10000' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  }));
+  const { values } = tryParse(() =>
+    parseArgs({
+      args: argv,
+      options: {
+        seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
+        clients: { type: 'string', default: '8,32,64' },
+        scenarios: { type: 'string', default: SCENARIOS.join(',') },
+        'batch-size': { type: 'string', default: '512' },
+        'batch-concurrency': { type: 'string', default: '2' },
+        wallets: { type: 'string', default: '10000' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }),
+  );
   if (values.help) {
     process.stdout.write(HELP);
     process.exit(0);
   }
   const scenarios = values.scenarios.split(',').map((s) => s.trim());
-  for (const s of scenarios) if (!(SCENARIOS as readonly string[]).includes(s)) throw new UsageError(`unknown scenario "${s}" (expected ${SCENARIOS.join(', ')})`);
+  for (const s of scenarios)
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new UsageError(`unknown scenario "${s}" (expected ${SCENARIOS.join(', ')})`);
   return {
     seconds: positive('--seconds', values.seconds, 3600),
     clients: values.clients.split(',').map((c) => positive('--clients', c, 10_000)),
@@ -117,7 +120,10 @@ const cleanups: (() => unknown)[] = [];
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    for (const step of cleanups.reverse()) await Promise.resolve().then(step).catch((error) => console.error('cleanup step failed:', error));
+    for (const step of cleanups.reverse())
+      await Promise.resolve()
+        .then(step)
+        .catch((error) => console.error('cleanup step failed:', error));
   })();
   return cleaning;
 }
@@ -143,8 +149,10 @@ async function main(): Promise<number> {
 
   const version = (await admin.query<{ version: string }>('select version()')).rows[0]!.version;
   const synchronousCommit = (await admin.query<{ synchronous_commit: string }>('show synchronous_commit')).rows[0]!.synchronous_commit;
-  console.log(`${version}\nsynchronous_commit=${synchronousCommit}, batch size ${options.batchSize}, batch concurrency ${options.batchConcurrency}, ` +
-    `${options.wallets} wallets, ${options.seconds} s per run after ${WARMUP_MS / 1000} s warm-up\n`);
+  console.log(
+    `${version}\nsynchronous_commit=${synchronousCommit}, batch size ${options.batchSize}, batch concurrency ${options.batchConcurrency}, ` +
+      `${options.wallets} wallets, ${options.seconds} s per run after ${WARMUP_MS / 1000} s warm-up\n`,
+  );
 
   const results: RunResult[] = [];
   let violated = false;
@@ -171,7 +179,9 @@ async function main(): Promise<number> {
 
     const report = await ledger.checkInvariants();
     if (report.ok) {
-      console.log(`${scenario}: invariants hold (${report.counts.accounts} accounts, ${report.counts.transfers} transfers, ${report.counts.pending} pending)\n`);
+      console.log(
+        `${scenario}: invariants hold (${report.counts.accounts} accounts, ${report.counts.transfers} transfers, ${report.counts.pending} pending)\n`,
+      );
     } else {
       violated = true;
       console.error(formatReport(report));
@@ -242,7 +252,10 @@ async function runClients(ledger: Ledger, scenario: Scenario, clients: number, w
 
   const transfersFor = (wallet: string): TransferInput[] =>
     scenario === 'shared-pool'
-      ? [{ debit: wallet, credit: ACCOUNTS.spent, amount: 1 }, { debit: ACCOUNTS.pool, credit: ACCOUNTS.poolConsumed, amount: POOL_UNITS_PER_PAIR }]
+      ? [
+          { debit: wallet, credit: ACCOUNTS.spent, amount: 1 },
+          { debit: ACCOUNTS.pool, credit: ACCOUNTS.poolConsumed, amount: POOL_UNITS_PER_PAIR },
+        ]
       : [{ debit: wallet, credit: ACCOUNTS.spent, amount: 1 }];
 
   const client = async (index: number) => {
@@ -297,7 +310,15 @@ function percentile(sorted: number[], p: number): number {
 /** A Markdown table, so it can be pasted into bench/README.md as is. */
 function formatTable(results: RunResult[]): string {
   const header = ['scenario', 'clients', 'pairs/s', 'p50 ms', 'p99 ms', 'ops/batch', 'reruns'];
-  const rows = results.map((r) => [r.scenario, String(r.clients), r.pairsPerSecond.toFixed(0), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.opsPerBatch.toFixed(1), `${(r.lockedRerunShare * 100).toFixed(1)}%`]);
+  const rows = results.map((r) => [
+    r.scenario,
+    String(r.clients),
+    r.pairsPerSecond.toFixed(0),
+    r.p50Ms.toFixed(1),
+    r.p99Ms.toFixed(1),
+    r.opsPerBatch.toFixed(1),
+    `${(r.lockedRerunShare * 100).toFixed(1)}%`,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((cell, i) => (i < 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i < 1 ? `-${'-'.repeat(w)}-` : `-${'-'.repeat(w)}:`)).join('|')}|`;
@@ -311,7 +332,14 @@ function writeResults(results: RunResult[], options: Options, postgres: string, 
   const round = (n: number, digits: number) => Number(n.toFixed(digits));
   const cpus = os.cpus();
   const body = {
-    results: results.map((r) => ({ ...r, pairsPerSecond: round(r.pairsPerSecond, 1), p50Ms: round(r.p50Ms, 2), p99Ms: round(r.p99Ms, 2), opsPerBatch: round(r.opsPerBatch, 2), lockedRerunShare: round(r.lockedRerunShare, 4) })),
+    results: results.map((r) => ({
+      ...r,
+      pairsPerSecond: round(r.pairsPerSecond, 1),
+      p50Ms: round(r.p50Ms, 2),
+      p99Ms: round(r.p99Ms, 2),
+      opsPerBatch: round(r.opsPerBatch, 2),
+      lockedRerunShare: round(r.lockedRerunShare, 4),
+    })),
     machine: {
       cpus: cpus.length,
       cpuModel: cpus[0]?.model ?? 'unknown',

@@ -23,7 +23,15 @@ async function measure(url: string, fromSource: boolean): Promise<{ startMs: num
   const started = performance.now();
   const child = spawn(process.execPath, ['bin/tally.mjs', 'serve'], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: url, PORT: String(port), JWT_SECRET: 'startup-bench-secret-0123456789', LOG_FORMAT: 'json', NODE_ENV: 'production', TALLY_FROM_SOURCE: fromSource ? 'true' : '' },
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      PORT: String(port),
+      JWT_SECRET: 'startup-bench-secret-0123456789',
+      LOG_FORMAT: 'json',
+      NODE_ENV: 'production',
+      TALLY_FROM_SOURCE: fromSource ? 'true' : '',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -61,10 +69,15 @@ try {
   console.log(`tally serve, median of ${rounds} alternating starts (load average ${os.loadavg()[0]!.toFixed(1)}):`);
   console.log(`  compiled (dist/, plain node): start ${result.compiled.startMs} ms, ${result.compiled.rssMb} MB resident after 200 requests`);
   console.log(`  sources through tsx:          start ${result.source.startMs} ms, ${result.source.rssMb} MB resident`);
-  console.log(`  compiled / source: start ${(result.compiled.startMs / result.source.startMs).toFixed(2)}x, memory ${(result.compiled.rssMb / result.source.rssMb).toFixed(2)}x`);
+  console.log(
+    `  compiled / source: start ${(result.compiled.startMs / result.source.startMs).toFixed(2)}x, memory ${(result.compiled.rssMb / result.source.rssMb).toFixed(2)}x`,
+  );
   const dir = path.join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, `startup-${new Date().toISOString().replace(/:/g, '-')}.json`), `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version, loadAverage: os.loadavg()[0] }, ...result }, null, 2)}\n`);
+  writeFileSync(
+    path.join(dir, `startup-${new Date().toISOString().replace(/:/g, '-')}.json`),
+    `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version, loadAverage: os.loadavg()[0] }, ...result }, null, 2)}\n`,
+  );
 } finally {
   await server.stop();
   rmSync(pgDir, { recursive: true, force: true });

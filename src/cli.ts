@@ -61,7 +61,8 @@ Configuration comes from tally.config.json (or TALLY_CONFIG) and the environment
 type Command = (args: string[], ctx: { config: Config; log: Logger }) => Promise<number>;
 
 const commands: Record<string, Command> = {
-  start: (args, ctx) => run(ctx, { http: true, worker: true, migrate: true, demo: parseArgs({ args, options: { demo: { type: 'boolean' } } }).values.demo ?? false }),
+  start: (args, ctx) =>
+    run(ctx, { http: true, worker: true, migrate: true, demo: parseArgs({ args, options: { demo: { type: 'boolean' } } }).values.demo ?? false }),
   serve: (_args, ctx) => run(ctx, { http: true, worker: false, migrate: false, demo: false }),
   worker: (_args, ctx) => run(ctx, { http: false, worker: true, migrate: false, demo: false }),
   migrate: async (_args, { config, log }) =>
@@ -92,7 +93,11 @@ const commands: Record<string, Command> = {
 
 const keys: Command = async (args, { config, log }) => {
   const [action, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { role: { type: 'string' }, name: { type: 'string' }, 'old-key': { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { role: { type: 'string' }, name: { type: 'string' }, 'old-key': { type: 'string' } },
+  });
   return withDatabase(config, log, async (db) => {
     if (action === 'rotate-encryption') return rotateEncryption(db, config, log, values['old-key']);
     if (action === 'create') {
@@ -135,7 +140,9 @@ async function rotateEncryption(db: Database, config: Config, log: Logger, oldKe
   const credentials = new ProviderCredentials({ pool: db.pool, config, log });
   try {
     const { reencrypted, current } = await credentials.rotate(oldKey, (provider) => process.stdout.write(`${provider}: under the new key\n`));
-    process.stdout.write(`Re-encrypted ${reencrypted} stored key(s); ${current} now under the new key. Remove TALLY_ENCRYPTION_KEY_OLD once every process runs with the new key.\n`);
+    process.stdout.write(
+      `Re-encrypted ${reencrypted} stored key(s); ${current} now under the new key. Remove TALLY_ENCRYPTION_KEY_OLD once every process runs with the new key.\n`,
+    );
     return 0;
   } catch (error) {
     process.stderr.write(`Rotation stopped: ${(error as Error).message}. Keys done so far stay done; run it again to finish.\n`);
@@ -155,7 +162,9 @@ commands.credits = async (args, { config, log }) => {
     await credits.openPlatformAccounts();
     const totals = await credits.resetMonth(values.period, (users) => process.stderr.write(`\r  ${users} users reset…`));
     process.stderr.write('\n');
-    process.stdout.write(`Reset ${totals.users} users for ${values.period ?? 'this month'}: ${totals.expired} allowance credits expired, ${totals.granted} granted.\n`);
+    process.stdout.write(
+      `Reset ${totals.users} users for ${values.period ?? 'this month'}: ${totals.expired} allowance credits expired, ${totals.granted} granted.\n`,
+    );
     return 0;
   });
 };
@@ -170,7 +179,8 @@ commands.providers = async (args, { config, log }) => {
     await services.generations.init();
     const checks = await services.generations.checkProviderHealth({ force: true });
     if (checks.length === 0) process.stdout.write('No AI provider is configured (set a provider API key); the local provider needs no check.\n');
-    for (const c of checks) process.stdout.write(`${c.provider.padEnd(11)} ${c.ok ? 'ok    ' : 'FAILED'} ${String(c.latencyMs).padStart(6)} ms${c.error ? `  ${c.error}` : ''}\n`);
+    for (const c of checks)
+      process.stdout.write(`${c.provider.padEnd(11)} ${c.ok ? 'ok    ' : 'FAILED'} ${String(c.latencyMs).padStart(6)} ms${c.error ? `  ${c.error}` : ''}\n`);
     return checks.every((c) => c.ok) ? 0 : 1;
   });
 };
@@ -197,7 +207,13 @@ commands.health = (_args, { config, log }) => withServices(config, log, (service
 commands.smoke = (args, { config, log }) => {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, notify: { type: 'boolean' } } });
   return withServices(config, log, async (services, db) => {
-    const checks = await runSmoke({ config, pool: db.pool, services, notify: values.notify ?? false, onCheck: values.json ? undefined : (check) => process.stdout.write(`${formatSmokeCheck(check)}\n`) });
+    const checks = await runSmoke({
+      config,
+      pool: db.pool,
+      services,
+      notify: values.notify ?? false,
+      onCheck: values.json ? undefined : (check) => process.stdout.write(`${formatSmokeCheck(check)}\n`),
+    });
     const failed = checks.filter((c) => !c.ok);
     if (values.json) process.stdout.write(`${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
     else process.stdout.write(failed.length ? `smoke: FAILED (${failed.map((c) => c.name).join(', ')})\n` : `smoke: all ${checks.length} checks passed\n`);
@@ -214,7 +230,12 @@ async function withDatabase(config: Config, log: Logger, work: (db: Database) =>
   }
 }
 
-interface Roles { http: boolean; worker: boolean; migrate: boolean; demo: boolean }
+interface Roles {
+  http: boolean;
+  worker: boolean;
+  migrate: boolean;
+  demo: boolean;
+}
 
 async function run({ config, log }: { config: Config; log: Logger }, roles: Roles): Promise<number> {
   // Listen for Ctrl-C before anything starts: a signal during start-up lets start-up finish, then
@@ -265,11 +286,16 @@ function waitForStopSignal(log: Logger): Promise<void> {
 function migrationLog(log: Logger) {
   return {
     onApply: (name: string) => log.info({ migration: name }, 'applying migration'),
-    onNewer: (unknown: string[]) => log.warn({ newerMigrations: unknown }, 'the database was migrated by a newer release; this one runs on it (migrations only add)'),
+    onNewer: (unknown: string[]) =>
+      log.warn({ newerMigrations: unknown }, 'the database was migrated by a newer release; this one runs on it (migrations only add)'),
   };
 }
 
-interface Started { server?: Server; worker?: Worker; services: Services }
+interface Started {
+  server?: Server;
+  worker?: Worker;
+  services: Services;
+}
 
 async function startRoles(db: Database, { config: configured, log }: { config: Config; log: Logger }, roles: Roles): Promise<Started> {
   // The demo sells packages without payment (never in production: withDemoPurchases refuses).
@@ -281,12 +307,20 @@ async function startRoles(db: Database, { config: configured, log }: { config: C
     if (applied.length) log.info({ applied: applied.length }, 'migrations applied');
   } else {
     const status = await migrationStatus(db.pool);
-    if (!status.compatible) throw new MigrationError(`database migrations are not current (pending: ${status.pending.join(', ')}): run \`tally migrate\` first`);
+    if (!status.compatible)
+      throw new MigrationError(`database migrations are not current (pending: ${status.pending.join(', ')}): run \`tally migrate\` first`);
   }
   const services = createServices({ config, pool: db.pool, log });
   const { ledger, credits } = services;
   await credits.openPlatformAccounts();
-  log.info({ mode: services.payments.mode }, { stripe: 'purchases: Stripe Checkout', development: 'purchases: DEVELOPMENT mode, granted without payment', off: 'purchases: off (no Stripe configured; see README "Connecting Stripe")' }[services.payments.mode]);
+  log.info(
+    { mode: services.payments.mode },
+    {
+      stripe: 'purchases: Stripe Checkout',
+      development: 'purchases: DEVELOPMENT mode, granted without payment',
+      off: 'purchases: off (no Stripe configured; see README "Connecting Stripe")',
+    }[services.payments.mode],
+  );
   if (roles.demo) {
     const demo = await seedDemo(credits);
     log.info(demo, 'demo data ready');
@@ -295,13 +329,20 @@ async function startRoles(db: Database, { config: configured, log }: { config: C
   if (config.auth.adminApiKey) await registerConfiguredAdminKey(db.pool, config.auth.adminApiKey);
   if (!roles.demo && (await retireApiKey(db.pool, DEMO_ADMIN_KEY_ID))) log.warn('the demo admin key was revoked: it is valid only under --demo');
   await services.start({ worker: roles.worker });
-  log.info({ providers: services.generations.providers }, services.generations.providers.includes('local') ? 'no AI provider configured: the local provider does the work (not AI)' : 'AI providers configured');
+  log.info(
+    { providers: services.generations.providers },
+    services.generations.providers.includes('local') ? 'no AI provider configured: the local provider does the work (not AI)' : 'AI providers configured',
+  );
 
   let server: Server | undefined;
   if (roles.http) {
     const demoAuth = roles.demo ? await demoCredentials(db, config) : undefined;
     const auth = demoAuth?.auth ?? config.auth;
-    const metrics = createMetrics({ ledgerBatches: () => ledger.batchStats, ledgerTransactions: () => ledger.transactionStats, ops: { pool: db.pool, queue: services.queue } });
+    const metrics = createMetrics({
+      ledgerBatches: () => ledger.batchStats,
+      ledgerTransactions: () => ledger.transactionStats,
+      ops: { pool: db.pool, queue: services.queue },
+    });
     const app = createApp(httpDependencies(services, { config: { ...config, auth }, pool: db.pool, log, metrics }));
     server = await new Promise<Server>((resolve, reject) => {
       const s = listen({ fetch: app.fetch, hostname: config.http.host, port: config.http.port }, () => resolve(s as Server)) as Server;

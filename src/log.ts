@@ -5,7 +5,18 @@ export type { Logger };
 
 /** Never logged, wherever they appear in a logged object: keys, secrets, credentials (src/credentials). */
 export const REDACT = {
-  paths: ['apiKey', '*.apiKey', '*.*.apiKey', 'secret', '*.secret', 'authorization', '*.authorization', '*.headers.authorization', 'encryption', '*.encryption'],
+  paths: [
+    'apiKey',
+    '*.apiKey',
+    '*.*.apiKey',
+    'secret',
+    '*.secret',
+    'authorization',
+    '*.authorization',
+    '*.headers.authorization',
+    'encryption',
+    '*.encryption',
+  ],
   censor: '[redacted]',
 };
 

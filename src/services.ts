@@ -89,10 +89,25 @@ export function createServices(options: ServiceOptions): Services {
     controls,
     refreshAdapters: () => providerCredentials.refresh(),
     fetchUrl: (url, limits) => safeFetch(url, { ...guarded, maxBytes: limits.maxBytes, accept: 'image/*' }),
-    postJson: async (url, body, headers) => (await safeFetch(url, { ...guarded, timeoutMs: config.generations.webhookTimeoutMs, maxBytes: 64 * 1024, method: 'POST', body, headers, maxRedirects: 0, acceptAnyStatus: true })).status,
+    postJson: async (url, body, headers) =>
+      (
+        await safeFetch(url, {
+          ...guarded,
+          timeoutMs: config.generations.webhookTimeoutMs,
+          maxBytes: 64 * 1024,
+          method: 'POST',
+          body,
+          headers,
+          maxRedirects: 0,
+          acceptAnyStatus: true,
+        })
+      ).status,
   });
   const alerts = new Alerts({ pool, queue, config: config.alerts, log: log.child({ component: 'alerts' }), clock: options.clock });
-  const jobs = new Jobs({ config, pool, ledger, credits, generations }, { log: log.child({ component: 'jobs' }), clock: options.clock, tickSeconds: config.jobs.tickSeconds });
+  const jobs = new Jobs(
+    { config, pool, ledger, credits, generations },
+    { log: log.child({ component: 'jobs' }), clock: options.clock, tickSeconds: config.jobs.tickSeconds },
+  );
   return {
     ledger,
     credits,
@@ -170,8 +185,16 @@ function balancesFrom(config: Config, adapters: ReadonlyMap<ProviderName, Provid
 
 function s3Options(config: Config) {
   const { s3 } = config.storage;
-  if (!s3.bucket || !s3.accessKeyId || !s3.secretAccessKey) throw new Error('TALLY_STORAGE_DRIVER=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY');
-  return { endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: s3.forcePathStyle };
+  if (!s3.bucket || !s3.accessKeyId || !s3.secretAccessKey)
+    throw new Error('TALLY_STORAGE_DRIVER=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY');
+  return {
+    endpoint: s3.endpoint,
+    region: s3.region,
+    bucket: s3.bucket,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    forcePathStyle: s3.forcePathStyle,
+  };
 }
 
 /**

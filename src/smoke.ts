@@ -22,7 +22,13 @@ export interface SmokeCheck {
 type Step = { name: string; run: () => Promise<string> };
 
 /** Runs every check (one failing does not stop the others) and reports each. */
-export async function runSmoke(input: { config: Config; pool: Pool; services: Services; notify: boolean; onCheck?: (check: SmokeCheck) => void }): Promise<SmokeCheck[]> {
+export async function runSmoke(input: {
+  config: Config;
+  pool: Pool;
+  services: Services;
+  notify: boolean;
+  onCheck?: (check: SmokeCheck) => void;
+}): Promise<SmokeCheck[]> {
   const checks: SmokeCheck[] = [];
   for (const step of smokeSteps(input)) {
     const started = performance.now();
@@ -55,13 +61,15 @@ function smokeSteps({ config, pool, services, notify }: { config: Config; pool: 
     },
     {
       name: 'database',
-      run: async () => (await pool.query<{ version: string }>("select split_part(version(), ' ', 2) as version")).rows.map((r) => `PostgreSQL ${r.version}`)[0]!,
+      run: async () =>
+        (await pool.query<{ version: string }>("select split_part(version(), ' ', 2) as version")).rows.map((r) => `PostgreSQL ${r.version}`)[0]!,
     },
     {
       name: 'migrations',
       run: async () => {
         const status = await migrationStatus(pool);
-        if (!status.compatible) throw new Error(`not current (pending: ${status.pending.join(', ') || 'none'}; edited: ${status.changed.join(', ') || 'none'}): run tally migrate`);
+        if (!status.compatible)
+          throw new Error(`not current (pending: ${status.pending.join(', ') || 'none'}; edited: ${status.changed.join(', ') || 'none'}): run tally migrate`);
         return `${status.applied.length} applied${status.unknown.length ? `; the database is newer (${status.unknown.join(', ')})` : ''}`;
       },
     },
@@ -70,7 +78,8 @@ function smokeSteps({ config, pool, services, notify }: { config: Config; pool: 
       run: async () => {
         const report = await services.ledger.checkInvariants([...services.credits.invariantChecks(), ...services.payments.invariantChecks()]);
         const broken = report.results.filter((r) => !r.ok);
-        if (broken.length) throw new Error(`violated: ${broken.map((r) => `${r.name} (${r.violations.length})`).join(', ')}; run tally ledger check for the report`);
+        if (broken.length)
+          throw new Error(`violated: ${broken.map((r) => `${r.name} (${r.violations.length})`).join(', ')}; run tally ledger check for the report`);
         return `${report.results.length} hold over ${report.counts.accounts} accounts and ${report.counts.transfers} transfers`;
       },
     },
@@ -79,7 +88,9 @@ function smokeSteps({ config, pool, services, notify }: { config: Config; pool: 
       run: async () => {
         // The store keeps images only: the test object is a one-pixel PNG, unique to this run.
         const key = `smoke-check/${Date.now()}-${randomBytes(4).toString('hex')}.png`;
-        const data = await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+        const data = await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+          .png()
+          .toBuffer();
         await services.store.put({ key, data, mime: 'image/png' });
         const read = await services.store.get(key);
         await services.store.delete(key);
@@ -108,11 +119,18 @@ function smokeSteps({ config, pool, services, notify }: { config: Config; pool: 
     {
       name: 'local generation',
       run: async () => {
-        const input = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 120, g: 90, b: 60 } } }).png().toBuffer();
+        const input = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 120, g: 90, b: 60 } } })
+          .png()
+          .toBuffer();
         const adjusted = await adjustImage(input, 'lighting');
         const meta = await sharp(adjusted.image).metadata();
         if (meta.width !== 64 || meta.height !== 48) throw new Error(`the adjusted image is ${meta.width}x${meta.height}, not 64x48`);
-        const key = storageKey({ userId: config.smoke.userId, type: 'lighting', generationId: `smoke-${Date.now()}`, ext: adjusted.mime.slice('image/'.length) });
+        const key = storageKey({
+          userId: config.smoke.userId,
+          type: 'lighting',
+          generationId: `smoke-${Date.now()}`,
+          ext: adjusted.mime.slice('image/'.length),
+        });
         await services.store.put({ key, data: adjusted.image, mime: adjusted.mime });
         await services.store.delete(key);
         return `lighting adjustment of a 64x48 image (${adjusted.cssFilter}), stored for ${config.smoke.userId} and deleted; charged to nobody`;
@@ -126,7 +144,11 @@ function smokeSteps({ config, pool, services, notify }: { config: Config; pool: 
         const unscheduled = enabled.filter((j) => !j.nextRunAt);
         if (enabled.length === 0) throw new Error('every scheduled job is turned off');
         if (unscheduled.length) throw new Error(`no next run for ${unscheduled.map((j) => j.name).join(', ')}`);
-        const last = jobs.map((j) => j.lastRun?.startedAt).filter(Boolean).sort().at(-1);
+        const last = jobs
+          .map((j) => j.lastRun?.startedAt)
+          .filter(Boolean)
+          .sort()
+          .at(-1);
         return `${enabled.length} of ${jobs.length} jobs scheduled; ${last ? `last run started ${last}` : 'none has run yet (is a worker running?)'}`;
       },
     },

@@ -43,11 +43,23 @@ afterAll(async () => {
 describe('alerts', () => {
   it('counts repeats of one condition on one alert and sends it once per channel, by level', async () => {
     for (let i = 0; i < 3; i++) {
-      await alerts.raise({ type: 'pool_critical', level: 'critical', message: `nanobanana has ${30 - i} units`, data: { provider: 'nanobanana' }, now: minutes(i) });
+      await alerts.raise({
+        type: 'pool_critical',
+        level: 'critical',
+        message: `nanobanana has ${30 - i} units`,
+        data: { provider: 'nanobanana' },
+        now: minutes(i),
+      });
     }
     const [alert, ...others] = await alerts.list({ type: 'pool_critical' });
     expect(others).toEqual([]);
-    expect(alert).toMatchObject({ subject: 'nanobanana', occurrences: 3, message: 'nanobanana has 28 units', resolvedAt: null, lastSeenAt: minutes(2).toISOString() });
+    expect(alert).toMatchObject({
+      subject: 'nanobanana',
+      occurrences: 3,
+      message: 'nanobanana has 28 units',
+      resolvedAt: null,
+      lastSeenAt: minutes(2).toISOString(),
+    });
 
     await alerts.flush(minutes(3));
     expect(slack.received).toHaveLength(1);
@@ -83,8 +95,12 @@ describe('alerts', () => {
     expect(again.id).not.toBe(alert!.id);
   });
 
-  it('keeps the credits domain\'s recordAlert working: a flood of blocked sales is one open alert', async () => {
-    await Promise.all(Array.from({ length: 20 }, () => legacyRecordAlert(db.pool, { type: 'sale_blocked', level: 'warning', message: 'blocked', data: { provider: 'seedream' } })));
+  it("keeps the credits domain's recordAlert working: a flood of blocked sales is one open alert", async () => {
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        legacyRecordAlert(db.pool, { type: 'sale_blocked', level: 'warning', message: 'blocked', data: { provider: 'seedream' } }),
+      ),
+    );
     const open = (await openAlerts(db.pool)).filter((a) => a.type === 'sale_blocked');
     expect(open).toHaveLength(1);
     expect(open[0]!.occurrences).toBe(20);

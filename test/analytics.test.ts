@@ -21,7 +21,10 @@ const day = (n: number) => addDays(today, -n);
 async function generate(userId: string, outcome: 'ok' | 'failed' | 'degraded') {
   const token = await s.t.userToken(userId);
   if (outcome !== 'ok') nano.set({ failure: outcome === 'degraded' ? 'server_error' : 'content_policy' });
-  const response = await s.t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'warm' } });
+  const response = await s.t.request('POST', '/api/enhance-image', {
+    auth: token,
+    body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'warm' },
+  });
   expect(response.status).toBe(202);
   const task = await waitForTask(s.t, token, (await response.json()).taskId);
   expect(task.status).toBe(outcome === 'failed' ? 'failed' : 'completed');
@@ -39,11 +42,17 @@ async function buyPaid(userId: string, packageId: string) {
 /** Moves every row written since `since` back by `days` days: the activity happened then. */
 async function moveBack(since: Date, days: number) {
   const q = (sql: string) => s.t.db.pool.query(sql, [since, `${days} days`]);
-  await q(`update generations set created_at = created_at - $2::interval, updated_at = updated_at - $2::interval, completed_at = completed_at - $2::interval, deadline_at = deadline_at - $2::interval where created_at >= $1`);
+  await q(
+    `update generations set created_at = created_at - $2::interval, updated_at = updated_at - $2::interval, completed_at = completed_at - $2::interval, deadline_at = deadline_at - $2::interval where created_at >= $1`,
+  );
   await q(`update generation_attempts set started_at = started_at - $2::interval, ended_at = ended_at - $2::interval where started_at >= $1`);
-  await q(`update ledger_transfers set created_at = created_at - $2::interval, resolved_at = resolved_at - $2::interval, expires_at = expires_at - $2::interval where created_at >= $1`);
+  await q(
+    `update ledger_transfers set created_at = created_at - $2::interval, resolved_at = resolved_at - $2::interval, expires_at = expires_at - $2::interval where created_at >= $1`,
+  );
   await q(`update credit_users set created_at = created_at - $2::interval where created_at >= $1`);
-  await q(`update purchases set created_at = created_at - $2::interval, granted_at = granted_at - $2::interval, updated_at = updated_at - $2::interval where created_at >= $1`);
+  await q(
+    `update purchases set created_at = created_at - $2::interval, granted_at = granted_at - $2::interval, updated_at = updated_at - $2::interval where created_at >= $1`,
+  );
 }
 
 beforeAll(async () => {
@@ -93,9 +102,26 @@ describe('the daily summary', () => {
     expect(Array.isArray(days)).toBe(true);
     expect(days.map((d: { date: string }) => d.date)).toEqual([day(3), day(2), day(1), day(0)]);
     for (const d of days) expect(d.creditsConsumed).toBe(await ledgerSpent(d.date));
-    expect(days[0]).toMatchObject({ requests: 4, succeeded: 3, failed: 1, degraded: 1, creditsConsumed: 2, credits: { allowance: 0, purchased: 2, overflow: 0 }, cost: 0.2, costMicroUsd: 2 * COST, newUsers: 1, activeUsers: 1 });
+    expect(days[0]).toMatchObject({
+      requests: 4,
+      succeeded: 3,
+      failed: 1,
+      degraded: 1,
+      creditsConsumed: 2,
+      credits: { allowance: 0, purchased: 2, overflow: 0 },
+      cost: 0.2,
+      costMicroUsd: 2 * COST,
+      newUsers: 1,
+      activeUsers: 1,
+    });
     // NanoBanana: two successes, the content refusal, and the failure before the degraded local result (which is free).
-    expect(days[0].providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ succeeded: 2, failed: 2, units: 8, costMicroUsd: 2 * COST, cost: 0.2 });
+    expect(days[0].providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({
+      succeeded: 2,
+      failed: 2,
+      units: 8,
+      costMicroUsd: 2 * COST,
+      cost: 0.2,
+    });
     expect(days[0].tiers).toEqual([{ tier: 'free', requests: 4, creditsCharged: 2 }]);
     expect(days[1]).toMatchObject({ requests: 0, succeeded: 0, failed: 0, creditsConsumed: 0, cost: 0, providers: [], tiers: [], newUsers: 0, activeUsers: 0 });
     expect(days[2]).toMatchObject({ requests: 2, succeeded: 2, creditsConsumed: 2, costMicroUsd: 2 * COST, newUsers: 1, activeUsers: 2 });
@@ -103,7 +129,12 @@ describe('the daily summary', () => {
   });
 
   it('a rerun of the job (and of the read) replaces the day and changes nothing', async () => {
-    const snapshot = async () => (await s.t.db.pool.query(`select day, requests, succeeded, failed, degraded, credits_consumed, provider_cost_micro_usd, credits_purchased, providers, tiers, new_users, active_users from daily_usage order by day`)).rows;
+    const snapshot = async () =>
+      (
+        await s.t.db.pool.query(
+          `select day, requests, succeeded, failed, degraded, credits_consumed, provider_cost_micro_usd, credits_purchased, providers, tiers, new_users, active_users from daily_usage order by day`,
+        )
+      ).rows;
     const before = await snapshot();
     expect(before.length).toBe(3); // the three finished days; today is computed live
     const run = await s.t.services.jobs.run('daily-usage-summary', { trigger: 'cli', now: new Date(`${today}T01:00:00Z`) });
@@ -118,7 +149,11 @@ describe('the daily summary', () => {
     const body = await ok.json();
     expect(body).toMatchObject({ from: day(3), to: day(1) });
     expect(body.days.map((d: { requests: number }) => d.requests)).toEqual([4, 0, 2]);
-    for (const [query, field] of [['from=2026-02-30', 'query.from'], [`from=${day(1)}&to=${day(3)}`, 'query.to'], ['from=2020-01-01&to=2026-01-01', 'query.from']] as const) {
+    for (const [query, field] of [
+      ['from=2026-02-30', 'query.from'],
+      [`from=${day(1)}&to=${day(3)}`, 'query.to'],
+      ['from=2020-01-01&to=2026-01-01', 'query.from'],
+    ] as const) {
       const bad = await s.t.request('GET', `/v1/admin/analytics/daily?${query}`, { auth: s.t.adminKey });
       expect(bad.status, query).toBe(400);
       expect((await bad.json()).errors.map((e: { path: string }) => e.path)).toContain(field);
@@ -135,7 +170,9 @@ describe('credit-stats, as the original dashboard labels it', () => {
     const { rows: holders } = await s.t.db.pool.query(`select count(distinct owner_id)::int as n from ledger_accounts where id like 'user:%' and balance > 0`);
     expect(stats.activeUsers).toBe(holders[0].n);
     expect(stats.activeUsers).toBe(2);
-    const { rows: cost } = await s.t.db.pool.query(`select coalesce(sum(cost_micro_usd), 0)::int as micro from generation_attempts where status = 'succeeded' and ended_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`);
+    const { rows: cost } = await s.t.db.pool.query(
+      `select coalesce(sum(cost_micro_usd), 0)::int as micro from generation_attempts where status = 'succeeded' and ended_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`,
+    );
     expect(typeof stats.monthlyCost).toBe('number');
     expect(stats.monthlyCost).toBe(cost[0].micro / 1_000_000);
     expect(stats.monthlyCostMicroUsd).toBe(cost[0].micro);
@@ -155,7 +192,14 @@ describe('alerts, as the original dashboard reads them', () => {
     expect(response.status).toBe(200);
     const alerts = await response.json();
     expect(Array.isArray(alerts)).toBe(true);
-    for (const alert of alerts) expect(alert).toMatchObject({ id: expect.any(String), type: expect.any(String), level: expect.any(String), message: expect.any(String), resolvedAt: null });
+    for (const alert of alerts)
+      expect(alert).toMatchObject({
+        id: expect.any(String),
+        type: expect.any(String),
+        level: expect.any(String),
+        message: expect.any(String),
+        resolvedAt: null,
+      });
   });
 });
 
@@ -165,8 +209,12 @@ describe('margin', () => {
     const response = await s.t.request('GET', `/v1/admin/analytics/margin?from=${month}&to=${today.slice(0, 7)}`, { auth: s.t.adminKey });
     expect(response.status).toBe(200);
     const margin = await response.json();
-    const { rows: sales } = await s.t.db.pool.query(`select coalesce(sum(amount - amount_refunded), 0)::int as minor, coalesce(sum(credits - credits_clawed_back + credits_restored), 0)::int as credits from purchases where granted_at is not null`);
-    const { rows: costs } = await s.t.db.pool.query(`select coalesce(sum(cost_micro_usd), 0)::int as micro from generation_attempts where status = 'succeeded'`);
+    const { rows: sales } = await s.t.db.pool.query(
+      `select coalesce(sum(amount - amount_refunded), 0)::int as minor, coalesce(sum(credits - credits_clawed_back + credits_restored), 0)::int as credits from purchases where granted_at is not null`,
+    );
+    const { rows: costs } = await s.t.db.pool.query(
+      `select coalesce(sum(cost_micro_usd), 0)::int as micro from generation_attempts where status = 'succeeded'`,
+    );
     expect(sales[0].minor).toBe(3999 + 999 - 500);
     expect(margin.revenueByCurrency).toEqual([{ currency: 'EUR', amountMinor: sales[0].minor, converted: true }]);
     expect(margin.totals.revenueMicroUsd).toBe(sales[0].minor * s.t.config.analytics.microUsdPerMinorUnit.EUR!);
@@ -191,14 +239,18 @@ describe('margin', () => {
 
 describe('burn rate on the analytics routes', () => {
   it('answers each pool, as the pools route does', async () => {
-    const [a, b] = await Promise.all(['/v1/admin/analytics/burn-rate', '/v1/admin/pools/burn-rate'].map(async (p) => (await s.t.request('GET', p, { auth: s.t.adminKey })).json()));
+    const [a, b] = await Promise.all(
+      ['/v1/admin/analytics/burn-rate', '/v1/admin/pools/burn-rate'].map(async (p) => (await s.t.request('GET', p, { auth: s.t.adminKey })).json()),
+    );
     expect(a.pools.map((p: { provider: string }) => p.provider).sort()).toEqual(['nanobanana', 'seedream']);
     // Five NanoBanana generations of 4 units in the last 7 days: 20 units, ceil(20 / 7) and ceil(20 / 30) a day.
     const nanobanana = a.pools.find((p: { provider: string }) => p.provider === 'nanobanana');
     expect(nanobanana).toMatchObject({ perDay7: 3, perDay30: 1 });
     expect(b.pools.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ perDay7: 3, perDay30: 1 });
     // Both project from the same available units at the same pace (the two reads are a moment apart).
-    expect(Math.abs(Date.parse(nanobanana.runsDryAt) - Date.parse(b.pools.find((p: { provider: string }) => p.provider === 'nanobanana').runsDryAt))).toBeLessThan(60_000);
+    expect(
+      Math.abs(Date.parse(nanobanana.runsDryAt) - Date.parse(b.pools.find((p: { provider: string }) => p.provider === 'nanobanana').runsDryAt)),
+    ).toBeLessThan(60_000);
   });
 });
 
@@ -216,11 +268,18 @@ describe('admin users and generations', () => {
     expect((await get('/v1/admin/users?tier=pro')).body.users).toEqual([]);
     const low = Math.min(ann.balance, bob.balance);
     expect((await get(`/v1/admin/users?maxBalance=${low}`)).body.users.map((u: { balance: number }) => u.balance)).toEqual([low]);
-    expect((await get(`/v1/admin/users?minBalance=${low + 1}`)).body.users.map((u: { balance: number }) => u.balance)).toEqual([Math.max(ann.balance, bob.balance)]);
+    expect((await get(`/v1/admin/users?minBalance=${low + 1}`)).body.users.map((u: { balance: number }) => u.balance)).toEqual([
+      Math.max(ann.balance, bob.balance),
+    ]);
     const first = await get('/v1/admin/users?limit=1');
     expect(first.body).toMatchObject({ users: [{ id: 'ann' }], cursor: 'ann' });
     expect((await get('/v1/admin/users?limit=1&cursor=ann')).body.users.map((u: { id: string }) => u.id)).toEqual(['bob']);
-    for (const [query, field] of [['minBalance=-1', 'query.minBalance'], ['minBalance=5&maxBalance=1', 'query.maxBalance'], ['limit=0', 'query.limit'], ['tier=NOT A TIER', 'query.tier']] as const) {
+    for (const [query, field] of [
+      ['minBalance=-1', 'query.minBalance'],
+      ['minBalance=5&maxBalance=1', 'query.maxBalance'],
+      ['limit=0', 'query.limit'],
+      ['tier=NOT A TIER', 'query.tier'],
+    ] as const) {
       const bad = await get(`/v1/admin/users?${query}`);
       expect(bad.status, query).toBe(400);
       expect(bad.body.errors.map((e: { path: string }) => e.path)).toContain(field);
@@ -233,9 +292,15 @@ describe('admin users and generations', () => {
     expect(body.balance).toMatchObject({ userId: 'ann', tier: 'free', purchased: (await s.t.credits.balance('ann')).purchased });
     expect(body.generations).toHaveLength(6);
     expect(body.purchases).toEqual([expect.objectContaining({ packageId: 'creative', credits: 50, status: 'paid' })]);
-    const { rows } = await s.t.db.pool.query(`select count(*)::int as n from ledger_transfers where debit_account_id like 'user:ann:%' or credit_account_id like 'user:ann:%'`);
+    const { rows } = await s.t.db.pool.query(
+      `select count(*)::int as n from ledger_transfers where debit_account_id like 'user:ann:%' or credit_account_id like 'user:ann:%'`,
+    );
     expect(body.transfers).toHaveLength(Math.min(20, rows[0].n));
-    expect(body.transfers.every((t: { transfer: { debitAccountId: string; creditAccountId: string } }) => [t.transfer.debitAccountId, t.transfer.creditAccountId].some((a) => a.startsWith('user:ann:')))).toBe(true);
+    expect(
+      body.transfers.every((t: { transfer: { debitAccountId: string; creditAccountId: string } }) =>
+        [t.transfer.debitAccountId, t.transfer.creditAccountId].some((a) => a.startsWith('user:ann:')),
+      ),
+    ).toBe(true);
     expect((await get('/v1/admin/users/nobody')).status).toBe(404);
     expect((await s.t.db.pool.query(`select 1 from credit_users where id = 'nobody'`)).rowCount).toBe(0);
   });
@@ -255,7 +320,12 @@ describe('admin users and generations', () => {
     const next = await get(`/v1/admin/generations?limit=4&cursor=${page.body.cursor}`);
     expect([...page.body.generations, ...next.body.generations].map((g: { id: string }) => g.id)).toEqual(all.map((r) => r.id));
     expect(next.body.cursor).toBeNull();
-    for (const [query, field] of [['status=done', 'query.status'], ['from=yesterday', 'query.from'], [`from=${today}&to=${day(3)}`, 'query.to'], ['limit=1000', 'query.limit']] as const) {
+    for (const [query, field] of [
+      ['status=done', 'query.status'],
+      ['from=yesterday', 'query.from'],
+      [`from=${today}&to=${day(3)}`, 'query.to'],
+      ['limit=1000', 'query.limit'],
+    ] as const) {
       const bad = await get(`/v1/admin/generations?${query}`);
       expect(bad.status, query).toBe(400);
       expect(bad.body.errors.map((e: { path: string }) => e.path)).toContain(field);

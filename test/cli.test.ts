@@ -42,7 +42,11 @@ describe('tally start --demo', () => {
       userId: 'demo-user',
       accounts: expect.arrayContaining([expect.objectContaining({ accountId: 'user:demo-user:purchased', balance: 10 })]),
     });
-    expect(await (await fetch(`${base}/api/credits/balance`, { headers: { authorization: `Bearer ${userToken}` } })).json()).toMatchObject({ balance: 10, purchased: 10, tier: 'free' });
+    expect(await (await fetch(`${base}/api/credits/balance`, { headers: { authorization: `Bearer ${userToken}` } })).json()).toMatchObject({
+      balance: 10,
+      purchased: 10,
+      tier: 'free',
+    });
     expect((await fetch(`${base}/v1/admin/ledger/check`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(200);
 
     // Out of the box (no provider key) a generation runs on the local provider, charged: the whole flow.
@@ -51,13 +55,21 @@ describe('tally start --demo', () => {
     form.set('enhancementType', 'lighting');
     const submitted = await fetch(`${base}/api/enhance-image`, { method: 'POST', body: form, headers: { authorization: `Bearer ${userToken}` } });
     expect(submitted.status).toBe(202);
-    const task = await waitForTask({ request: (method, p, o = {}) => fetch(`${base}${p}`, { method, headers: { authorization: `Bearer ${o.auth}` } }) }, userToken, (await submitted.json()).taskId);
+    const task = await waitForTask(
+      { request: (method, p, o = {}) => fetch(`${base}${p}`, { method, headers: { authorization: `Bearer ${o.auth}` } }) },
+      userToken,
+      (await submitted.json()).taskId,
+    );
     expect(task).toMatchObject({ status: 'completed', provider: 'local', degraded: false, creditsCharged: 1 });
     expect((await fetch(task.resultUrl!)).headers.get('content-type')).toBe('image/png');
 
     // The demo sells packages without payment, said so in the log and in the answer.
     expect(first.output()).toMatch(/purchases: DEVELOPMENT mode/);
-    const bought = await fetch(`${base}/api/credits/purchase`, { method: 'POST', headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ packageId: 'starter' }) });
+    const bought = await fetch(`${base}/api/credits/purchase`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ packageId: 'starter' }),
+    });
     expect(await bought.json()).toMatchObject({ granted: 10, balance: 19, mode: 'development' });
 
     // Another command attaches to the running server's database.
@@ -124,7 +136,10 @@ describe('stopping', () => {
       process.kill(-cli.child.pid!, 'SIGINT');
       expect(await cli.exited).toBe(0);
       const stoppedIn = Date.now() - started;
-      const errors = cli.output().split('\n').filter((line) => /"level":(50|60)/.test(line) || /Cannot use a pool|terminating connection/i.test(line));
+      const errors = cli
+        .output()
+        .split('\n')
+        .filter((line) => /"level":(50|60)/.test(line) || /Cannot use a pool|terminating connection/i.test(line));
       expect(errors).toEqual([]);
       expect(stoppedIn).toBeLessThan(2_000);
       expect(existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
@@ -138,7 +153,9 @@ describe('stopping', () => {
       nano.set({ processingMs: 0 });
       const again = startCli(['start', '--demo'], env);
       await again.waitFor(/HTTP API listening/);
-      const poll = { request: (method: string, p: string, o: { auth?: string } = {}) => fetch(`${base}${p}`, { method, headers: { authorization: `Bearer ${o.auth}` } }) };
+      const poll = {
+        request: (method: string, p: string, o: { auth?: string } = {}) => fetch(`${base}${p}`, { method, headers: { authorization: `Bearer ${o.auth}` } }),
+      };
       for (const id of taskIds) expect(await waitForTask(poll, userToken, id)).toMatchObject({ status: 'completed', provider: 'nanobanana' });
       expect(nano.requests.filter((r) => r.method === 'POST' && r.path.includes('generate'))).toHaveLength(5);
       again.child.kill('SIGINT');

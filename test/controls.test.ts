@@ -25,12 +25,13 @@ afterAll(async () => {
 });
 
 const pauseVia = async (request: TestApp['request'], body: unknown) => request('POST', '/v1/admin/pauses', { auth: t.adminKey, body });
-const submissions = () => [
-  ['/api/enhance-image', { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' }],
-  ['/v1/generations', { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'style' }],
-  ['/api/infer', { modelId: 'enhance', inputs: { prompt: 'brighter', imageUrl: `${images.url}/photo.png` } }],
-  ['/v1/infer', { modelId: 'enhance', inputs: { prompt: 'brighter', imageUrl: `${images.url}/photo.png` } }],
-] as const;
+const submissions = () =>
+  [
+    ['/api/enhance-image', { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' }],
+    ['/v1/generations', { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'style' }],
+    ['/api/infer', { modelId: 'enhance', inputs: { prompt: 'brighter', imageUrl: `${images.url}/photo.png` } }],
+    ['/v1/infer', { modelId: 'enhance', inputs: { prompt: 'brighter', imageUrl: `${images.url}/photo.png` } }],
+  ] as const;
 
 async function heldAndWritten(userId: string) {
   const { rows } = await t.db.pool.query<{ generations: number; pending: number }>(
@@ -46,7 +47,14 @@ describe('a generations pause', () => {
     const created = await pauseVia(t.request, { scope: 'generations', reason: 'upstream outage at the provider' });
     expect(created.status).toBe(201);
     const pause = await created.json();
-    expect(pause).toMatchObject({ scope: 'generations', provider: null, message: 'Enhancement temporarily unavailable', reason: 'upstream outage at the provider', active: true, createdBy: expect.stringMatching(/^api-key:/) });
+    expect(pause).toMatchObject({
+      scope: 'generations',
+      provider: null,
+      message: 'Enhancement temporarily unavailable',
+      reason: 'upstream outage at the provider',
+      active: true,
+      createdBy: expect.stringMatching(/^api-key:/),
+    });
 
     const before = await t.credits.balance('carol');
     for (const [path, body] of submissions()) {
@@ -62,7 +70,10 @@ describe('a generations pause', () => {
 
     // Users see the message (not the reason) on the public status.
     const status = await (await t.request('GET', '/v1/status')).json();
-    expect(status).toEqual({ purchases: { paused: false, message: null, automatic: false }, generations: { paused: true, message: 'Enhancement temporarily unavailable' } });
+    expect(status).toEqual({
+      purchases: { paused: false, message: null, automatic: false },
+      generations: { paused: true, message: 'Enhancement temporarily unavailable' },
+    });
 
     const resumed = await t.request('DELETE', `/v1/admin/pauses/${pause.id}?reason=provider%20back`, { auth: t.adminKey });
     expect(resumed.status).toBe(200);
@@ -113,7 +124,18 @@ describe('a purchases pause', () => {
   it('happen by themselves while the primary pool can back no package, and end when it is refilled', async () => {
     const state = await t.credits.poolState('nanobanana');
     // Leave fewer units than the smallest package needs (10 credits × ratio 4): the units go back out.
-    await t.ledger.execute({ key: 'test:drain', actions: [{ type: 'transfer', debit: 'pool:nanobanana:available', credit: 'pool:nanobanana:external', amount: state.available - 39, metadata: { reason: 'test: drain' } }] });
+    await t.ledger.execute({
+      key: 'test:drain',
+      actions: [
+        {
+          type: 'transfer',
+          debit: 'pool:nanobanana:available',
+          credit: 'pool:nanobanana:external',
+          amount: state.available - 39,
+          metadata: { reason: 'test: drain' },
+        },
+      ],
+    });
     const refused = await t.request('POST', '/api/credits/purchase', { auth: user, body: { packageId: 'starter' } });
     expect(refused.status).toBe(503);
     expect(await refused.json()).toMatchObject({ paused: { scope: 'purchases', automatic: true }, detail: expect.stringMatching(/capacity is refilled/) });
@@ -135,18 +157,29 @@ describe('a purchases pause', () => {
 
 describe('two tally serve processes', () => {
   it('a pause made through one is obeyed by the other within a second, and so is the resume', async () => {
-    const env = { DATABASE_URL: t.db.url, JWT_SECRET, JWT_AUDIENCE: AUDIENCE, TALLY_URL_ALLOWLIST: '127.0.0.1/32', TALLY_DATA_DIR: t.config.dataDir, TALLY_RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'info' };
+    const env = {
+      DATABASE_URL: t.db.url,
+      JWT_SECRET,
+      JWT_AUDIENCE: AUDIENCE,
+      TALLY_URL_ALLOWLIST: '127.0.0.1/32',
+      TALLY_DATA_DIR: t.config.dataDir,
+      TALLY_RATE_LIMIT_ENABLED: 'false',
+      LOG_LEVEL: 'info',
+    };
     const ports = [await freePort(), await freePort()];
     const serves = ports.map((port) => startCli(['serve'], { ...env, PORT: String(port) }));
     await Promise.all(serves.map((s) => s.waitFor(/HTTP API listening/)));
-    const via = (port: number): TestApp['request'] => (method, path, options = {}) =>
-      fetch(`http://127.0.0.1:${port}${path}`, {
-        method,
-        headers: { ...(options.auth ? { authorization: `Bearer ${options.auth}` } : {}), ...(options.body ? { 'content-type': 'application/json' } : {}) },
-        body: options.body ? JSON.stringify(options.body) : undefined,
-      });
+    const via =
+      (port: number): TestApp['request'] =>
+      (method, path, options = {}) =>
+        fetch(`http://127.0.0.1:${port}${path}`, {
+          method,
+          headers: { ...(options.auth ? { authorization: `Bearer ${options.auth}` } : {}), ...(options.body ? { 'content-type': 'application/json' } : {}) },
+          body: options.body ? JSON.stringify(options.body) : undefined,
+        });
     const [a, b] = [via(ports[0]!), via(ports[1]!)];
-    const pausedAt = async (request: TestApp['request']) => ((await (await request('GET', '/v1/status')).json()) as { generations: { paused: boolean } }).generations.paused;
+    const pausedAt = async (request: TestApp['request']) =>
+      ((await (await request('GET', '/v1/status')).json()) as { generations: { paused: boolean } }).generations.paused;
     // B has read (and cached) the open state before the pause.
     expect(await pausedAt(b)).toBe(false);
 

@@ -48,7 +48,10 @@ async function call(method: string, path: string, body?: unknown) {
 async function enhanceAs(user: string) {
   await t.credits.purchase({ userId: user, packageId: 'starter' });
   const token = await t.userToken(user);
-  const submitted = await t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' } });
+  const submitted = await t.request('POST', '/api/enhance-image', {
+    auth: token,
+    body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' },
+  });
   expect(submitted.status).toBe(202);
   return waitForTask(t, token, ((await submitted.json()) as { taskId: string }).taskId);
 }
@@ -59,7 +62,13 @@ describe('provider credentials at run time', () => {
     kie.apiKey = FIRST;
     const put = await call('PUT', '/v1/admin/providers/kie/credentials', { apiKey: FIRST, baseUrl: kie.url });
     expect(put.status).toBe(200);
-    expect(await put.json()).toMatchObject({ provider: 'kie', source: 'database', last4: 'A1b2', baseUrl: kie.url, updatedBy: expect.stringMatching(/^api-key:/) });
+    expect(await put.json()).toMatchObject({
+      provider: 'kie',
+      source: 'database',
+      last4: 'A1b2',
+      baseUrl: kie.url,
+      updatedBy: expect.stringMatching(/^api-key:/),
+    });
 
     const { rows } = await t.db.pool.query<{ row: string }>(`select p::text as row from provider_credentials p`);
     expect(rows).toHaveLength(1);
@@ -97,13 +106,21 @@ describe('provider credentials at run time', () => {
     logs += first.output + again.output;
 
     const config = loadConfig({ env: { TALLY_ENCRYPTION_KEY: NEW_KEY } });
-    const onNewKey = new ProviderCredentials({ pool: t.db.pool, config, log: pino({ level: 'debug' }, new Writable({ write: (c, _e, done) => ((logs += c.toString()), done()) })) });
+    const onNewKey = new ProviderCredentials({
+      pool: t.db.pool,
+      config,
+      log: pino({ level: 'debug' }, new Writable({ write: (c, _e, done) => ((logs += c.toString()), done()) })),
+    });
     await onNewKey.refresh();
     const adapter = onNewKey.adapters.get('kie');
     expect(adapter).toBeDefined();
     await adapter!.health({ signal: AbortSignal.timeout(5000) }); // the fake refuses any key but SECOND
     // Under the old key alone the stored key is unreadable: the provider is not configured, and the log says why.
-    const stale = new ProviderCredentials({ pool: t.db.pool, config: loadConfig({ env: { TALLY_ENCRYPTION_KEY: OLD_KEY } }), log: pino({ level: 'debug' }, new Writable({ write: (c, _e, done) => ((logs += c.toString()), done()) })) });
+    const stale = new ProviderCredentials({
+      pool: t.db.pool,
+      config: loadConfig({ env: { TALLY_ENCRYPTION_KEY: OLD_KEY } }),
+      log: pino({ level: 'debug' }, new Writable({ write: (c, _e, done) => ((logs += c.toString()), done()) })),
+    });
     await stale.refresh();
     expect(stale.adapters.has('kie')).toBe(false);
     expect(logs).toContain('do not decrypt under TALLY_ENCRYPTION_KEY');
@@ -112,7 +129,11 @@ describe('provider credentials at run time', () => {
   it('removing the stored key takes the provider out; an environment key wins over a stored one', async () => {
     expect((await call('DELETE', '/v1/admin/providers/kie/credentials')).status).toBe(204);
     expect((await call('DELETE', '/v1/admin/providers/kie/credentials')).status).toBe(404);
-    const envWins = new ProviderCredentials({ pool: t.db.pool, config: loadConfig({ env: { TALLY_ENCRYPTION_KEY: OLD_KEY, FAL_KEY: 'env-fal-key-7777' } }), log: pino({ level: 'silent' }) });
+    const envWins = new ProviderCredentials({
+      pool: t.db.pool,
+      config: loadConfig({ env: { TALLY_ENCRYPTION_KEY: OLD_KEY, FAL_KEY: 'env-fal-key-7777' } }),
+      log: pino({ level: 'silent' }),
+    });
     await envWins.put('fal', { apiKey: 'stored-fal-key-5555' }, 'test');
     expect((await envWins.list()).find((p) => p.provider === 'fal')).toMatchObject({ source: 'environment', last4: '7777', overriddenByEnvironment: true });
   });

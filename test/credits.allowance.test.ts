@@ -132,7 +132,12 @@ describe('the monthly reset from two processes at once', () => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/reset-client.ts', app.db.url, period], { stdio: ['pipe', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (chunk) => (out += chunk));
-      return { child, done: new Promise<{ granted: number }>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}`))))) };
+      return {
+        child,
+        done: new Promise<{ granted: number }>((resolve, reject) =>
+          child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}`)))),
+        ),
+      };
     };
     const runs = [run(), run()];
     for (const { child } of runs) child.stdin.end('go\n');

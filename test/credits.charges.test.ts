@@ -17,7 +17,10 @@ describe('splitCharge (spending order)', () => {
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp({}, { credits: { tiers: { free: { allowance: 0, overflowCap: 0 }, plus: { allowance: 10, overflowCap: 3 }, pro: { allowance: 25, overflowCap: 0 } } } });
+  t = await createTestApp(
+    {},
+    { credits: { tiers: { free: { allowance: 0, overflowCap: 0 }, plus: { allowance: 10, overflowCap: 3 }, pro: { allowance: 25, overflowCap: 0 } } } },
+  );
   await t.credits.refill({ provider: 'nanobanana', amount: 10_000, key: 'start' });
   await t.credits.refill({ provider: 'seedream', amount: 1_000, key: 'start' });
 });
@@ -68,7 +71,11 @@ describe('charges', () => {
     expect(split).toEqual({ purchased: 2 });
     expect(await t.credits.balance('hal')).toMatchObject({ purchased: 8 });
     await t.credits.settle({ hold, provider: 'nanobanan' });
-    expect(await t.credits.poolState('nanobanana')).toMatchObject({ available: before.available, reserved: before.reserved - 8, consumed: before.consumed + 8 });
+    expect(await t.credits.poolState('nanobanana')).toMatchObject({
+      available: before.available,
+      reserved: before.reserved - 8,
+      consumed: before.consumed + 8,
+    });
     expect(await t.credits.balance('hal')).toMatchObject({ purchased: 8 });
   });
 
@@ -77,7 +84,11 @@ describe('charges', () => {
     const fallback = await t.credits.poolState('seedream');
     const { hold } = await t.credits.chargeHold({ userId: 'hal', credits: 1, key: 'gen-hal-2' });
     await t.credits.settle({ hold, provider: 'seedream', units: 2 });
-    expect(await t.credits.poolState('nanobanana')).toMatchObject({ available: primary.available + 4, reserved: primary.reserved - 4, consumed: primary.consumed });
+    expect(await t.credits.poolState('nanobanana')).toMatchObject({
+      available: primary.available + 4,
+      reserved: primary.reserved - 4,
+      consumed: primary.consumed,
+    });
     expect(await t.credits.poolState('seedream')).toMatchObject({ available: fallback.available - 2, consumed: fallback.consumed + 2 });
     expect(await t.credits.balance('hal')).toMatchObject({ purchased: 7 });
   });
@@ -94,7 +105,11 @@ describe('charges', () => {
   it('overflow work is paid from available', async () => {
     const before = await t.credits.poolState('nanobanana');
     await t.credits.settle({ hold: 'gen-gus-12', provider: 'nanobanana' }); // the overflow credit
-    expect(await t.credits.poolState('nanobanana')).toMatchObject({ available: before.available - 4, reserved: before.reserved, consumed: before.consumed + 4 });
+    expect(await t.credits.poolState('nanobanana')).toMatchObject({
+      available: before.available - 4,
+      reserved: before.reserved,
+      consumed: before.consumed + 4,
+    });
   });
 
   it('concurrent charges of one user never overdraw: 30 charges of 1 on 7 credits', async () => {

@@ -58,7 +58,8 @@ describe('refill requests', () => {
     const [request] = await fresh.credits.checkRefillThresholds();
     expect(request).toMatchObject({ provider: 'seedream', amount: 100, status: 'open' });
     expect((await fresh.credits.checkRefillThresholds())[0]!.id).toBe(request!.id); // still the one open request
-    const decide = (approve: boolean) => fresh.request('POST', `/v1/admin/refill-requests/${request!.id}/decision`, { auth: fresh.adminKey, body: { approve } });
+    const decide = (approve: boolean) =>
+      fresh.request('POST', `/v1/admin/refill-requests/${request!.id}/decision`, { auth: fresh.adminKey, body: { approve } });
     const [first, second] = await Promise.all([decide(true), decide(true)]);
     expect([first.status, second.status].sort()).toEqual([200, 409]);
     expect((await fresh.credits.poolState('seedream')).available).toBe(115);
@@ -66,9 +67,14 @@ describe('refill requests', () => {
     expect(listed.requests.map((r: { id: string }) => r.id)).toEqual([request!.id]);
 
     // By hand: opened, then rejected; a rejected request books nothing.
-    const manual = await (await fresh.request('POST', '/v1/admin/refill-requests', { auth: fresh.adminKey, body: { provider: 'seedream', amount: 50, reason: 'ordered 50 more' } })).json();
+    const manual = await (
+      await fresh.request('POST', '/v1/admin/refill-requests', { auth: fresh.adminKey, body: { provider: 'seedream', amount: 50, reason: 'ordered 50 more' } })
+    ).json();
     expect(manual).toMatchObject({ status: 'open', amount: 50 });
-    const rejected = await fresh.request('POST', `/v1/admin/refill-requests/${manual.id}/decision`, { auth: fresh.adminKey, body: { approve: false, note: 'order cancelled' } });
+    const rejected = await fresh.request('POST', `/v1/admin/refill-requests/${manual.id}/decision`, {
+      auth: fresh.adminKey,
+      body: { approve: false, note: 'order cancelled' },
+    });
     expect(await rejected.json()).toMatchObject({ status: 'rejected', decidedNote: 'order cancelled' });
     expect((await fresh.credits.poolState('seedream')).available).toBe(115);
   });
@@ -87,7 +93,9 @@ describe('burn rate', () => {
     // 860 left at 20 a day: 43 days.
     expect(Math.round((Date.parse(seedream.runsDryAt!) - now.getTime()) / 86_400_000)).toBe(43);
     expect(rates.find((r) => r.provider === 'nanobanana')).toMatchObject({ perDay7: 0, runsDryAt: null });
-    expect((await app.request('GET', '/v1/admin/alerts', { auth: app.adminKey }).then((r) => r.json())).alerts.map((a: { type: string }) => a.type)).not.toContain('pool_runs_dry');
+    expect(
+      (await app.request('GET', '/v1/admin/alerts', { auth: app.adminKey }).then((r) => r.json())).alerts.map((a: { type: string }) => a.type),
+    ).not.toContain('pool_runs_dry');
 
     await app.ledger.transfer({ key: 'more-work', transfers: [{ debit: 'pool:seedream:available', credit: 'pool:seedream:consumed', amount: 800 }] });
     await app.credits.burnRates();
@@ -98,8 +106,23 @@ describe('burn rate', () => {
 
 describe('the emergency reserve', () => {
   it('is kept out of sellable capacity, filled first by refills, and drawn on only by allowance grants', async () => {
-    const app = await createTestApp({ TALLY_DEV_PURCHASES: 'true' }, { credits: { pools: { nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, emergencyReserve: 100 }, seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000 } } } });
-    expect(await app.credits.refill({ provider: 'nanobanana', amount: 138, key: 'r1' })).toMatchObject({ emergency: 100, available: 38, sellableUserCredits: 9, balance: 138 });
+    const app = await createTestApp(
+      { TALLY_DEV_PURCHASES: 'true' },
+      {
+        credits: {
+          pools: {
+            nanobanana: { unit: 'credit', ratio: 4, unitCostMicroUsd: 25_000, emergencyReserve: 100 },
+            seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000 },
+          },
+        },
+      },
+    );
+    expect(await app.credits.refill({ provider: 'nanobanana', amount: 138, key: 'r1' })).toMatchObject({
+      emergency: 100,
+      available: 38,
+      sellableUserCredits: 9,
+      balance: 138,
+    });
     // A Starter needs 40 units: the 100 in reserve do not count, so no package can be sold and purchases pause by themselves.
     const refused = await app.request('POST', '/api/credits/purchase', { auth: await app.userToken('mo'), body: { packageId: 'starter' } });
     expect(refused.status).toBe(503);
@@ -107,7 +130,9 @@ describe('the emergency reserve', () => {
     // A Plus allowance (10 credits, 40 units) is backed from the reserve instead of going unbacked.
     await app.credits.setTier('mo', 'plus');
     expect(await app.credits.poolState('nanobanana')).toMatchObject({ emergency: 60, available: 38, reserved: 40 });
-    expect((await app.request('GET', '/v1/admin/alerts', { auth: app.adminKey }).then((r) => r.json())).alerts.map((a: { type: string }) => a.type)).not.toContain('allowance_shortfall');
+    expect(
+      (await app.request('GET', '/v1/admin/alerts', { auth: app.adminKey }).then((r) => r.json())).alerts.map((a: { type: string }) => a.type),
+    ).not.toContain('allowance_shortfall');
     // The next refill tops the reserve up again before anything becomes sellable.
     expect(await app.credits.refill({ provider: 'nanobanana', amount: 50, key: 'r2' })).toMatchObject({ emergency: 100, available: 48 });
     expect((await app.ledger.checkInvariants(app.credits.invariantChecks())).ok).toBe(true);

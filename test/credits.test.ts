@@ -15,7 +15,14 @@ const json = async (response: Response) => ({ status: response.status, body: awa
 describe('the worked example of docs/rules.md §3', () => {
   it('a fresh database starts every pool at zero, and nothing can be sold', async () => {
     const { body } = await json(await t.request('GET', '/api/credits/purchase'));
-    expect(body.platformCapacity).toEqual({ totalUserCredits: 0, nanoBananaCredits: 0, canSellStarter: false, canSellCreative: false, canSellPro: false, canSellStudio: false });
+    expect(body.platformCapacity).toEqual({
+      totalUserCredits: 0,
+      nanoBananaCredits: 0,
+      canSellStarter: false,
+      canSellCreative: false,
+      canSellPro: false,
+      canSellStudio: false,
+    });
     expect(body.packages.every((p: { disabled: boolean; message: string }) => p.disabled && p.message === 'Temporarily unavailable')).toBe(true);
   });
 
@@ -25,22 +32,47 @@ describe('the worked example of docs/rules.md §3', () => {
     expect(refill.body).toMatchObject({ provider: 'nanobanana', available: 938, reserved: 0, sellableUserCredits: 234 });
 
     const { body } = await json(await t.request('GET', '/api/credits/purchase'));
-    expect(body.platformCapacity).toEqual({ totalUserCredits: 234, nanoBananaCredits: 938, canSellStarter: true, canSellCreative: true, canSellPro: true, canSellStudio: false });
-    expect(body.packages.map((p: { id: string; disabled: boolean }) => [p.id, p.disabled])).toEqual([['starter', false], ['creative', false], ['pro', false], ['studio', true]]);
+    expect(body.platformCapacity).toEqual({
+      totalUserCredits: 234,
+      nanoBananaCredits: 938,
+      canSellStarter: true,
+      canSellCreative: true,
+      canSellPro: true,
+      canSellStudio: false,
+    });
+    expect(body.packages.map((p: { id: string; disabled: boolean }) => [p.id, p.disabled])).toEqual([
+      ['starter', false],
+      ['creative', false],
+      ['pro', false],
+      ['studio', true],
+    ]);
     expect(body.packages.find((p: { id: string }) => p.id === 'creative')).toMatchObject({ credits: 50, price: 3999, currency: 'EUR', message: null });
   });
 
   it('A buys 100: 400 reserved, 538 left, 134 sellable', async () => {
     const bought = await json(await t.request('POST', '/api/credits/purchase', { auth: token.a, body: { packageId: 'pro' } }));
-    expect(bought).toEqual({ status: 200, body: { granted: 100, balance: 100, packageId: 'pro', mode: 'development', purchaseId: expect.stringMatching(/^pur_/) } });
+    expect(bought).toEqual({
+      status: 200,
+      body: { granted: 100, balance: 100, packageId: 'pro', mode: 'development', purchaseId: expect.stringMatching(/^pur_/) },
+    });
     const pools = await json(await t.request('GET', '/v1/admin/pools', { auth: t.adminKey }));
-    expect(pools.body.pools.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ available: 538, reserved: 400, sellableUserCredits: 134 });
+    expect(pools.body.pools.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({
+      available: 538,
+      reserved: 400,
+      sellableUserCredits: 134,
+    });
   });
 
   it('B buys 100: 138 left, 34 sellable', async () => {
     expect((await json(await t.request('POST', '/v1/credits/purchases', { auth: token.b, body: { packageId: 'pro' } }))).body.granted).toBe(100);
     const { body } = await json(await t.request('GET', '/api/credits/purchase', { auth: token.b }));
-    expect(body.platformCapacity).toMatchObject({ totalUserCredits: 34, nanoBananaCredits: 138, canSellStarter: true, canSellCreative: false, canSellPro: false });
+    expect(body.platformCapacity).toMatchObject({
+      totalUserCredits: 34,
+      nanoBananaCredits: 138,
+      canSellStarter: true,
+      canSellCreative: false,
+      canSellPro: false,
+    });
     expect(body.balance).toMatchObject({ balance: 100, purchased: 100, allowance: 0, tier: 'free' });
   });
 
@@ -59,7 +91,10 @@ describe('the worked example of docs/rules.md §3', () => {
     // 138 available: a Starter (40 units) leaves 98.
     expect((await t.request('POST', '/api/credits/purchase', { auth: token.c, body: { packageId: 'starter' } })).status).toBe(200);
     const alerts = (await json(await t.request('GET', '/v1/admin/alerts', { auth: t.adminKey }))).body.alerts;
-    expect(alerts.find((a: { type: string }) => a.type === 'capacity_low')).toMatchObject({ level: 'warning', data: { provider: 'nanobanana', available: 98, sellableUserCredits: 24 } });
+    expect(alerts.find((a: { type: string }) => a.type === 'capacity_low')).toMatchObject({
+      level: 'warning',
+      data: { provider: 'nanobanana', available: 98, sellableUserCredits: 24 },
+    });
   });
 
   it('the ledger check passes after all of it', async () => {
@@ -89,7 +124,9 @@ describe('purchases under concurrency', () => {
     const race = await createTestApp({ TALLY_RATE_LIMIT_ENABLED: 'false', TALLY_DEV_PURCHASES: 'true' });
     await race.credits.refill({ provider: 'nanobanana', amount: 7 * 10 * 4 + 3, key: 'race' });
     const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => race.userToken(`racer-${i}`)));
-    const statuses = await Promise.all(tokens.map(async (auth) => (await race.request('POST', '/api/credits/purchase', { auth, body: { packageId: 'starter' } })).status));
+    const statuses = await Promise.all(
+      tokens.map(async (auth) => (await race.request('POST', '/api/credits/purchase', { auth, body: { packageId: 'starter' } })).status),
+    );
     expect(statuses.filter((s) => s === 200)).toHaveLength(7);
     expect(statuses.filter((s) => s === 409)).toHaveLength(93);
     expect(await race.credits.poolState('nanobanana')).toMatchObject({ available: 3, reserved: 280 });
@@ -114,7 +151,11 @@ describe('purchases under concurrency', () => {
     const other = await app.request('POST', '/v1/credits/purchases', { auth, body: { packageId: 'pro' }, headers: { 'idempotency-key': 'order-42' } });
     expect(other.status).toBe(409);
     expect(await other.json()).toMatchObject({ code: 'idempotency_conflict', errors: [{ path: 'header.idempotency-key' }] });
-    const stranger = await app.request('POST', '/v1/credits/purchases', { auth: await app.userToken('stranger'), body: { packageId: 'starter' }, headers: { 'idempotency-key': 'order-42' } });
+    const stranger = await app.request('POST', '/v1/credits/purchases', {
+      auth: await app.userToken('stranger'),
+      body: { packageId: 'starter' },
+      headers: { 'idempotency-key': 'order-42' },
+    });
     expect(await stranger.json()).toMatchObject({ granted: 10, balance: 10 });
     expect((await app.credits.balance('retrier')).purchased).toBe(7);
   });
@@ -133,7 +174,9 @@ describe('purchases under concurrency', () => {
 
   it('development purchases are refused in production, by configuration, with a clear message', async () => {
     const { loadConfig, withDemoPurchases } = await import('../src/config/index.ts');
-    expect(() => loadConfig({ env: { NODE_ENV: 'production', TALLY_DEV_PURCHASES: 'true' } })).toThrow(/TALLY_DEV_PURCHASES.*refused when NODE_ENV=production/s);
+    expect(() => loadConfig({ env: { NODE_ENV: 'production', TALLY_DEV_PURCHASES: 'true' } })).toThrow(
+      /TALLY_DEV_PURCHASES.*refused when NODE_ENV=production/s,
+    );
     expect(() => withDemoPurchases(loadConfig({ env: { NODE_ENV: 'production' } }))).toThrow(/refused when NODE_ENV=production/);
     expect(withDemoPurchases(loadConfig({ env: {} })).payments.devPurchases).toBe(true);
     expect(() => loadConfig({ env: { STRIPE_SECRET_KEY: 'sk_test_x' } })).toThrow(/STRIPE_WEBHOOK_SECRET/);

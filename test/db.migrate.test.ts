@@ -44,7 +44,7 @@ describe('a rolling upgrade: the database is already migrated by a newer release
 
   it('a pending migration is still refused: the schema this code needs is not there', async () => {
     const db = await createTestDatabase({ poolSize: 2 });
-    await db.pool.query("delete from tally_migrations where name = (select max(name) from tally_migrations)");
+    await db.pool.query('delete from tally_migrations where name = (select max(name) from tally_migrations)');
     expect(await migrationStatus(db.pool)).toMatchObject({ compatible: false });
     const check = await runCli(['ledger', 'check'], { DATABASE_URL: db.url });
     expect(check.code).toBe(1);

@@ -29,13 +29,23 @@ let config: Config;
 let app: ReturnType<typeof createApp>;
 let token: string;
 
-const request = (method: string, p: string, body?: BodyInit) => Promise.resolve(app.request(p, { method, body, headers: { authorization: `Bearer ${token}` } }));
+const request = (method: string, p: string, body?: BodyInit) =>
+  Promise.resolve(app.request(p, { method, body, headers: { authorization: `Bearer ${token}` } }));
 const startServer = () => openEmbeddedPostgres({ dataDir, port, log });
 
 beforeAll(async () => {
   port = await freePort();
   server = await startServer();
-  config = loadConfig({ env: { JWT_SECRET, JWT_AUDIENCE: AUDIENCE, TALLY_RATE_LIMIT_ENABLED: 'false', TALLY_DATA_DIR: dataDir, DATABASE_URL: server.url, TALLY_GENERATION_MAINTENANCE_SECONDS: '1' } });
+  config = loadConfig({
+    env: {
+      JWT_SECRET,
+      JWT_AUDIENCE: AUDIENCE,
+      TALLY_RATE_LIMIT_ENABLED: 'false',
+      TALLY_DATA_DIR: dataDir,
+      DATABASE_URL: server.url,
+      TALLY_GENERATION_MAINTENANCE_SECONDS: '1',
+    },
+  });
   pool = createPool(server.url, 5);
   await migrate(pool);
   await migrateQueue(pool);
@@ -45,7 +55,12 @@ beforeAll(async () => {
   app = createApp(httpDependencies(services, { config, pool, log }));
   await services.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
   await services.credits.purchase({ userId: 'alice', packageId: 'starter' });
-  token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setAudience(AUDIENCE).setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+  token = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('alice')
+    .setAudience(AUDIENCE)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
 });
 afterAll(async () => {
   await services?.stop();

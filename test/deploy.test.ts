@@ -11,7 +11,16 @@ const dockerfile = readFileSync('Dockerfile', 'utf8');
 const stages = dockerfile.split(/^FROM /m).slice(1);
 const runtime = stages.at(-1)!;
 const compose = parse(readFileSync('compose.yaml', 'utf8')) as {
-  services: Record<string, { command?: string[]; environment?: Record<string, string>; build?: string; depends_on?: Record<string, { condition: string }> | string[]; healthcheck?: { disable?: boolean } }>;
+  services: Record<
+    string,
+    {
+      command?: string[];
+      environment?: Record<string, string>;
+      build?: string;
+      depends_on?: Record<string, { condition: string }> | string[];
+      healthcheck?: { disable?: boolean };
+    }
+  >;
 };
 const tallyServices = Object.entries(compose.services).filter(([, service]) => service.build === '.');
 
@@ -35,7 +44,11 @@ describe('Dockerfile', () => {
 
 describe('compose.yaml', () => {
   it('runs migrate, api and worker from the image, the API and workers only after the migration succeeded', () => {
-    expect(Object.fromEntries(tallyServices.map(([name, service]) => [name, service.command]))).toEqual({ migrate: ['migrate'], api: ['serve'], worker: ['worker'] });
+    expect(Object.fromEntries(tallyServices.map(([name, service]) => [name, service.command]))).toEqual({
+      migrate: ['migrate'],
+      api: ['serve'],
+      worker: ['worker'],
+    });
     for (const name of ['api', 'worker']) {
       expect(compose.services[name]!.depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' } });
     }

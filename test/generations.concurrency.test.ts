@@ -45,7 +45,9 @@ describe('one process', () => {
     await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
     const token = await fundedUser(t, 'racer');
     const responses = await Promise.all(
-      Array.from({ length: SUBMISSIONS }, () => t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' } })),
+      Array.from({ length: SUBMISSIONS }, () =>
+        t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' } }),
+      ),
     );
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 202)).toHaveLength(10);
@@ -93,7 +95,9 @@ describe('two serve and two worker processes on one PostgreSQL', () => {
       fetch(`http://127.0.0.1:${ports[0]}${path}`, { method, headers: options.auth ? { authorization: `Bearer ${options.auth}` } : {} });
     await expectSettled(t, 'scaled', accepted, token, viaServe);
     // Each accepted generation ended completed and charged exactly its one credit, whichever process ran it.
-    const { rows } = await t.db.pool.query<{ id: string; status: string; charged: number }>(`select id, status, credits_charged as charged from generations where user_id = 'scaled' order by id collate "C"`);
+    const { rows } = await t.db.pool.query<{ id: string; status: string; charged: number }>(
+      `select id, status, credits_charged as charged from generations where user_id = 'scaled' order by id collate "C"`,
+    );
     expect(rows.map((r) => [r.id, r.status, r.charged])).toEqual([...accepted].sort().map((id) => [id, 'completed', 1]));
   });
 });

@@ -28,7 +28,15 @@ beforeAll(async () => {
   };
   // The API runs here (it also takes the provider's callbacks); the workers are OS processes.
   t = await createTestApp(settings, {}, undefined, { listen: true });
-  env = { ...settings, DATABASE_URL: t.db.url, JWT_SECRET, JWT_AUDIENCE: AUDIENCE, TALLY_DATA_DIR: t.config.dataDir, TALLY_PUBLIC_URL: t.config.publicUrl, LOG_LEVEL: 'info' };
+  env = {
+    ...settings,
+    DATABASE_URL: t.db.url,
+    JWT_SECRET,
+    JWT_AUDIENCE: AUDIENCE,
+    TALLY_DATA_DIR: t.config.dataDir,
+    TALLY_PUBLIC_URL: t.config.publicUrl,
+    LOG_LEVEL: 'info',
+  };
   await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
   await t.credits.purchase({ userId: 'victim', packageId: 'starter' });
   await t.credits.purchase({ userId: 'sync-victim', packageId: 'starter' });
@@ -53,7 +61,10 @@ it('loses nothing when a worker is killed mid-flight and another takes over', as
   const token = await t.userToken('victim');
   const ids: string[] = [];
   for (let i = 0; i < IN_FLIGHT; i++) {
-    const response = await t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' } });
+    const response = await t.request('POST', '/api/enhance-image', {
+      auth: token,
+      body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' },
+    });
     expect(response.status).toBe(202);
     ids.push(((await response.json()) as { taskId: string }).taskId);
   }

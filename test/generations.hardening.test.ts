@@ -34,7 +34,10 @@ beforeEach(async () => {
 });
 
 async function submit(): Promise<string> {
-  const response = await t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'golden hour' } });
+  const response = await t.request('POST', '/api/enhance-image', {
+    auth: token,
+    body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'golden hour' },
+  });
   expect(response.status).toBe(202);
   return ((await response.json()) as { taskId: string }).taskId;
 }
@@ -85,7 +88,11 @@ describe('a provider callback is a wake-up, not the truth', () => {
     nano.set({ processingMs: 800, callbacks: false });
     const id = await submit();
     const task = await until(() => [...nano.tasks.values()][0]);
-    await fetch(task.callbackUrl!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 501, msg: 'Image generation failed', data: { taskId: task.id, info: null } }) });
+    await fetch(task.callbackUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 501, msg: 'Image generation failed', data: { taskId: task.id, info: null } }),
+    });
     const done = await waitForTask(t, token, id);
     expect(done).toMatchObject({ status: 'completed', provider: 'nanobanana', creditsCharged: 1 });
   });

@@ -29,7 +29,10 @@ afterAll(() => images.close());
 
 describe('the local provider, charged when no AI provider is configured', () => {
   it('takes a submission at once, processes it, stores a real image, and charges one credit', async () => {
-    const submitted = await t.request('POST', '/api/enhance-image', { auth: alice, body: { inputImageUrl: photo(), enhancementType: 'lighting', prompt: 'warm light', strength: 0.8 } });
+    const submitted = await t.request('POST', '/api/enhance-image', {
+      auth: alice,
+      body: { inputImageUrl: photo(), enhancementType: 'lighting', prompt: 'warm light', strength: 0.8 },
+    });
     expect(submitted.status).toBe(202);
     const accepted = await submitted.json();
     expect(accepted).toMatchObject({ status: 'queued', creditsCharged: 1, remainingBalance: 9 });

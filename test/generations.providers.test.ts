@@ -54,14 +54,22 @@ beforeEach(async () => {
 });
 
 async function enhance(): Promise<Task> {
-  const response = await t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'golden hour' } });
+  const response = await t.request('POST', '/api/enhance-image', {
+    auth: token,
+    body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'golden hour' },
+  });
   expect(response.status).toBe(202);
   return waitForTask(t, token, ((await response.json()) as { taskId: string }).taskId);
 }
 
 const pools = async () => ({ nano: await t.credits.poolState('nanobanana'), seedream: await t.credits.poolState('seedream') });
 const attempts = async (id: string) =>
-  (await t.db.pool.query<{ provider: string; status: string; error_kind: string | null }>('select provider, status, error_kind from generation_attempts where generation_id = $1 order by started_at', [id])).rows;
+  (
+    await t.db.pool.query<{ provider: string; status: string; error_kind: string | null }>(
+      'select provider, status, error_kind from generation_attempts where generation_id = $1 order by started_at',
+      [id],
+    )
+  ).rows;
 
 it('lets an admin reorder and deactivate providers at run time', async () => {
   const admin = { auth: t.adminKey };
@@ -109,7 +117,12 @@ it('lets an admin set a provider’s cost at run time, and return to the catalog
   expect(await set.json()).toMatchObject({ provider: 'nanobanana', costMicroUsd: 55_000 });
   expect(await attemptCost(await enhance())).toEqual([55_000]);
   const { providers } = await (await t.request('GET', '/v1/admin/providers', admin)).json();
-  expect(providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({ costMicroUsd: 55_000, active: true, priority: 10, configured: true });
+  expect(providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({
+    costMicroUsd: 55_000,
+    active: true,
+    priority: 10,
+    configured: true,
+  });
   expect(providers.find((p: { provider: string }) => p.provider === 'fal')).toMatchObject({ configured: false }); // no key set here
   expect(providers.map((p: { provider: string }) => p.provider)).toEqual(['nanobanana', 'wavespeed', 'kie', 'fal', 'gemini']); // in routing order
   const bad = await t.request('PATCH', '/v1/admin/providers/nanobanana', { ...admin, body: { costMicroUsd: -1 } });
@@ -147,7 +160,10 @@ it('falls back to the next provider on a retryable failure, moving the pools as 
     { provider: 'wavespeed', status: 'succeeded', error_kind: null },
   ]);
   const adminView = await (await t.request('GET', `/v1/admin/generations/${task.id}`, { auth: t.adminKey })).json();
-  expect(adminView.attempts.map((a: { provider: string; costUnits: number }) => [a.provider, a.costUnits])).toEqual([['nanobanana', 4], ['wavespeed', 2]]);
+  expect(adminView.attempts.map((a: { provider: string; costUnits: number }) => [a.provider, a.costUnits])).toEqual([
+    ['nanobanana', 4],
+    ['wavespeed', 2],
+  ]);
   const after = await pools();
   // The primary's backing returns to available; the fallback's 2 units are consumed from its pool.
   expect(after.nano.reserved).toBe(before.nano.reserved - 4);
@@ -162,7 +178,13 @@ it('delivers a degraded local adjustment, free, when every provider fails', asyn
   nano.set({ failure: 'server_error' });
   wave.set({ failure: 'maintenance' });
   const task = await enhance();
-  expect(task).toMatchObject({ status: 'completed', provider: 'local', degraded: true, creditsCharged: 0, cssFilter: 'brightness(1.2) contrast(1.1) saturate(1.1)' });
+  expect(task).toMatchObject({
+    status: 'completed',
+    provider: 'local',
+    degraded: true,
+    creditsCharged: 0,
+    cssFilter: 'brightness(1.2) contrast(1.1) saturate(1.1)',
+  });
   expect(task.degradedReason).toMatch(/nanobanana: unavailable.*wavespeed: unavailable/);
   expect((await fetchResult(t, task.resultUrl!)).status).toBe(200);
   expect((await t.credits.balance(`u${user}`)).balance).toBe(10);
@@ -201,7 +223,10 @@ describe('callbacks', () => {
   it('finishes on the provider’s callback, and takes a duplicate without changing anything', async () => {
     nano.set({ processingMs: 200 });
     const cbToken = await slowPolling.userToken('cb');
-    const submitted = await slowPolling.request('POST', '/api/enhance-image', { auth: cbToken, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'style' } });
+    const submitted = await slowPolling.request('POST', '/api/enhance-image', {
+      auth: cbToken,
+      body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'style' },
+    });
     const task = await waitForTask(slowPolling, cbToken, ((await submitted.json()) as { taskId: string }).taskId);
     expect(task).toMatchObject({ status: 'completed', provider: 'nanobanana' });
     // It ended long before the first timed poll (a minute away): the callback woke the processor, which
@@ -221,7 +246,10 @@ describe('callbacks', () => {
     nano.set({ processingMs: 100 });
     const cbToken = await slowPolling.userToken('cb');
     const before = (await slowPolling.credits.balance('cb')).balance;
-    const submitted = await slowPolling.request('POST', '/api/enhance-image', { auth: cbToken, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'mood' } });
+    const submitted = await slowPolling.request('POST', '/api/enhance-image', {
+      auth: cbToken,
+      body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'mood' },
+    });
     const taskId = ((await submitted.json()) as { taskId: string }).taskId;
     const task = await waitForTask(slowPolling, cbToken, taskId);
     expect(task).toMatchObject({ status: 'completed', creditsCharged: 1 });
@@ -274,7 +302,9 @@ describe('router health', () => {
     const calls = nano.requests.length;
     expect((await enhance()).provider).toBe('wavespeed');
     expect(nano.requests.length).toBe(calls); // skipped while cooling down
-    const { rows } = await t.db.pool.query<{ open: boolean; last_error: string }>("select cooldown_until > now() as open, last_error from provider_settings where provider = 'nanobanana'");
+    const { rows } = await t.db.pool.query<{ open: boolean; last_error: string }>(
+      "select cooldown_until > now() as open, last_error from provider_settings where provider = 'nanobanana'",
+    );
     expect(rows[0]).toMatchObject({ open: true, last_error: expect.stringMatching(/^unavailable/) });
     // Operators see it: unhealthy in the provider view and in the original design's credit stats.
     const { providers } = await (await t.request('GET', '/v1/admin/providers', { auth: t.adminKey })).json();
@@ -301,7 +331,9 @@ describe('router health', () => {
     expect((await enhance()).provider).toBe('wavespeed');
     const submits = nano.requests.filter((r) => r.method === 'POST').length;
     expect(submits).toBe(1);
-    const { rows } = await t.db.pool.query<{ seconds: number }>("select extract(epoch from cooldown_until - now())::int as seconds from provider_settings where provider = 'nanobanana'");
+    const { rows } = await t.db.pool.query<{ seconds: number }>(
+      "select extract(epoch from cooldown_until - now())::int as seconds from provider_settings where provider = 'nanobanana'",
+    );
     expect(rows[0]!.seconds).toBeGreaterThan(50); // the configured 60 s cooldown, begun just now
     expect((await enhance()).provider).toBe('wavespeed');
     expect(nano.requests.filter((r) => r.method === 'POST').length).toBe(submits); // not called while cooling down
@@ -310,7 +342,9 @@ describe('router health', () => {
   it('honours Retry-After from a 429: the provider rests that long', async () => {
     nano.set({ failure: 'rate_limited', retryAfterSeconds: 120 });
     expect((await enhance()).provider).toBe('wavespeed');
-    const { rows } = await t.db.pool.query<{ seconds: number }>("select extract(epoch from cooldown_until - now())::int as seconds from provider_settings where provider = 'nanobanana'");
+    const { rows } = await t.db.pool.query<{ seconds: number }>(
+      "select extract(epoch from cooldown_until - now())::int as seconds from provider_settings where provider = 'nanobanana'",
+    );
     expect(rows[0]!.seconds).toBeGreaterThan(100);
     expect(rows[0]!.seconds).toBeLessThanOrEqual(120);
   });
@@ -323,11 +357,17 @@ describe('provider health checks', () => {
     const admin = { auth: t.adminKey };
     const healthy = await (await t.request('POST', '/v1/admin/providers/health-checks', admin)).json();
     expect(healthy.checks).toEqual(
-      expect.arrayContaining([expect.objectContaining({ provider: 'nanobanana', ok: true, error: null }), expect.objectContaining({ provider: 'wavespeed', ok: true })]),
+      expect.arrayContaining([
+        expect.objectContaining({ provider: 'nanobanana', ok: true, error: null }),
+        expect.objectContaining({ provider: 'wavespeed', ok: true }),
+      ]),
     );
     nano.set({ failure: 'server_error' });
     const failing = await (await t.request('POST', '/v1/admin/providers/health-checks', admin)).json();
-    expect(failing.checks.find((c: { provider: string }) => c.provider === 'nanobanana')).toMatchObject({ ok: false, error: expect.stringMatching(/^unavailable: /) });
+    expect(failing.checks.find((c: { provider: string }) => c.provider === 'nanobanana')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^unavailable: /),
+    });
     const { providers } = await (await t.request('GET', '/v1/admin/providers', admin)).json();
     expect(providers.find((p: { provider: string }) => p.provider === 'nanobanana')).toMatchObject({
       isHealthy: false,
@@ -345,7 +385,12 @@ describe('provider health checks', () => {
     await t.db.pool.query('update provider_settings set health_checked_at = null');
     const before = [probesOf(nano), probesOf(wave)];
     const rounds = await Promise.all(Array.from({ length: 4 }, () => t.services.generations.checkProviderHealth()));
-    expect(rounds.flat().map((c) => c.provider).sort()).toEqual(['nanobanana', 'wavespeed']);
+    expect(
+      rounds
+        .flat()
+        .map((c) => c.provider)
+        .sort(),
+    ).toEqual(['nanobanana', 'wavespeed']);
     expect([probesOf(nano) - before[0]!, probesOf(wave) - before[1]!]).toEqual([1, 1]);
     expect(await t.services.generations.checkProviderHealth()).toEqual([]); // not due again yet
   });
@@ -369,7 +414,15 @@ describe('the user’s result webhook', () => {
       expect(set.status).toBe(200);
       const { secret } = await set.json();
       expect(secret).toMatch(/^whsec_/);
-      expect(await (await t.request('GET', '/v1/webhook', { auth: token })).json()).toEqual({ url, createdAt: expect.any(String), failures: 0, failingSince: null, lastError: null, nextAttemptAt: null, undelivered: 0 });
+      expect(await (await t.request('GET', '/v1/webhook', { auth: token })).json()).toEqual({
+        url,
+        createdAt: expect.any(String),
+        failures: 0,
+        failingSince: null,
+        lastError: null,
+        nextAttemptAt: null,
+        undelivered: 0,
+      });
 
       const task = await enhance();
       await until(() => received.length > 0);

@@ -30,7 +30,13 @@ async function startReceiver(handle: (req: IncomingMessage, res: ServerResponse,
 beforeAll(async () => {
   images = await startImageServer();
   t = await createTestApp(
-    { TALLY_URL_ALLOWLIST: 'images.test,hooks.test', TALLY_GENERATION_CONCURRENCY: '4', TALLY_WEBHOOK_CONCURRENCY: String(WEBHOOK_SLOTS), TALLY_WEBHOOK_TIMEOUT_MS: '5000', TALLY_WEBHOOK_BACKOFF_MS: '300' },
+    {
+      TALLY_URL_ALLOWLIST: 'images.test,hooks.test',
+      TALLY_GENERATION_CONCURRENCY: '4',
+      TALLY_WEBHOOK_CONCURRENCY: String(WEBHOOK_SLOTS),
+      TALLY_WEBHOOK_TIMEOUT_MS: '5000',
+      TALLY_WEBHOOK_BACKOFF_MS: '300',
+    },
     { generations: { webhookMaxBackoffMs: 1200, webhookMaxPasses: 200 } },
     undefined,
     { worker: true, lookup },
@@ -48,7 +54,10 @@ afterAll(async () => {
 });
 
 async function enhance(token: string): Promise<string> {
-  const response = await t.request('POST', '/v1/generations', { auth: token, body: { inputImageUrl: `http://images.test:${images.port}/photo.png`, enhancementType: 'lighting' } });
+  const response = await t.request('POST', '/v1/generations', {
+    auth: token,
+    body: { inputImageUrl: `http://images.test:${images.port}/photo.png`, enhancementType: 'lighting' },
+  });
   expect(response.status).toBe(202);
   return ((await response.json()) as { task: { id: string } }).task.id;
 }
@@ -74,7 +83,11 @@ describe('user webhook deliveries', () => {
     for (let i = 0; i < 8; i++) ids.push(await enhance(mallory));
     for (const id of ids) await waitForTask(t, mallory, id, 30_000);
     // Every webhook slot is now held by a hanging delivery.
-    await waitFor(async () => hung, (n) => n >= WEBHOOK_SLOTS, { what: 'deliveries reaching the hanging endpoint' });
+    await waitFor(
+      async () => hung,
+      (n) => n >= WEBHOOK_SLOTS,
+      { what: 'deliveries reaching the hanging endpoint' },
+    );
 
     const loaded = await timeOneGeneration(bob);
     expect(loaded).toBeLessThan(Math.max(4 * baseline, baseline + 1500));
@@ -105,13 +118,22 @@ describe('user webhook deliveries', () => {
     type Status = { failures: number; failingSince: string | null; lastError: string | null; nextAttemptAt: string | null; undelivered: number };
     const read = async () => (await (await t.request('GET', '/v1/webhook', { auth: carol })).json()) as Status;
     const failing = await waitFor(read, (s) => s.failures >= 4, { what: 'four consecutive failures', timeoutMs: 20_000 });
-    expect(failing).toMatchObject({ failingSince: expect.any(String), lastError: 'The webhook answered 500.', nextAttemptAt: expect.any(String), undelivered: 0 });
+    expect(failing).toMatchObject({
+      failingSince: expect.any(String),
+      lastError: 'The webhook answered 500.',
+      nextAttemptAt: expect.any(String),
+      undelivered: 0,
+    });
     // Ten deliveries are waiting, yet the endpoint was tried about once per failure, not ten times each.
     expect(attempts.length).toBeLessThanOrEqual(failing.failures + WEBHOOK_SLOTS + 1);
     expect(new Set(attempts).size).toBeLessThan(ids.length);
 
     healthy = true;
-    await waitFor(async () => delivered.size, (n) => n === ids.length, { what: 'every delivery after recovery', timeoutMs: 20_000 });
+    await waitFor(
+      async () => delivered.size,
+      (n) => n === ids.length,
+      { what: 'every delivery after recovery', timeoutMs: 20_000 },
+    );
     expect([...delivered].sort()).toEqual([...ids].sort());
     expect(await waitFor(read, (s) => s.failures === 0)).toMatchObject({ failingSince: null, lastError: null, nextAttemptAt: null, undelivered: 0 });
   });

@@ -16,7 +16,8 @@ beforeAll(async () => {
   await t.credits.purchase({ userId: 'alice', packageId: 'starter' });
 });
 
-const tokenWithoutExp = () => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setAudience(AUDIENCE).setIssuedAt().sign(new TextEncoder().encode(JWT_SECRET));
+const tokenWithoutExp = () =>
+  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setAudience(AUDIENCE).setIssuedAt().sign(new TextEncoder().encode(JWT_SECRET));
 
 describe('bad percent-encoding in a file path', () => {
   it('is a 404 problem, not a 500', async () => {
@@ -30,7 +31,10 @@ describe('bad percent-encoding in a file path', () => {
 
 describe('an SSRF refusal', () => {
   it('says the URL is not allowed without repeating the address its name resolved to', async () => {
-    const response = await t.request('POST', '/v1/generations', { auth: await t.userToken('alice'), body: { inputImageUrl: 'http://internal.test/photo.png', enhancementType: 'lighting' } });
+    const response = await t.request('POST', '/v1/generations', {
+      auth: await t.userToken('alice'),
+      body: { inputImageUrl: 'http://internal.test/photo.png', enhancementType: 'lighting' },
+    });
     expect(response.status).toBe(400);
     const text = await response.text();
     expect(text).toMatch(/not allowed/);

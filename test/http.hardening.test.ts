@@ -37,11 +37,14 @@ function chunkedUpload(path: string, headers: Record<string, string>, totalBytes
     const url = new URL(path, base);
     let sent = 0;
     let answered = false;
-    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } }, (res) => {
-      answered = true;
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, sent }));
-    });
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'transfer-encoding': 'chunked' } },
+      (res) => {
+        answered = true;
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, sent }));
+      },
+    );
     req.on('error', (error) => (answered ? undefined : reject(error)));
     const chunk = Buffer.alloc(16 * 1024, 0x61);
     const pump = () => {
@@ -63,16 +66,28 @@ describe('an anonymous body is refused before it is read', () => {
   });
 
   it('an authenticated chunked upload over the limit is cut off at the limit: 413', async () => {
-    const { status, sent } = await chunkedUpload('/v1/generations', { authorization: `Bearer ${alice}`, 'content-type': 'multipart/form-data; boundary=x' }, 8 * 1024 * 1024);
+    const { status, sent } = await chunkedUpload(
+      '/v1/generations',
+      { authorization: `Bearer ${alice}`, 'content-type': 'multipart/form-data; boundary=x' },
+      8 * 1024 * 1024,
+    );
     expect(status).toBe(413);
     expect(sent).toBeLessThan(4 * 1024 * 1024);
   });
 
   it('provider callbacks stay open to anonymous callers, with their own limit', async () => {
-    const small = await fetch(`${base}/api/webhooks/providers/nanobanana?attempt=att_x&token=forged`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(10_000) }) });
+    const small = await fetch(`${base}/api/webhooks/providers/nanobanana?attempt=att_x&token=forged`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: 'y'.repeat(10_000) }),
+    });
     expect(small.status).not.toBe(413); // over the JSON limit of this app (2 KB), under the webhook limit
     expect([401, 404]).toContain(small.status); // refused by the callback's own token check, not by the edge
-    const huge = await fetch(`${base}/api/webhooks/providers/nanobanana?attempt=att_x&token=forged`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'y'.repeat(600_000) }) });
+    const huge = await fetch(`${base}/api/webhooks/providers/nanobanana?attempt=att_x&token=forged`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: 'y'.repeat(600_000) }),
+    });
     expect(huge.status).toBe(413);
   });
 });
@@ -104,7 +119,15 @@ describe('the session cookie cannot be ridden from another origin (CSRF)', () =>
   });
 
   it('a bearer token is not a CSRF vector: no Origin needed; reads with the cookie need none either', async () => {
-    expect((await cors.request('POST', '/v1/credits/purchases', { auth: await cors.userToken('erin'), body: { packageId: 'starter' }, headers: { origin: 'https://evil.example' } })).status).toBe(200);
+    expect(
+      (
+        await cors.request('POST', '/v1/credits/purchases', {
+          auth: await cors.userToken('erin'),
+          body: { packageId: 'starter' },
+          headers: { origin: 'https://evil.example' },
+        })
+      ).status,
+    ).toBe(200);
     expect((await cors.request('GET', '/v1/me', { headers: { cookie: `lr_session=${await cors.userToken('erin')}` } })).status).toBe(200);
   });
 });

@@ -29,7 +29,11 @@ const routeCases: Record<string, RouteCase> = {
   'GET /assets/:file': { access: 'public', path: '/assets/missing.js' },
   'GET /v1/me': { access: 'user', path: '/v1/me' },
   'GET /v1/accounts/:accountId': { access: 'user', path: '/v1/accounts/user:alice:purchased', othersPath: '/v1/accounts/user:bob:purchased' },
-  'GET /v1/accounts/:accountId/transfers': { access: 'user', path: '/v1/accounts/user:alice:purchased/transfers', othersPath: '/v1/accounts/user:bob:purchased/transfers' },
+  'GET /v1/accounts/:accountId/transfers': {
+    access: 'user',
+    path: '/v1/accounts/user:alice:purchased/transfers',
+    othersPath: '/v1/accounts/user:bob:purchased/transfers',
+  },
   'GET /v1/admin/accounts/:accountId': { access: 'admin', path: '/v1/admin/accounts/user:bob:purchased' },
   'GET /v1/admin/accounts/:accountId/transfers': { access: 'admin', path: '/v1/admin/accounts/user:bob:purchased/transfers' },
   'GET /v1/admin/ledger/check': { access: 'admin', path: '/v1/admin/ledger/check' },
@@ -102,7 +106,11 @@ const routeCases: Record<string, RouteCase> = {
   // Provider credentials (test/credentials.test.ts); no worker runs here, so a stored key is never called.
   'PATCH /v1/admin/models/:modelId': { access: 'admin', path: '/v1/admin/models/enhance', body: { routing: 'priority' } },
   'GET /v1/admin/providers/credentials': { access: 'admin', path: '/v1/admin/providers/credentials' },
-  'PUT /v1/admin/providers/:provider/credentials': { access: 'admin', path: '/v1/admin/providers/gemini/credentials', body: { apiKey: 'security-suite-key-0000' } },
+  'PUT /v1/admin/providers/:provider/credentials': {
+    access: 'admin',
+    path: '/v1/admin/providers/gemini/credentials',
+    body: { apiKey: 'security-suite-key-0000' },
+  },
   'DELETE /v1/admin/providers/:provider/credentials': { access: 'admin', path: '/v1/admin/providers/fal/credentials' },
   'DELETE /v1/admin/pauses/:id': { access: 'admin', path: '/v1/admin/pauses/pause_missing' },
 };
@@ -115,7 +123,14 @@ beforeAll(async () => {
   const stripe = await startFakeStripe();
   afterAll(() => stripe.close());
   t = await createTestApp(
-    { TALLY_ADMIN_USER_IDS: 'root-user', TALLY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'), STRIPE_SECRET_KEY: 'sk_test_security', STRIPE_WEBHOOK_SECRET: 'whsec_security', STRIPE_API_BASE: stripe.url, STRIPE_PRICE_TIERS: 'price_plus=plus' },
+    {
+      TALLY_ADMIN_USER_IDS: 'root-user',
+      TALLY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+      STRIPE_SECRET_KEY: 'sk_test_security',
+      STRIPE_WEBHOOK_SECRET: 'whsec_security',
+      STRIPE_API_BASE: stripe.url,
+      STRIPE_PRICE_TIERS: 'price_plus=plus',
+    },
     {},
     { remainingUnits: async () => 0 },
   );
@@ -129,19 +144,34 @@ beforeAll(async () => {
 
 /** A user token with extra claims, as a host app's auth (Supabase) issues it. */
 const claimToken = (sub: string, claims: Record<string, unknown>, secret = JWT_SECRET) =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(secret));
 
 async function expectProblem(response: Response, status: number) {
   expect(response.status).toBe(status);
   expect(response.headers.get('content-type')).toBe('application/problem+json');
   expect(response.headers.get('x-request-id')).toBeTruthy();
   const body = await response.json();
-  expect(body).toMatchObject({ status, type: expect.stringMatching(/^urn:tally:error:/), title: expect.any(String), detail: expect.any(String), requestId: response.headers.get('x-request-id') });
+  expect(body).toMatchObject({
+    status,
+    type: expect.stringMatching(/^urn:tally:error:/),
+    title: expect.any(String),
+    detail: expect.any(String),
+    requestId: response.headers.get('x-request-id'),
+  });
   return body;
 }
 
 const send = (c: RouteCase, auth?: string, path = c.path, headers?: Record<string, string>) => t.request(methodOf(c), path, { auth, body: c.body, headers });
-const methodOf = (c: RouteCase) => Object.entries(routeCases).find(([, v]) => v === c)![0].split(' ')[0]!;
+const methodOf = (c: RouteCase) =>
+  Object.entries(routeCases)
+    .find(([, v]) => v === c)![0]
+    .split(' ')[0]!;
 
 describe('the security suite covers every route', () => {
   it('has a case for every route of the app, and no case for a route that does not exist', () => {
@@ -233,7 +263,10 @@ describe('acting for a user', () => {
   it('a service key with X-Tally-User sees that user’s data', async () => {
     const response = await t.request('GET', '/v1/me', { auth: t.serviceKey, headers: { 'x-tally-user': 'bob' } });
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ userId: 'bob', accounts: expect.arrayContaining([expect.objectContaining({ accountId: 'user:bob:purchased' })]) });
+    expect(await response.json()).toMatchObject({
+      userId: 'bob',
+      accounts: expect.arrayContaining([expect.objectContaining({ accountId: 'user:bob:purchased' })]),
+    });
   });
 
   it('a malformed X-Tally-User is a 400 naming the header', async () => {

@@ -31,7 +31,11 @@ describe('errors and limits', () => {
   });
 
   it('a body that is not JSON: 415', async () => {
-    const response = await t.request('POST', '/v1/admin/api-keys', { auth: t.adminKey, rawBody: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const response = await t.request('POST', '/v1/admin/api-keys', {
+      auth: t.adminKey,
+      rawBody: 'name=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(response.status).toBe(415);
     expect(await response.json()).toMatchObject({ code: 'unsupported_media_type' });
   });
@@ -114,7 +118,9 @@ describe('CORS', () => {
   it('is off by default and answers configured origins only', async () => {
     expect((await t.request('GET', '/healthz', { headers: { origin: 'https://app.example' } })).headers.get('access-control-allow-origin')).toBeNull();
     const withCors = await createTestApp({ TALLY_CORS_ORIGINS: 'https://app.example' });
-    expect((await withCors.request('GET', '/healthz', { headers: { origin: 'https://app.example' } })).headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect((await withCors.request('GET', '/healthz', { headers: { origin: 'https://app.example' } })).headers.get('access-control-allow-origin')).toBe(
+      'https://app.example',
+    );
     expect((await withCors.request('GET', '/healthz', { headers: { origin: 'https://evil.example' } })).headers.get('access-control-allow-origin')).toBeNull();
   });
 });
@@ -150,7 +156,10 @@ describe('JWKS tokens (RS256, as Supabase issues with asymmetric keys)', () => {
     expect(await verify(await sign('https://auth.example'))).toEqual({ userId: 'user-42', admin: false });
     await expect(verify(await sign('https://other.example'))).rejects.toThrow(/invalid token/);
     // An HS256 token is refused when only a JWKS is configured.
-    const hs = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('x').sign(new TextEncoder().encode('a'.repeat(32)));
+    const hs = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('x')
+      .sign(new TextEncoder().encode('a'.repeat(32)));
     await expect(verify(hs)).rejects.toThrow(/invalid token/);
   });
 });
@@ -169,11 +178,23 @@ describe('a Supabase project named by SUPABASE_URL', () => {
       const legacySecret = 'legacy-supabase-secret-0123456789';
       const verify = createUserTokenVerifier(loadConfig({ env: { SUPABASE_URL: project, SUPABASE_JWT_SECRET: legacySecret } }).auth);
       const sign = (claims: { issuer: string; audience: string }) =>
-        new SignJWT({ role: 'authenticated' }).setProtectedHeader({ alg: 'ES256', kid: 'sb1' }).setSubject('sb-user').setIssuer(claims.issuer).setAudience(claims.audience).setExpirationTime('5m').sign(pair.privateKey);
+        new SignJWT({ role: 'authenticated' })
+          .setProtectedHeader({ alg: 'ES256', kid: 'sb1' })
+          .setSubject('sb-user')
+          .setIssuer(claims.issuer)
+          .setAudience(claims.audience)
+          .setExpirationTime('5m')
+          .sign(pair.privateKey);
       expect(await verify(await sign({ issuer: `${project}/auth/v1`, audience: 'authenticated' }))).toEqual({ userId: 'sb-user', admin: false });
       await expect(verify(await sign({ issuer: 'https://elsewhere.supabase.co/auth/v1', audience: 'authenticated' }))).rejects.toThrow(/invalid token/);
       await expect(verify(await sign({ issuer: `${project}/auth/v1`, audience: 'anon' }))).rejects.toThrow(/invalid token/);
-      const legacy = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('old-user').setIssuer(`${project}/auth/v1`).setAudience('authenticated').setExpirationTime('5m').sign(new TextEncoder().encode(legacySecret));
+      const legacy = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('old-user')
+        .setIssuer(`${project}/auth/v1`)
+        .setAudience('authenticated')
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(legacySecret));
       expect(await verify(legacy)).toEqual({ userId: 'old-user', admin: false });
     } finally {
       await new Promise((resolve) => auth.close(resolve));
@@ -202,7 +223,11 @@ describe('remembered user tokens', () => {
   const secret = 'remembered-token-secret-0123456789abcdef';
   const verify = createUserTokenVerifier(loadConfig({ env: { JWT_SECRET: secret } }).auth);
   const sign = (seconds: number) =>
-    new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('rita').setExpirationTime(Math.floor(Date.now() / 1000) + seconds).sign(new TextEncoder().encode(secret));
+    new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('rita')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
+      .sign(new TextEncoder().encode(secret));
   afterEach(() => vi.useRealTimers());
 
   it('a verified token is refused once it expires, though it was remembered', async () => {

@@ -29,7 +29,7 @@ const jobs = () => t.services.jobs;
 const lastRunOf = async (app: TestApp, name: string) => (await app.services.jobs.list()).find((j) => j.name === name)!.lastRun;
 
 describe('the registry', () => {
-  it('has exactly the issue\'s jobs and default schedules', () => {
+  it("has exactly the issue's jobs and default schedules", () => {
     expect(Object.fromEntries(jobs().definitions.map((j) => [j.name, j.schedule]))).toEqual({
       'process-enhancement-tasks': '*/2 * * * *',
       'check-credit-thresholds': '*/15 * * * *',
@@ -114,7 +114,15 @@ describe('sync-provider-balances', () => {
   });
 });
 
-async function insertGeneration(input: { id: string; userId: string; createdAt: string; status: 'completed' | 'failed'; degraded?: boolean; charged?: number; costMicroUsd?: number }) {
+async function insertGeneration(input: {
+  id: string;
+  userId: string;
+  createdAt: string;
+  status: 'completed' | 'failed';
+  degraded?: boolean;
+  charged?: number;
+  costMicroUsd?: number;
+}) {
   await t.db.pool.query(
     `insert into generations (id, user_id, model_id, prompt, status, degraded, credits_held, credits_charged, hold_key, deadline_at, created_at, provider)
      values ($1, $2, 'enhance', 'p', $3, $4, 1, $5, $1, $6::timestamptz + interval '1 hour', $6, 'nanobanana')`,
@@ -136,7 +144,9 @@ describe('daily-usage-summary', () => {
     await insertGeneration({ id: 'g4', userId: 'u2', createdAt: '2026-12-04T00:00:00Z', status: 'completed', charged: 1 }); // another day
     const first = await jobs().run('daily-usage-summary', { trigger: 'cli', now: at('2026-12-04T01:00:00Z') });
     // Credits come from the ledger (these rows were written without it: none); cost from succeeded attempts only.
-    expect(first).toMatchObject({ run: { summary: { day: '2026-12-03', requests: 3, succeeded: 2, failed: 1, degraded: 1, creditsConsumed: 0, providerCostMicroUsd: 100_000 } } });
+    expect(first).toMatchObject({
+      run: { summary: { day: '2026-12-03', requests: 3, succeeded: 2, failed: 1, degraded: 1, creditsConsumed: 0, providerCostMicroUsd: 100_000 } },
+    });
     await insertGeneration({ id: 'g5', userId: 'u2', createdAt: '2026-12-03T12:00:00Z', status: 'completed', charged: 1, costMicroUsd: 100_000 });
     await jobs().run('daily-usage-summary', { trigger: 'cli', now: at('2026-12-04T03:00:00Z') });
     const { rows } = await t.db.pool.query(`select requests, succeeded, provider_cost_micro_usd::int as cost from daily_usage where day = '2026-12-03'`);
@@ -149,13 +159,33 @@ describe('upgrade-suggestions', () => {
     for (const user of ['heavy', 'plus-user', 'lapsed']) await t.credits.ensureUser(user);
     await t.credits.setTier('plus-user', 'plus');
     for (let i = 0; i < 21; i++) {
-      await insertGeneration({ id: `h${i}`, userId: 'heavy', createdAt: `2026-11-${String(10 + i).padStart(2, '0')}T10:00:00Z`, status: 'completed', charged: 1 });
-      await insertGeneration({ id: `p${i}`, userId: 'plus-user', createdAt: `2026-11-${String(10 + i).padStart(2, '0')}T10:00:00Z`, status: 'completed', charged: 1 });
-      await insertGeneration({ id: `l${i}`, userId: 'lapsed', createdAt: `2026-11-${String(1 + i).padStart(2, '0')}T10:00:00Z`, status: 'completed', charged: 1 }); // last on the 21st
+      await insertGeneration({
+        id: `h${i}`,
+        userId: 'heavy',
+        createdAt: `2026-11-${String(10 + i).padStart(2, '0')}T10:00:00Z`,
+        status: 'completed',
+        charged: 1,
+      });
+      await insertGeneration({
+        id: `p${i}`,
+        userId: 'plus-user',
+        createdAt: `2026-11-${String(10 + i).padStart(2, '0')}T10:00:00Z`,
+        status: 'completed',
+        charged: 1,
+      });
+      await insertGeneration({
+        id: `l${i}`,
+        userId: 'lapsed',
+        createdAt: `2026-11-${String(1 + i).padStart(2, '0')}T10:00:00Z`,
+        status: 'completed',
+        charged: 1,
+      }); // last on the 21st
     }
     const now = at('2026-12-01T02:00:00Z');
-    expect((await jobs().run('upgrade-suggestions', { trigger: 'cli', now }))).toMatchObject({ run: { summary: { eligible: 1, notified: 1 } } });
-    expect((await jobs().run('upgrade-suggestions', { trigger: 'cli', now: at('2026-12-02T02:00:00Z') }))).toMatchObject({ run: { summary: { eligible: 1, notified: 0 } } });
+    expect(await jobs().run('upgrade-suggestions', { trigger: 'cli', now })).toMatchObject({ run: { summary: { eligible: 1, notified: 1 } } });
+    expect(await jobs().run('upgrade-suggestions', { trigger: 'cli', now: at('2026-12-02T02:00:00Z') })).toMatchObject({
+      run: { summary: { eligible: 1, notified: 0 } },
+    });
     const { rows } = await t.db.pool.query(`select user_id, period from user_notifications where kind = 'upgrade_suggestion'`);
     expect(rows).toEqual([{ user_id: 'heavy', period: '2026-12' }]);
   });
@@ -198,9 +228,17 @@ describe('HTTP', () => {
     expect((await t.request('POST', '/api/background/expire-holds', { auth: JOB_TOKEN })).status).toBe(200);
     expect((await t.request('POST', '/api/background/expire-holds')).status).toBe(401);
     expect((await t.request('POST', '/api/background/no-such-job', { auth: JOB_TOKEN })).status).toBe(400);
-    expect(await (await t.request('POST', '/api/background/process-tasks', { auth: JOB_TOKEN })).json()).toEqual({ success: true, processed: 0, sweptGenerations: 0, resumedGenerations: 0, expiredHolds: 0 });
+    expect(await (await t.request('POST', '/api/background/process-tasks', { auth: JOB_TOKEN })).json()).toEqual({
+      success: true,
+      processed: 0,
+      sweptGenerations: 0,
+      resumedGenerations: 0,
+      expiredHolds: 0,
+    });
     // Another run unfinished (as if a worker were in the middle of it): 409, nothing run.
-    await t.db.pool.query(`insert into job_runs (id, name, trigger, started_at, lease_until) values ('run_elsewhere', 'daily-usage-summary', 'cli', now(), now() + interval '1 hour')`);
+    await t.db.pool.query(
+      `insert into job_runs (id, name, trigger, started_at, lease_until) values ('run_elsewhere', 'daily-usage-summary', 'cli', now(), now() + interval '1 hour')`,
+    );
     const busy = await t.request('POST', '/v1/admin/jobs/daily-usage-summary/run', { auth: t.adminKey });
     expect(busy.status).toBe(409);
     expect((await busy.json()).detail).toMatch(/already running/);

@@ -4,8 +4,13 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createTestApp } from './support/http.ts';
 
-function worker(url: string, args: string[]): Promise<{ code: number | null; results: { ran: boolean; name?: string; outcome?: string; reason?: string; error?: string }[]; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/job-worker.ts', ...args], { env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'silent' } });
+function worker(
+  url: string,
+  args: string[],
+): Promise<{ code: number | null; results: { ran: boolean; name?: string; outcome?: string; reason?: string; error?: string }[]; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/job-worker.ts', ...args], {
+    env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: 'silent' },
+  });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -39,7 +44,9 @@ describe('two worker processes', () => {
     expect(new Set(slots).size).toBe(slots.length);
     expect(slots).toContain('2026-12-01T00:11:10.000Z');
     expect(rows.length).toBeGreaterThan(1);
-    const { rows: runs } = await t.db.pool.query(`select count(*)::int as n, count(distinct scheduled_for)::int as slots, count(*) filter (where outcome = 'succeeded')::int as ok from job_runs where name = 'probe'`);
+    const { rows: runs } = await t.db.pool.query(
+      `select count(*)::int as n, count(distinct scheduled_for)::int as slots, count(*) filter (where outcome = 'succeeded')::int as ok from job_runs where name = 'probe'`,
+    );
     expect(runs[0]).toEqual({ n: rows.length, slots: rows.length, ok: rows.length });
   });
 
@@ -59,7 +66,13 @@ describe('two worker processes', () => {
     expect(outcomes.filter((r) => r.ran)).toEqual([{ ran: true, name: 'monthly-credit-reset', outcome: 'succeeded', error: null }]);
     expect(outcomes.filter((r) => !r.ran).length).toBeLessThanOrEqual(1);
     const { rows } = await t.db.pool.query(`select scheduled_for, outcome, summary from job_runs where name = 'monthly-credit-reset'`);
-    expect(rows).toEqual([{ scheduled_for: first, outcome: 'succeeded', summary: { period: first.toISOString().slice(0, 7), users: 6, expired: 3 * 25 + 3 * 10, granted: 3 * 25 + 3 * 10 } }]);
+    expect(rows).toEqual([
+      {
+        scheduled_for: first,
+        outcome: 'succeeded',
+        summary: { period: first.toISOString().slice(0, 7), users: 6, expired: 3 * 25 + 3 * 10, granted: 3 * 25 + 3 * 10 },
+      },
+    ]);
     for (let i = 0; i < 6; i++) expect((await t.credits.balance(`u${i}`)).allowance).toBe(i % 2 ? 10 : 25);
     expect(await t.credits.poolState('nanobanana')).toMatchObject({ available: before.available, reserved: before.reserved });
     expect((await t.ledger.checkInvariants(t.credits.invariantChecks())).ok).toBe(true);

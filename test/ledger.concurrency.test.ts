@@ -93,7 +93,13 @@ describe('the ledger under concurrency', () => {
           const units = 1 + ((client + i) % 7);
           let hold: OperationResult;
           try {
-            hold = await l.placeHold({ key, transfers: [{ debit: wallet, credit: 'spent', amount: 1 }, { debit: 'units:pool', credit: 'units:consumed', amount: units }] });
+            hold = await l.placeHold({
+              key,
+              transfers: [
+                { debit: wallet, credit: 'spent', amount: 1 },
+                { debit: 'units:pool', credit: 'units:consumed', amount: units },
+              ],
+            });
           } catch (error) {
             expect(error).toBeInstanceOf(InsufficientFundsError);
             refused++;
@@ -145,7 +151,9 @@ describe('the ledger under concurrency', () => {
     expect((await ledger.balanceOf(wallet)).balance).toBe(10);
     expect(await ledger.transfersOf('in-tx')).toEqual([]);
     // The key was not spent by the rolled-back attempt.
-    await withTransaction(db.pool, (client) => ledger.executeIn(client, { key: 'in-tx', actions: [{ type: 'transfer', debit: wallet, credit: 'spent', amount: 4 }] }));
+    await withTransaction(db.pool, (client) =>
+      ledger.executeIn(client, { key: 'in-tx', actions: [{ type: 'transfer', debit: wallet, credit: 'spent', amount: 4 }] }),
+    );
     expect((await ledger.balanceOf(wallet)).balance).toBe(6);
   });
 });
@@ -160,8 +168,15 @@ describe('optimistic batches', () => {
     for (const id of ['dip-a', 'dip-b']) await ledger.openAccount({ id, asset: 'credits', kind: 'wallet', neverNegative: true });
     await ledger.transfer({ key: 'dip-fund', transfers: [{ debit: 'issuance', credit: 'dip-b', amount: 3 }] });
     const move = (debit: string, credit: string, amount: number) => ({ type: 'transfer' as const, debit, credit, amount });
-    const x = [{ key: 'dip-x1', actions: [move('dip-b', 'dip-a', 3)] }, { key: 'dip-x2', actions: [move('dip-a', 'dip-b', 2)] }];
-    const y = [{ key: 'dip-y1', actions: [move('dip-b', 'dip-a', 3)] }, { key: 'dip-y2', actions: [move('dip-a', 'dip-b', 2)] }, { key: 'dip-y3', actions: [move('dip-a', 'spent', 1)] }];
+    const x = [
+      { key: 'dip-x1', actions: [move('dip-b', 'dip-a', 3)] },
+      { key: 'dip-x2', actions: [move('dip-a', 'dip-b', 2)] },
+    ];
+    const y = [
+      { key: 'dip-y1', actions: [move('dip-b', 'dip-a', 3)] },
+      { key: 'dip-y2', actions: [move('dip-a', 'dip-b', 2)] },
+      { key: 'dip-y3', actions: [move('dip-a', 'spent', 1)] },
+    ];
 
     const first = await db.pool.connect();
     const second = await db.pool.connect();
@@ -229,10 +244,14 @@ describe('locked and optimistic batches share one lock order', () => {
         return outcomes;
       });
       await waitUntilBlocked(lockedPid);
-      const optimisticDone = applyOperations(optimistic, [
-        { key: 'z-post-2', actions: [{ type: 'post', hold: 'z-hold-2' }] },
-        { key: 'z-hold-3', actions: [{ type: 'transfer', debit: 'z-pool', credit: 'a-sink', amount: 7, pending: true }] },
-      ], 'optimistic');
+      const optimisticDone = applyOperations(
+        optimistic,
+        [
+          { key: 'z-post-2', actions: [{ type: 'post', hold: 'z-hold-2' }] },
+          { key: 'z-hold-3', actions: [{ type: 'transfer', debit: 'z-pool', credit: 'a-sink', amount: 7, pending: true }] },
+        ],
+        'optimistic',
+      );
       await waitUntilBlocked(optimisticPid);
       await blocker.query('commit');
       const [a, b] = await Promise.allSettled([lockedDone, optimisticDone]);
@@ -264,7 +283,10 @@ describe('what one process remembers is never trusted', () => {
     const wallet = await fundedWallet('w-stale-balance', 5);
     await a.transfer({ key: 'stale-1', transfers: [{ debit: wallet, credit: 'spent', amount: 1 }] }); // a remembers 4
     await b.transfer({ key: 'stale-2', transfers: [{ debit: wallet, credit: 'spent', amount: 4 }] });
-    await expect(a.transfer({ key: 'stale-3', transfers: [{ debit: wallet, credit: 'spent', amount: 3 }] })).rejects.toMatchObject({ code: 'insufficient_funds', detail: { available: 0 } });
+    await expect(a.transfer({ key: 'stale-3', transfers: [{ debit: wallet, credit: 'spent', amount: 3 }] })).rejects.toMatchObject({
+      code: 'insufficient_funds',
+      detail: { available: 0 },
+    });
     expect((await a.balanceOf(wallet)).balance).toBe(0);
     expect((await ledger.checkInvariants()).ok).toBe(true);
   });

@@ -10,7 +10,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Ledger, LedgerError, type Operation, type OperationResult } from '../src/ledger/index.ts';
 import type { Outcome } from '../src/ledger/plan.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { accountsFor, genesisOperation, INTENDED, kindOf, Materializer, ReferenceLedger, stepsArb, summarize, type ModelOutcome, type StepTemplate } from './support/ledger-model.ts';
+import {
+  accountsFor,
+  genesisOperation,
+  INTENDED,
+  kindOf,
+  Materializer,
+  ReferenceLedger,
+  stepsArb,
+  summarize,
+  type ModelOutcome,
+  type StepTemplate,
+} from './support/ledger-model.ts';
 
 /** The script's time unit: the database clock, which the test cannot move, never sits near an expiry. */
 const HOUR = 3_600_000;
@@ -152,7 +163,9 @@ async function runScript(script: Script, stats: RunStats, send: Send): Promise<v
     for (const [i, a] of accounts.entries()) if (a.neverNegative) expect(balances[i]!.balance).toBeGreaterThanOrEqual(0);
     const keys = [genesis.key, ...materializer.keys.map((k) => k.key)];
     const transfers = await Promise.all(keys.map((key) => ledger.transfersOf(key)));
-    expect(Object.fromEntries(keys.map((key, i) => [key, transfers[i]!.map(summarize)]))).toEqual(Object.fromEntries(keys.map((key) => [key, model.transfersOf(key)])));
+    expect(Object.fromEntries(keys.map((key, i) => [key, transfers[i]!.map(summarize)]))).toEqual(
+      Object.fromEntries(keys.map((key) => [key, model.transfersOf(key)])),
+    );
     // Exactly the keys the model stored an answer for: none for a key only malformed operations used.
     const { rows } = await db.pool.query<{ key: string }>('select key from ledger_requests where starts_with(key, $1)', [prefix]);
     expect(rows.map((r) => r.key).sort()).toEqual(model.storedKeys().sort());
@@ -188,7 +201,8 @@ describe('Ledger against a reference ledger, on the real database', () => {
       );
       // The runs must have exercised what they claim to: concurrency, and answers of every kind.
       expect(stats.sentTogether).toBeGreaterThan(stats.operations / 10);
-      for (const kind of ['applied', 'replayed', 'conflict', 'invalid', 'rejected:insufficient_funds', 'rejected:hold_not_pending']) expect(stats.kinds.get(kind) ?? 0, kind).toBeGreaterThan(0);
+      for (const kind of ['applied', 'replayed', 'conflict', 'invalid', 'rejected:insufficient_funds', 'rejected:hold_not_pending'])
+        expect(stats.kinds.get(kind) ?? 0, kind).toBeGreaterThan(0);
       if (send === throughTransactions) {
         // Both ways of planning a step ran, and stale memories made proofs fail and transactions rerun.
         const steps = [ledger, other].map((l) => l.transactionStats);

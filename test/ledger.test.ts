@@ -63,17 +63,33 @@ describe('transfers', () => {
     const b = await wallet(1);
     const c = await wallet(0);
     await expect(
-      ledger.transfer({ key: unique('linked'), transfers: [{ debit: a, credit: c, amount: 5 }, { debit: b, credit: c, amount: 2 }] }),
+      ledger.transfer({
+        key: unique('linked'),
+        transfers: [
+          { debit: a, credit: c, amount: 5 },
+          { debit: b, credit: c, amount: 2 },
+        ],
+      }),
     ).rejects.toMatchObject({ code: 'insufficient_funds', detail: { account: b } });
     expect([await balance(a), await balance(b), await balance(c)]).toEqual([5, 1, 0]);
-    await ledger.transfer({ key: unique('linked'), transfers: [{ debit: a, credit: c, amount: 5 }, { debit: b, credit: c, amount: 1 }] });
+    await ledger.transfer({
+      key: unique('linked'),
+      transfers: [
+        { debit: a, credit: c, amount: 5 },
+        { debit: b, credit: c, amount: 1 },
+      ],
+    });
     expect([await balance(a), await balance(b), await balance(c)]).toEqual([0, 0, 6]);
   });
 
   it('rejects unknown accounts, mixed assets and same-account transfers', async () => {
     const a = await wallet(5);
-    await expect(ledger.transfer({ key: unique('t'), transfers: [{ debit: a, credit: 'nope', amount: 1 }] })).rejects.toMatchObject({ code: 'account_not_found' });
-    await expect(ledger.transfer({ key: unique('t'), transfers: [{ debit: 'units:external', credit: a, amount: 1 }] })).rejects.toMatchObject({ code: 'asset_mismatch' });
+    await expect(ledger.transfer({ key: unique('t'), transfers: [{ debit: a, credit: 'nope', amount: 1 }] })).rejects.toMatchObject({
+      code: 'account_not_found',
+    });
+    await expect(ledger.transfer({ key: unique('t'), transfers: [{ debit: 'units:external', credit: a, amount: 1 }] })).rejects.toMatchObject({
+      code: 'asset_mismatch',
+    });
     await expect(ledger.transfer({ key: unique('t'), transfers: [{ debit: a, credit: a, amount: 1 }] })).rejects.toMatchObject({ code: 'same_account' });
   });
 
@@ -121,9 +137,15 @@ describe('idempotency', () => {
   it('a rejection is stored: the same key gets the same answer even after the funds arrive', async () => {
     const a = await wallet(1);
     const key = unique('idem');
-    await expect(ledger.transfer({ key, transfers: [{ debit: a, credit: 'spent', amount: 3 }] })).rejects.toMatchObject({ code: 'insufficient_funds', replayed: false });
+    await expect(ledger.transfer({ key, transfers: [{ debit: a, credit: 'spent', amount: 3 }] })).rejects.toMatchObject({
+      code: 'insufficient_funds',
+      replayed: false,
+    });
     await ledger.transfer({ key: unique('fund'), transfers: [{ debit: 'issuance', credit: a, amount: 5 }] });
-    await expect(ledger.transfer({ key, transfers: [{ debit: a, credit: 'spent', amount: 3 }] })).rejects.toMatchObject({ code: 'insufficient_funds', replayed: true });
+    await expect(ledger.transfer({ key, transfers: [{ debit: a, credit: 'spent', amount: 3 }] })).rejects.toMatchObject({
+      code: 'insufficient_funds',
+      replayed: true,
+    });
     expect(await balance(a)).toBe(6);
   });
 });
@@ -183,7 +205,13 @@ describe('holds', () => {
     await ledger.transfer({ key: 'pool-fund', transfers: [{ debit: 'units:external', credit: 'units:pool', amount: 8 }] });
     const a = await wallet(3);
     const holdOf = (key: string) =>
-      ledger.placeHold({ key, transfers: [{ debit: a, credit: 'spent', amount: 1 }, { debit: 'units:pool', credit: 'units:consumed', amount: 4 }] });
+      ledger.placeHold({
+        key,
+        transfers: [
+          { debit: a, credit: 'spent', amount: 1 },
+          { debit: 'units:pool', credit: 'units:consumed', amount: 4 },
+        ],
+      });
     await holdOf('pair-1');
     await holdOf('pair-2');
     // The pool (8) is exhausted; the third hold fails as a whole, the wallet keeps its last credit.
@@ -225,7 +253,9 @@ describe('holds', () => {
 
   it('a hold cannot be created already expired', async () => {
     const a = await wallet(10);
-    await expect(ledger.placeHold({ key: unique('hold'), transfers: [{ debit: a, credit: 'spent', amount: 1 }], expiresAt: new Date(Date.now() - 1000) })).rejects.toMatchObject({ code: 'invalid_operation' });
+    await expect(
+      ledger.placeHold({ key: unique('hold'), transfers: [{ debit: a, credit: 'spent', amount: 1 }], expiresAt: new Date(Date.now() - 1000) }),
+    ).rejects.toMatchObject({ code: 'invalid_operation' });
   });
 });
 
@@ -269,7 +299,12 @@ describe('reads for other domains', () => {
     const other = await wallet(7);
     await ledger.transfer({ key: unique('fund'), transfers: [{ debit: 'issuance', credit: mine.id, amount: 5 }] });
     await ledger.placeHold({ key: unique('hold'), transfers: [{ debit: mine.id, credit: 'spent', amount: 2 }] });
-    expect(await ledger.balances([mine.id, other, 'no-such-account'])).toEqual(new Map([[mine.id, 3], [other, 7]]));
+    expect(await ledger.balances([mine.id, other, 'no-such-account'])).toEqual(
+      new Map([
+        [mine.id, 3],
+        [other, 7],
+      ]),
+    );
     expect(await ledger.balances([mine.id, other], { ownerId: 'olga' })).toEqual(new Map([[mine.id, 3]]));
   });
 

@@ -10,7 +10,12 @@ let ledger: Ledger;
 beforeAll(async () => {
   db = await createTestDatabase({ poolSize: 30 });
   ledger = new Ledger(db.pool, { batchSize: 32, batchConcurrency: 3 });
-  for (const [id, kind] of [['issuance', 'issuance'], ['spent', 'spent'], ['units:external', 'external'], ['units:consumed', 'consumed']] as const) {
+  for (const [id, kind] of [
+    ['issuance', 'issuance'],
+    ['spent', 'spent'],
+    ['units:external', 'external'],
+    ['units:consumed', 'consumed'],
+  ] as const) {
     await ledger.openAccount({ id, asset: id.startsWith('units') ? 'units' : 'credits', kind });
   }
   await ledger.openAccount({ id: 'units:reserved', asset: 'units', kind: 'pool', neverNegative: true });

@@ -30,14 +30,22 @@ describe('metrics', () => {
     await t.db.pool.query(
       `insert into generations (id, user_id, model_id, prompt, status, credits_held, credits_charged, hold_key, deadline_at, provider) values ('g1', 'u', 'enhance', 'p', 'completed', 1, 1, 'g1', now(), 'nanobanana')`,
     );
-    await t.db.pool.query(`insert into generation_attempts (id, generation_id, provider, provider_model, status, latency_ms) values ('a1', 'g1', 'nanobanana', 'm', 'succeeded', 3200)`);
+    await t.db.pool.query(
+      `insert into generation_attempts (id, generation_id, provider, provider_model, status, latency_ms) values ('a1', 'g1', 'nanobanana', 'm', 'succeeded', 3200)`,
+    );
     await t.services.jobs.run('expire-holds', { trigger: 'cli' });
     await t.services.alerts.raise({ type: 'pool_low', level: 'warning', message: 'low', subject: 'seedream' });
     await t.db.pool.query(`insert into alert_notifications (id, alert_id, kind) select 'ntf_m', id, 'raised' from alerts limit 1`);
-    await t.db.pool.query(`insert into alert_deliveries (id, notification_id, channel, attempt, ok, error) values ('d1', 'ntf_m', 'slack', 1, false, 'HTTP 500'), ('d2', 'ntf_m', 'slack', 2, true, null)`);
+    await t.db.pool.query(
+      `insert into alert_deliveries (id, notification_id, channel, attempt, ok, error) values ('d1', 'ntf_m', 'slack', 1, false, 'HTTP 500'), ('d2', 'ntf_m', 'slack', 2, true, null)`,
+    );
 
     const ledger = { batches: 3, operations: 7, retries: 0 };
-    const metrics = createMetrics({ ledgerBatches: () => ledger, ledgerTransactions: () => ({ reruns: 1 }), ops: { pool: t.db.pool, queue: t.services.queue } });
+    const metrics = createMetrics({
+      ledgerBatches: () => ledger,
+      ledgerTransactions: () => ({ reruns: 1 }),
+      ops: { pool: t.db.pool, queue: t.services.queue },
+    });
     const text = await metrics.registry.metrics();
     expect(text).toContain('tally_generations_total{provider="nanobanana",outcome="completed"} 1');
     expect(text).toContain('tally_provider_latency_seconds_bucket{provider="nanobanana",le="2.5"} 0');

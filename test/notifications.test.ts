@@ -26,13 +26,17 @@ describe('credits-low notices', () => {
     expect(await list(cara)).toEqual([]);
     expect((await submit('cara')).remainingBalance).toBe(1);
     const notices = await list(cara);
-    expect(notices).toEqual([expect.objectContaining({ kind: 'credits_low', period: new Date().toISOString().slice(0, 10), data: { remaining: 1 }, dismissedAt: null })]);
+    expect(notices).toEqual([
+      expect.objectContaining({ kind: 'credits_low', period: new Date().toISOString().slice(0, 10), data: { remaining: 1 }, dismissedAt: null }),
+    ]);
     expect((await submit('cara')).remainingBalance).toBe(0);
     expect(await list(cara)).toHaveLength(1);
   });
 
   it('concurrent charges on one day write one notice', async () => {
-    const written = await Promise.all(Array.from({ length: 8 }, () => noteCreditsLow(t.db.pool, { userId: 'eve', remaining: 0, now: new Date('2026-11-02T10:00:00Z') })));
+    const written = await Promise.all(
+      Array.from({ length: 8 }, () => noteCreditsLow(t.db.pool, { userId: 'eve', remaining: 0, now: new Date('2026-11-02T10:00:00Z') })),
+    );
     expect(written.filter(Boolean)).toHaveLength(1);
     expect(await noteCreditsLow(t.db.pool, { userId: 'eve', remaining: 0, now: new Date('2026-11-03T10:00:00Z') })).toBe(true); // the next day
     expect(await noteCreditsLow(t.db.pool, { userId: 'eve', remaining: 2 })).toBe(false);
@@ -41,7 +45,9 @@ describe('credits-low notices', () => {
 
 describe('/v1/notifications', () => {
   it('lists the caller’s notices newest first, beside the upgrade suggestions the job writes', async () => {
-    await t.db.pool.query(`insert into user_notifications (id, user_id, kind, period, data, created_at) values ('unt_old', 'cara', 'upgrade_suggestion', '2026-10', '{}', now() - interval '1 day')`);
+    await t.db.pool.query(
+      `insert into user_notifications (id, user_id, kind, period, data, created_at) values ('unt_old', 'cara', 'upgrade_suggestion', '2026-10', '{}', now() - interval '1 day')`,
+    );
     expect((await list(cara)).map((n: { kind: string }) => n.kind)).toEqual(['credits_low', 'upgrade_suggestion']);
     expect(await list(dan)).toEqual([]);
   });

@@ -30,7 +30,14 @@ describe('tally health and tally jobs', () => {
 
     const all = await runCli(['jobs', 'run-all'], env);
     expect(all.code, all.output).toBe(0);
-    for (const name of ['process-enhancement-tasks', 'check-credit-thresholds', 'expire-holds', 'daily-usage-summary', 'monthly-credit-reset', 'upgrade-suggestions']) {
+    for (const name of [
+      'process-enhancement-tasks',
+      'check-credit-thresholds',
+      'expire-holds',
+      'daily-usage-summary',
+      'monthly-credit-reset',
+      'upgrade-suggestions',
+    ]) {
       expect(all.output).toMatch(new RegExp(`^${name}: succeeded`, 'm'));
     }
     const list = await runCli(['jobs', 'list'], env);

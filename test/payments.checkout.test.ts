@@ -15,7 +15,12 @@ describe('opening a checkout', () => {
     const sent = s.stripe.requests.length;
     const { status, body } = await s.buy('ann', 'creative');
     expect(status).toBe(200);
-    expect(body).toEqual({ mode: 'stripe', purchaseId: expect.stringMatching(/^pur_/), packageId: 'creative', checkoutUrl: expect.stringMatching(/^https:\/\/checkout\.stripe\.test\//) });
+    expect(body).toEqual({
+      mode: 'stripe',
+      purchaseId: expect.stringMatching(/^pur_/),
+      packageId: 'creative',
+      checkoutUrl: expect.stringMatching(/^https:\/\/checkout\.stripe\.test\//),
+    });
     const [request] = s.stripe.requests.slice(sent);
     expect(request).toMatchObject({
       method: 'POST',
@@ -36,7 +41,14 @@ describe('opening a checkout', () => {
     expect(Math.abs(expiresAt - (Date.now() / 1000 + 3600))).toBeLessThan(60);
     expect(await s.t.credits.poolState('nanobanana')).toMatchObject({ available: before.available - 200, reserved: before.reserved });
     expect((await s.t.credits.balance('ann')).purchased).toBe(0);
-    expect(await s.purchase(body.purchaseId)).toMatchObject({ status: 'pending', mode: 'stripe', credits: 50, amount: 3999, currency: 'EUR', checkoutUrl: body.checkoutUrl });
+    expect(await s.purchase(body.purchaseId)).toMatchObject({
+      status: 'pending',
+      mode: 'stripe',
+      credits: 50,
+      amount: 3999,
+      currency: 'EUR',
+      checkoutUrl: body.checkoutUrl,
+    });
   });
 
   it('the compatibility route answers { checkoutUrl } as API.md has it', async () => {
@@ -58,7 +70,12 @@ describe('opening a checkout', () => {
 
   it('an Idempotency-Key replays the first answer, also after the checkout is gone', async () => {
     const first = await s.buy('cy', 'starter', { 'idempotency-key': 'k1' });
-    await s.deliver(s.stripe.event('checkout.session.expired', { ...s.stripe.sessions.get([...s.stripe.sessions.values()].find((x) => (x.metadata as { purchaseId: string }).purchaseId === first.body.purchaseId)!.id)!, status: 'expired' }));
+    await s.deliver(
+      s.stripe.event('checkout.session.expired', {
+        ...s.stripe.sessions.get([...s.stripe.sessions.values()].find((x) => (x.metadata as { purchaseId: string }).purchaseId === first.body.purchaseId)!.id)!,
+        status: 'expired',
+      }),
+    );
     expect(await s.buy('cy', 'starter', { 'idempotency-key': 'k1' })).toEqual(first);
     expect((await s.buy('cy', 'starter')).body.purchaseId).not.toBe(first.body.purchaseId);
   });

@@ -30,12 +30,21 @@ describe('plans', () => {
     const customerId = (await s.t.db.pool.query('select customer_id from stripe_customers where user_id = $1', ['pia'])).rows[0].customer_id;
     expect(checkout).toMatchObject({
       path: '/v1/checkout/sessions',
-      params: { mode: 'subscription', customer: customerId, line_items: [{ price: 'price_plus', quantity: '1' }], client_reference_id: 'pia', subscription_data: { metadata: { userId: 'pia', tier: 'plus' } } },
+      params: {
+        mode: 'subscription',
+        customer: customerId,
+        line_items: [{ price: 'price_plus', quantity: '1' }],
+        client_reference_id: 'pia',
+        subscription_data: { metadata: { userId: 'pia', tier: 'plus' } },
+      },
     });
     // The portal opens for that customer.
     const portal = await s.t.request('POST', '/v1/billing/portal', { auth });
     expect(await portal.json()).toEqual({ url: expect.stringMatching(/^https:\/\/billing\.stripe\.test\//) });
-    expect(s.stripe.requests.at(-1)).toMatchObject({ path: '/v1/billing_portal/sessions', params: { customer: customerId, return_url: 'https://tally.example/' } });
+    expect(s.stripe.requests.at(-1)).toMatchObject({
+      path: '/v1/billing_portal/sessions',
+      params: { customer: customerId, return_url: 'https://tally.example/' },
+    });
   });
 
   it('a tier not sold as a plan is a 400 naming the field; the portal without a customer is a 404', async () => {

@@ -138,14 +138,24 @@ describe('refunds and disputes', () => {
       const { purchaseId, paid } = await checkoutPaid(s, user, 'starter');
       await s.deliver(s.stripe.event('checkout.session.completed', paid));
       await s.spend(user, 3, `${user}-work`);
-      const dispute = { id: `dp_test_${outcome}`, object: 'dispute', amount: 999, currency: 'eur', charge: 'ch_x', payment_intent: paid.payment_intent, status: 'needs_response' };
+      const dispute = {
+        id: `dp_test_${outcome}`,
+        object: 'dispute',
+        amount: 999,
+        currency: 'eur',
+        charge: 'ch_x',
+        payment_intent: paid.payment_intent,
+        status: 'needs_response',
+      };
       const opened = s.stripe.event('charge.dispute.created', dispute);
       await Promise.all([s.deliver(opened), s.deliver(opened)]);
       expect((await s.t.credits.balance(user)).purchased).toBe(0);
       expect(await s.purchase(purchaseId)).toMatchObject({ status: 'disputed', creditsClawedBack: 7, creditsSpentBeforeClawback: 3 });
       await s.deliver(s.stripe.event('charge.dispute.closed', { ...dispute, status: outcome }));
       expect((await s.t.credits.balance(user)).purchased).toBe(outcome === 'won' ? 7 : 0);
-      expect(await s.purchase(purchaseId)).toMatchObject(outcome === 'won' ? { status: 'paid', creditsRestored: 7, disputeStatus: 'won' } : { status: 'disputed', disputeStatus: 'lost' });
+      expect(await s.purchase(purchaseId)).toMatchObject(
+        outcome === 'won' ? { status: 'paid', creditsRestored: 7, disputeStatus: 'won' } : { status: 'disputed', disputeStatus: 'lost' },
+      );
     }
     expect((await ledgerCheck(s)).ok).toBe(true);
   });
@@ -153,7 +163,15 @@ describe('refunds and disputes', () => {
   it('out of order: a dispute closed (won) before its opening arrives leaves the credits in place, and the late opening takes nothing', async () => {
     const { purchaseId, paid } = await checkoutPaid(s, 'ola', 'starter');
     await s.deliver(s.stripe.event('checkout.session.completed', paid));
-    const dispute = { id: 'dp_test_early_close', object: 'dispute', amount: 999, currency: 'eur', charge: 'ch_y', payment_intent: paid.payment_intent, status: 'needs_response' };
+    const dispute = {
+      id: 'dp_test_early_close',
+      object: 'dispute',
+      amount: 999,
+      currency: 'eur',
+      charge: 'ch_y',
+      payment_intent: paid.payment_intent,
+      status: 'needs_response',
+    };
     await s.deliver(s.stripe.event('charge.dispute.closed', { ...dispute, status: 'won' }));
     await s.deliver(s.stripe.event('charge.dispute.created', dispute));
     expect((await s.t.credits.balance('ola')).purchased).toBe(10);

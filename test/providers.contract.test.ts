@@ -7,7 +7,14 @@ import { readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { isProviderError, type CallbackRequest, type ProviderAdapter, type ProviderError, type SubmitRequest, type TaskStatus } from '../src/providers/types.ts';
+import {
+  isProviderError,
+  type CallbackRequest,
+  type ProviderAdapter,
+  type ProviderError,
+  type SubmitRequest,
+  type TaskStatus,
+} from '../src/providers/types.ts';
 import type { FakeProviderServer } from './fakes/fake-provider.ts';
 import type { ContractFixture } from './providers/fixture.ts';
 
@@ -18,7 +25,9 @@ const fixtures: ContractFixture[] = await Promise.all(
     .sort()
     .map(async (file) => ((await import(new URL(file, fixturesDir).href)) as { default: ContractFixture }).default),
 );
-const inputPng = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } }).png().toBuffer();
+const inputPng = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } })
+  .png()
+  .toBuffer();
 const NOT_RETRYABLE = new Set(['bad_input', 'content_policy', 'bad_signature']);
 
 it('has a fixture for every AI provider', () => {
@@ -111,7 +120,10 @@ describe.each(fixtures)('$name adapter against its fake', (fixture) => {
   it('passes a health probe when up and fails it when down', async () => {
     await expect(adapter.health()).resolves.toBeUndefined();
     fake.set({ failure: 'server_error' });
-    const error = await adapter.health().then(() => undefined, (e: unknown) => e);
+    const error = await adapter.health().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isProviderError(error)).toBe(true);
   });
 
@@ -125,35 +137,40 @@ describe.each(fixtures)('$name adapter against its fake', (fixture) => {
   });
 
   // Registered only where the protocol has callbacks (a skipped test would hide nothing useful).
-  if (fixture.name !== 'gemini') describe('callbacks', () => {
-    it('parses a completion callback, the same way twice', async () => {
-      const submitted = await adapter.submit(request({ callbackUrl: `${receiver.url}/callback?generation=gen_contract` }));
-      expect(submitted.state).toBe('pending');
-      const callback = await receiver.next();
-      const event = await adapter.parseCallback!(callback);
-      expect(event.providerTaskId).toBe(submitted.providerTaskId);
-      expect(event.status.state).toBe('completed');
-      if (event.status.state === 'completed') expect((await sharp(await outputBytes(event.status.outputs[0]!)).metadata()).format).toBe('png');
-      // Providers retry callbacks: a duplicate parses to the same event (the generation applies it once).
-      expect(await adapter.parseCallback!(callback)).toEqual(event);
-    });
+  if (fixture.name !== 'gemini')
+    describe('callbacks', () => {
+      it('parses a completion callback, the same way twice', async () => {
+        const submitted = await adapter.submit(request({ callbackUrl: `${receiver.url}/callback?generation=gen_contract` }));
+        expect(submitted.state).toBe('pending');
+        const callback = await receiver.next();
+        const event = await adapter.parseCallback!(callback);
+        expect(event.providerTaskId).toBe(submitted.providerTaskId);
+        expect(event.status.state).toBe('completed');
+        if (event.status.state === 'completed') expect((await sharp(await outputBytes(event.status.outputs[0]!)).metadata()).format).toBe('png');
+        // Providers retry callbacks: a duplicate parses to the same event (the generation applies it once).
+        expect(await adapter.parseCallback!(callback)).toEqual(event);
+      });
 
-    it('parses a failure callback as a typed failure', async () => {
-      fake.set({ failure: 'generation_failed' });
-      const submitted = await adapter.submit(request({ callbackUrl: `${receiver.url}/callback` }));
-      const event = await adapter.parseCallback!(await receiver.next());
-      expect(event.providerTaskId).toBe(submitted.state === 'pending' ? submitted.providerTaskId : undefined);
-      expect(event.status.state).toBe('failed');
-      if (event.status.state === 'failed') expect(event.status.error.retryable).toBe(true);
-    });
+      it('parses a failure callback as a typed failure', async () => {
+        fake.set({ failure: 'generation_failed' });
+        const submitted = await adapter.submit(request({ callbackUrl: `${receiver.url}/callback` }));
+        const event = await adapter.parseCallback!(await receiver.next());
+        expect(event.providerTaskId).toBe(submitted.state === 'pending' ? submitted.providerTaskId : undefined);
+        expect(event.status.state).toBe('failed');
+        if (event.status.state === 'failed') expect(event.status.error.retryable).toBe(true);
+      });
 
-    if (fixture.signsCallbacks) it('refuses a callback whose signature does not verify', async () => {
-      await adapter.submit(request({ callbackUrl: `${receiver.url}/callback` }));
-      const tampered = fixture.tamper!(await receiver.next());
-      const error = await adapter.parseCallback!(tampered).then(() => undefined, (e: unknown) => e);
-      expect(isProviderError(error, 'bad_signature')).toBe(true);
+      if (fixture.signsCallbacks)
+        it('refuses a callback whose signature does not verify', async () => {
+          await adapter.submit(request({ callbackUrl: `${receiver.url}/callback` }));
+          const tampered = fixture.tamper!(await receiver.next());
+          const error = await adapter.parseCallback!(tampered).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(isProviderError(error, 'bad_signature')).toBe(true);
+        });
     });
-  });
 
   it('hands out result links that expire, as the real provider does', async () => {
     const { status } = await runToEnd(adapter, request());

@@ -22,7 +22,10 @@ afterAll(() => Promise.all([images.close(), kie.close(), wave.close(), nano.clos
 
 /** An app whose only AI provider is the one under test, processing and listening for callbacks. */
 async function appWith(env: Record<string, string>): Promise<TestApp> {
-  const t = await createTestApp({ ...env, TALLY_URL_ALLOWLIST: '127.0.0.1/32', TALLY_GENERATION_POLL_INTERVAL_MS: '50' }, {}, undefined, { worker: true, listen: true });
+  const t = await createTestApp({ ...env, TALLY_URL_ALLOWLIST: '127.0.0.1/32', TALLY_GENERATION_POLL_INTERVAL_MS: '50' }, {}, undefined, {
+    worker: true,
+    listen: true,
+  });
   await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
   await t.credits.refill({ provider: 'seedream', amount: 1000, reason: 'test' });
   return t;
@@ -33,7 +36,10 @@ async function enhance(t: TestApp): Promise<{ id: string; token: string }> {
   const user = `edge${++users}`;
   await t.credits.purchase({ userId: user, packageId: 'starter' });
   const token = await t.userToken(user);
-  const response = await t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'dusk' } });
+  const response = await t.request('POST', '/api/enhance-image', {
+    auth: token,
+    body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting', prompt: 'dusk' },
+  });
   expect(response.status).toBe(202);
   return { id: ((await response.json()) as { taskId: string }).taskId, token };
 }
@@ -49,7 +55,12 @@ async function delivered(fake: FakeProviderServer, count = 1): Promise<FakeProvi
 }
 
 const attemptsOf = async (t: TestApp, id: string) =>
-  (await t.db.pool.query<{ provider: string; status: string; error_kind: string | null; callback_status: { state: string } | null }>('select provider, status, error_kind, callback_status from generation_attempts where generation_id = $1 order by started_at', [id])).rows;
+  (
+    await t.db.pool.query<{ provider: string; status: string; error_kind: string | null; callback_status: { state: string } | null }>(
+      'select provider, status, error_kind, callback_status from generation_attempts where generation_id = $1 order by started_at',
+      [id],
+    )
+  ).rows;
 
 describe('Kie', () => {
   let t: TestApp;

@@ -29,7 +29,10 @@ describe('two API and two worker processes on one PostgreSQL', () => {
     await t.credits.refill({ provider: 'nanobanana', amount: 10_000, reason: 'scale test' });
     // Every job's schedule known since long ago, with no worker up since: each has a missed slot that
     // exactly one of the two workers must run when they start.
-    await t.db.pool.query(`insert into job_schedules (name, since) select unnest($1::text[]), now() - interval '40 days' on conflict (name) do update set since = excluded.since`, [[...JOB_NAMES]]);
+    await t.db.pool.query(
+      `insert into job_schedules (name, since) select unnest($1::text[]), now() - interval '40 days' on conflict (name) do update set since = excluded.since`,
+      [[...JOB_NAMES]],
+    );
     const env = {
       DATABASE_URL: t.db.url,
       JWT_SECRET,
@@ -51,7 +54,11 @@ describe('two API and two worker processes on one PostgreSQL', () => {
     const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => t.userToken(`scaled-${i}`)));
     const bought = await Promise.all(
       tokens.map((token, i) =>
-        fetch(`${api(i)}/v1/credits/purchases`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ packageId: 'starter' }) }),
+        fetch(`${api(i)}/v1/credits/purchases`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ packageId: 'starter' }),
+        }),
       ),
     );
     expect(bought.map((r) => r.status)).toEqual(tokens.map(() => 200));
@@ -70,18 +77,24 @@ describe('two API and two worker processes on one PostgreSQL', () => {
       ),
     );
     const tasks = await Promise.all(
-      submitted.map(({ token, id, via }) => waitForTask({ request: (method, p, o = {}) => fetch(`${via}${p}`, { method, headers: { authorization: `Bearer ${o.auth}` } }) }, token, id, 60_000)),
+      submitted.map(({ token, id, via }) =>
+        waitForTask({ request: (method, p, o = {}) => fetch(`${via}${p}`, { method, headers: { authorization: `Bearer ${o.auth}` } }) }, token, id, 60_000),
+      ),
     );
     expect(tasks.map((task) => task.status)).toEqual(submitted.map(() => 'completed'));
 
-    for (let i = 0; i < USERS; i++) expect(await t.credits.balance(`scaled-${i}`)).toMatchObject({ purchased: 10 - GENERATIONS_EACH, balance: 10 - GENERATIONS_EACH });
+    for (let i = 0; i < USERS; i++)
+      expect(await t.credits.balance(`scaled-${i}`)).toMatchObject({ purchased: 10 - GENERATIONS_EACH, balance: 10 - GENERATIONS_EACH });
 
     // Each job's missed slot ran once, by one of the workers; no slot of any job ran twice.
     const runs = await waitFor(
-      async () => (await t.db.pool.query<{ name: string; runs: number; slots: number; succeeded: number }>(
-        `select name, count(*)::int as runs, count(distinct scheduled_for)::int as slots, count(*) filter (where outcome = 'succeeded')::int as succeeded
+      async () =>
+        (
+          await t.db.pool.query<{ name: string; runs: number; slots: number; succeeded: number }>(
+            `select name, count(*)::int as runs, count(distinct scheduled_for)::int as slots, count(*) filter (where outcome = 'succeeded')::int as succeeded
            from job_runs where trigger = 'schedule' group by name order by name`,
-      )).rows,
+          )
+        ).rows,
       (rows) => rows.length === JOB_NAMES.length && rows.every((r) => r.succeeded === r.runs),
       { timeoutMs: 60_000, what: 'every job to run its missed slot' },
     );

@@ -19,7 +19,8 @@ afterAll(async () => {
   await nano.close();
 });
 
-const lineOf = (output: string, check: string) => output.split('\n').find((line) => /^(ok|FAIL)\s+/.test(line) && line.replace(/^(ok|FAIL)\s+/, '').startsWith(`${check} `)) ?? `(no line for ${check})`;
+const lineOf = (output: string, check: string) =>
+  output.split('\n').find((line) => /^(ok|FAIL)\s+/.test(line) && line.replace(/^(ok|FAIL)\s+/, '').startsWith(`${check} `)) ?? `(no line for ${check})`;
 
 describe('tally smoke', () => {
   it('passes on tally start --demo, a line per check with its time; --json for machines; the user saw nothing change', async () => {
@@ -28,7 +29,10 @@ describe('tally smoke', () => {
     const server = startCli(['start', '--demo'], env);
     await server.waitFor(/demo user token/);
     const userToken = server.output().match(/demo user token: (\S+)/)![1]!;
-    const balance = async () => (await (await fetch(`http://127.0.0.1:${env.PORT}/api/credits/balance`, { headers: { authorization: `Bearer ${userToken}` } })).json()) as { balance: number };
+    const balance = async () =>
+      (await (await fetch(`http://127.0.0.1:${env.PORT}/api/credits/balance`, { headers: { authorization: `Bearer ${userToken}` } })).json()) as {
+        balance: number;
+      };
     const before = await balance();
 
     const smoke = await runCli(['smoke'], { ...env, TEST_USER_ID: 'demo-user' });
@@ -41,7 +45,10 @@ describe('tally smoke', () => {
 
     const json = await runCli(['smoke', '--json'], env);
     expect(json.code).toBe(0);
-    const report = JSON.parse(json.output.slice(json.output.indexOf('{'), json.output.lastIndexOf('}') + 1)) as { ok: boolean; checks: { name: string; ok: boolean; ms: number }[] };
+    const report = JSON.parse(json.output.slice(json.output.indexOf('{'), json.output.lastIndexOf('}') + 1)) as {
+      ok: boolean;
+      checks: { name: string; ok: boolean; ms: number }[];
+    };
     expect(report.ok).toBe(true);
     expect(report.checks.every((c) => c.ok && Number.isInteger(c.ms))).toBe(true);
     expect(await balance()).toEqual(before);

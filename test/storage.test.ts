@@ -31,7 +31,9 @@ async function temporaryDir() {
 afterAll(() => Promise.all(temporaryDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
 const solid = (format: 'png' | 'jpeg' | 'webp' | 'gif' | 'avif' | 'tiff', width = 8, height = 6) =>
-  sharp({ create: { width, height, channels: 3, background: '#3a7' } }).toFormat(format).toBuffer();
+  sharp({ create: { width, height, channels: 3, background: '#3a7' } })
+    .toFormat(format)
+    .toBuffer();
 
 describe('validateImage', () => {
   it.each([
@@ -180,7 +182,12 @@ describe('disk store', () => {
     const fetchLink = async (link: string) => {
       const url = new URL(link);
       const key = url.pathname.replace(/^\/files\//, '');
-      const valid = verifyFileSignature({ key, expires: url.searchParams.get('expires') ?? undefined, signature: url.searchParams.get('signature') ?? undefined, secret });
+      const valid = verifyFileSignature({
+        key,
+        expires: url.searchParams.get('expires') ?? undefined,
+        signature: url.searchParams.get('signature') ?? undefined,
+        secret,
+      });
       return valid ? (await store.get(key))?.data : undefined;
     };
     return { store, fetchLink };
@@ -213,7 +220,11 @@ describe('S3 store (s3rver)', () => {
   afterAll(() => server.close());
 
   const makeStore = (overrides: { bucket?: string; publicEndpoint?: string } = {}) =>
-    createResultStore({ driver: 's3', disk: { root: 'unused', publicUrl, secret }, s3: { endpoint, region: 'us-east-1', bucket, forcePathStyle: true, ...credentials, ...overrides } });
+    createResultStore({
+      driver: 's3',
+      disk: { root: 'unused', publicUrl, secret },
+      s3: { endpoint, region: 'us-east-1', bucket, forcePathStyle: true, ...credentials, ...overrides },
+    });
 
   roundTrip('s3', async () => {
     const store = makeStore();

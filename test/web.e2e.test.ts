@@ -62,14 +62,22 @@ async function openPage(url: string): Promise<Page> {
 
 afterEach(async () => {
   // Only the errors a test names (Chromium logs every 4xx answer, even an expected one) are allowed.
-  expect(errors.filter((e) => !expectedErrors.some((x) => x.test(e))), 'console errors during the test').toEqual([]);
+  expect(
+    errors.filter((e) => !expectedErrors.some((x) => x.test(e))),
+    'console errors during the test',
+  ).toEqual([]);
   await page?.close();
 });
 
 /** A user token for another user, signed like the demo's (its secret is kept in the data dir). */
 function tokenFor(userId: string): Promise<string> {
   const secret = readFileSync(path.join(dataDir, 'demo-jwt-secret'), 'utf8').trim();
-  return new SignJWT({ role: 'authenticated' }).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  return new SignJWT({ role: 'authenticated' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(secret));
 }
 /** Milliseconds from navigation to the load event, as the browser measured them. */
 const loadTime = () => page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).loadEventEnd);
@@ -165,9 +173,17 @@ describe('the user page', () => {
 describe('the user page without credits', () => {
   it('says the user is out of credits and what to do next', async () => {
     const broke = await tokenFor('broke-user');
-    const taken = await fetch(`${base}/v1/admin/users/broke-user/adjustments`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ credits: 1, reason: 'set up the test' }) });
+    const taken = await fetch(`${base}/v1/admin/users/broke-user/adjustments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ credits: 1, reason: 'set up the test' }),
+    });
     expect(taken.status).toBe(200);
-    await fetch(`${base}/v1/admin/users/broke-user/adjustments`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ credits: -1, reason: 'set up the test' }) });
+    await fetch(`${base}/v1/admin/users/broke-user/adjustments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ credits: -1, reason: 'set up the test' }),
+    });
     await openPage(`${base}/#token=${broke}`);
     expectedErrors = [/status of 402/];
     await expect.poll(balanceShown).toBe(0);
@@ -190,7 +206,12 @@ describe('the admin dashboard', () => {
     await page.getByTestId('pool-nanobanana').waitFor();
     expect(await loadTime()).toBeLessThan(1000);
   }
-  const cell = (testId: string) => page.getByTestId('pool-nanobanana').getByTestId(testId).textContent().then((t) => Number(t!.replace(/,/g, '')));
+  const cell = (testId: string) =>
+    page
+      .getByTestId('pool-nanobanana')
+      .getByTestId(testId)
+      .textContent()
+      .then((t) => Number(t!.replace(/,/g, '')));
 
   it('signs in, refills a pool and shows the sellable capacity grow, and shows provider status', async () => {
     await signIn();
@@ -215,7 +236,11 @@ describe('the admin dashboard', () => {
     await expect.poll(() => page.getByTestId('provider-nanobanana').getByRole('cell').nth(2).textContent()).toBe('15');
     expect((await get('/v1/admin/providers', adminKey)).providers.find((p: { provider: string }) => p.provider === 'nanobanana').priority).toBe(15);
     // A refill request, approved from the dashboard, books the refill.
-    const opened = await fetch(`${base}/v1/admin/refill-requests`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ provider: 'nanobanana', amount: 80, reason: 'running low' }) });
+    const opened = await fetch(`${base}/v1/admin/refill-requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'nanobanana', amount: 80, reason: 'running low' }),
+    });
     expect(opened.status).toBe(200);
     await page.getByRole('button', { name: 'Refresh' }).click();
     await page.getByRole('button', { name: 'Approve' }).click();
@@ -228,7 +253,11 @@ describe('the admin dashboard', () => {
     const requests = usage.reduce((sum, d) => sum + d.requests, 0);
     await expect.poll(() => page.getByTestId('usage-totals').textContent()).toContain(`${requests.toLocaleString('en-US')} requests`);
     const margin = await get('/v1/admin/analytics/margin', adminKey);
-    await expect.poll(() => page.getByTestId('card-margin').textContent()).toContain(`revenue ${new Intl.NumberFormat('en', { style: 'currency', currency: 'USD' }).format(Math.round(margin.totals.revenueMicroUsd / 10_000) / 100)}`);
+    await expect
+      .poll(() => page.getByTestId('card-margin').textContent())
+      .toContain(
+        `revenue ${new Intl.NumberFormat('en', { style: 'currency', currency: 'USD' }).format(Math.round(margin.totals.revenueMicroUsd / 10_000) / 100)}`,
+      );
     await screenshots(page, 'admin');
   });
 
@@ -303,7 +332,11 @@ describe('the admin dashboard', () => {
     await expect.poll(() => notice.textContent()).toContain('Back in ten minutes: provider maintenance');
     expect(await notice.textContent()).not.toContain('NanoBanana maintenance window'); // the reason is the operators'
     await screenshots(user, 'user-paused');
-    const refused = await fetch(`${base}/api/enhance-image`, { method: 'POST', headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ inputImageUrl: 'https://images.example/x.png', enhancementType: 'lighting' }) });
+    const refused = await fetch(`${base}/api/enhance-image`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${userToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ inputImageUrl: 'https://images.example/x.png', enhancementType: 'lighting' }),
+    });
     expect(refused.status).toBe(503);
 
     const audit = (await get('/v1/admin/pauses', adminKey)) as { active: { reason: string }[] };

@@ -38,7 +38,13 @@ export function signWebhook(secret: string, body: string, timestamp: number): st
 }
 
 async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
-  const response = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  const response = await fetch(url, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+    signal: AbortSignal.timeout(timeoutMs),
+    redirect: 'error',
+  });
   await response.body?.cancel();
   if (!response.ok) throw new Error(`HTTP ${response.status} from ${new URL(url).host}`);
 }
@@ -59,7 +65,12 @@ export function createChannels(config: AlertsConfig, clock: () => Date = () => n
       levels: email.levels,
       async send(m) {
         const text = describe(m);
-        await transport.sendMail({ from: email.from, to: email.to, subject: `[Tally] ${text.slice(0, 150)}`, text: `${text}\n\nAlert ${m.alert.id}, first seen ${m.alert.createdAt}.\n` });
+        await transport.sendMail({
+          from: email.from,
+          to: email.to,
+          subject: `[Tally] ${text.slice(0, 150)}`,
+          text: `${text}\n\nAlert ${m.alert.id}, first seen ${m.alert.createdAt}.\n`,
+        });
       },
     });
   }

@@ -35,7 +35,11 @@ export async function enqueueNotifications(deps: DeliveryDeps, now: Date): Promi
     const { retryLimit, retryDelaySeconds } = deps.config.delivery;
     for (const row of rows) {
       for (const channel of deps.channels.filter((c) => c.levels.includes(row.level as never))) {
-        await deps.queue.sendIn(tx, QUEUES.alert, { notificationId: row.id, channel: channel.name } satisfies DeliverJob, { retryLimit, retryDelay: retryDelaySeconds, retryBackoff: true });
+        await deps.queue.sendIn(tx, QUEUES.alert, { notificationId: row.id, channel: channel.name } satisfies DeliverJob, {
+          retryLimit,
+          retryDelay: retryDelaySeconds,
+          retryBackoff: true,
+        });
       }
     }
     if (rows.length) await tx.query('update alert_notifications set enqueued_at = now() where id = any($1)', [rows.map((r) => r.id)]);
@@ -65,11 +69,13 @@ async function queueReminders(db: Queryable, config: AlertsConfig, now: Date): P
 /** Sends up to `batch` queued messages; resolves with how many were attempted. */
 export async function deliverQueued(deps: DeliveryDeps, batch = 20): Promise<number> {
   const jobs = await deps.queue.fetch<DeliverJob>(QUEUES.alert, batch);
-  await Promise.all(jobs.map(async (job) => {
-    const error = await sendOne(deps, job.data);
-    if (error) await deps.queue.fail(QUEUES.alert, job.id, error);
-    else await deps.queue.complete(QUEUES.alert, job.id);
-  }));
+  await Promise.all(
+    jobs.map(async (job) => {
+      const error = await sendOne(deps, job.data);
+      if (error) await deps.queue.fail(QUEUES.alert, job.id, error);
+      else await deps.queue.complete(QUEUES.alert, job.id);
+    }),
+  );
   return jobs.length;
 }
 
@@ -91,7 +97,16 @@ async function sendOne(deps: DeliveryDeps, job: DeliverJob): Promise<Error | und
       await channel.send({
         notificationId: row.id,
         kind: row.kind,
-        alert: { id: row.alert_id, type: row.type, subject: row.subject, level: row.level, message: row.message, occurrences: row.occurrences, createdAt: row.created_at.toISOString(), recovery: row.recovery ?? undefined },
+        alert: {
+          id: row.alert_id,
+          type: row.type,
+          subject: row.subject,
+          level: row.level,
+          message: row.message,
+          occurrences: row.occurrences,
+          createdAt: row.created_at.toISOString(),
+          recovery: row.recovery ?? undefined,
+        },
       });
     } catch (caught) {
       error = caught instanceof Error ? caught : new Error(String(caught));
@@ -126,5 +141,10 @@ export async function channelHealth(db: Queryable): Promise<ChannelHealth[]> {
             max(created_at) as last_at
        from alert_deliveries d group by channel order by channel`,
   );
-  return rows.map((r) => ({ channel: r.channel, failuresInARow: r.failures, lastError: r.failures > 0 ? r.last_error : null, lastAttemptAt: r.last_at?.toISOString() ?? null }));
+  return rows.map((r) => ({
+    channel: r.channel,
+    failuresInARow: r.failures,
+    lastError: r.failures > 0 ? r.last_error : null,
+    lastAttemptAt: r.last_at?.toISOString() ?? null,
+  }));
 }

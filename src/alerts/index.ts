@@ -31,7 +31,13 @@ export class Alerts {
 
   constructor(private readonly options: AlertsOptions) {
     this.clock = options.clock ?? (() => new Date());
-    this.deps = { pool: options.pool, queue: options.queue, config: options.config, channels: options.channels ?? createChannels(options.config, this.clock), onAttempt: options.onAttempt };
+    this.deps = {
+      pool: options.pool,
+      queue: options.queue,
+      config: options.config,
+      channels: options.channels ?? createChannels(options.config, this.clock),
+      onAttempt: options.onAttempt,
+    };
   }
 
   get channels(): ChannelName[] {
@@ -66,7 +72,15 @@ export class Alerts {
     const message: AlertMessage = {
       notificationId: `smoke-${now.getTime()}`,
       kind: 'raised',
-      alert: { id: 'smoke-test', type: 'smoke_test', subject: 'platform', level: 'info', message: 'Tally smoke test: this channel is reachable. No action needed.', occurrences: 1, createdAt: now.toISOString() },
+      alert: {
+        id: 'smoke-test',
+        type: 'smoke_test',
+        subject: 'platform',
+        level: 'info',
+        message: 'Tally smoke test: this channel is reachable. No action needed.',
+        occurrences: 1,
+        createdAt: now.toISOString(),
+      },
     };
     return Promise.all(
       this.deps.channels.map(async (channel) => {

@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { failureRateCondition, poolConditions, usersOutOfCreditsCondition } from './rules.ts';
 
-const pool = (available: number, reserved = 0) => ({ provider: 'nanobanana', available, reserved, balance: available + reserved, sellableUserCredits: Math.floor(available / 4), lowThreshold: 100, criticalThreshold: 40 });
-const firing = (available: number, reserved = 0) => poolConditions(pool(available, reserved), 90).filter((c) => c.firing).map((c) => c.type);
+const pool = (available: number, reserved = 0) => ({
+  provider: 'nanobanana',
+  available,
+  reserved,
+  balance: available + reserved,
+  sellableUserCredits: Math.floor(available / 4),
+  lowThreshold: 100,
+  criticalThreshold: 40,
+});
+const firing = (available: number, reserved = 0) =>
+  poolConditions(pool(available, reserved), 90)
+    .filter((c) => c.firing)
+    .map((c) => c.type);
 
 describe('alert rules', () => {
   it('a pool is critical under 40, low from 40 to 99 (one state at a time), fine from 100', () => {
@@ -19,7 +30,10 @@ describe('alert rules', () => {
   });
 
   it('sale-blocked and capacity-low clear only once the pool is over its low threshold', () => {
-    const cleared = (available: number) => poolConditions(pool(available), 90).filter((c) => !c.firing).map((c) => c.type);
+    const cleared = (available: number) =>
+      poolConditions(pool(available), 90)
+        .filter((c) => !c.firing)
+        .map((c) => c.type);
     expect(cleared(99)).not.toContain('sale_blocked');
     expect(cleared(100)).toEqual(expect.arrayContaining(['sale_blocked', 'capacity_low']));
   });

@@ -38,21 +38,58 @@ export function poolConditions(pool: PoolReading, usagePercent: number): Conditi
   const data = { provider, available, reserved: pool.reserved, sellableUserCredits: pool.sellableUserCredits };
   const recovered = `${provider} has ${available} units available`;
   return [
-    { type: 'pool_critical', subject: provider, level: 'critical', firing: critical, message: critical ? `${provider} pool critical: ${available} units available (critical under ${pool.criticalThreshold})` : recovered, data },
-    { type: 'pool_low', subject: provider, level: 'warning', firing: low, message: low ? `${provider} pool low: ${available} units available (low under ${pool.lowThreshold})` : recovered, data },
-    { type: 'pool_usage_high', subject: provider, level: 'warning', firing: usage > usagePercent, message: usage > usagePercent ? `${usage}% of the ${provider} pool is reserved for users' credits` : `${usage}% of the ${provider} pool is reserved`, data: { ...data, usagePercent: usage } },
-    ...['sale_blocked', 'capacity_low'].filter(() => available >= pool.lowThreshold).map((type) => ({ type, subject: provider, level: 'info' as const, firing: false, message: recovered })),
+    {
+      type: 'pool_critical',
+      subject: provider,
+      level: 'critical',
+      firing: critical,
+      message: critical ? `${provider} pool critical: ${available} units available (critical under ${pool.criticalThreshold})` : recovered,
+      data,
+    },
+    {
+      type: 'pool_low',
+      subject: provider,
+      level: 'warning',
+      firing: low,
+      message: low ? `${provider} pool low: ${available} units available (low under ${pool.lowThreshold})` : recovered,
+      data,
+    },
+    {
+      type: 'pool_usage_high',
+      subject: provider,
+      level: 'warning',
+      firing: usage > usagePercent,
+      message: usage > usagePercent ? `${usage}% of the ${provider} pool is reserved for users' credits` : `${usage}% of the ${provider} pool is reserved`,
+      data: { ...data, usagePercent: usage },
+    },
+    ...['sale_blocked', 'capacity_low']
+      .filter(() => available >= pool.lowThreshold)
+      .map((type) => ({ type, subject: provider, level: 'info' as const, firing: false, message: recovered })),
   ];
 }
 
 /** Users who were active and have nothing left; more than `limit` of them is one platform alert. */
 export function usersOutOfCreditsCondition(count: number, limit: number): Condition {
   const firing = count > limit;
-  return { type: 'users_out_of_credits', subject: 'platform', level: 'warning', firing, message: `${count} active users are out of credits${firing ? ` (alert over ${limit})` : ''}`, data: { count } };
+  return {
+    type: 'users_out_of_credits',
+    subject: 'platform',
+    level: 'warning',
+    firing,
+    message: `${count} active users are out of credits${firing ? ` (alert over ${limit})` : ''}`,
+    data: { count },
+  };
 }
 
 /** A provider failing more than `percent` of at least `minAttempts` attempts in the window. */
-export function failureRateCondition(input: { provider: string; attempts: number; failed: number; percent: number; minAttempts: number; windowMinutes: number }): Condition {
+export function failureRateCondition(input: {
+  provider: string;
+  attempts: number;
+  failed: number;
+  percent: number;
+  minAttempts: number;
+  windowMinutes: number;
+}): Condition {
   const rate = input.attempts > 0 ? Math.round((input.failed * 100) / input.attempts) : 0;
   const firing = input.attempts >= input.minAttempts && rate > input.percent;
   return {

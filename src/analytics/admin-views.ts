@@ -53,7 +53,10 @@ export async function listUsers(deps: AdminViewDeps, filter: UserFilter): Promis
       [after, filter.idPrefix ? likePrefix(filter.idPrefix) : null, filter.tier ?? null, SCAN_CHUNK],
     );
     if (rows.length === 0) return { users, cursor: null };
-    const balances = await deps.ledger.balancesOfOwners(rows.map((r) => r.id), OWNED_KINDS);
+    const balances = await deps.ledger.balancesOfOwners(
+      rows.map((r) => r.id),
+      OWNED_KINDS,
+    );
     for (const row of rows) {
       after = row.id;
       const balance = balances.get(row.id) ?? 0;
@@ -92,14 +95,38 @@ export interface AdminGeneration {
   completedAt: string | null;
 }
 
-type GenerationRow = { id: string; user_id: string; model_id: string; enhancement_type: string | null; status: string; provider: string | null; degraded: boolean; credits_held: number; credits_charged: number | null; error_code: string | null; created_at: Date; completed_at: Date | null };
+type GenerationRow = {
+  id: string;
+  user_id: string;
+  model_id: string;
+  enhancement_type: string | null;
+  status: string;
+  provider: string | null;
+  degraded: boolean;
+  credits_held: number;
+  credits_charged: number | null;
+  error_code: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+};
 
 const presentGeneration = (r: GenerationRow): AdminGeneration => ({
-  id: r.id, userId: r.user_id, modelId: r.model_id, enhancementType: r.enhancement_type, status: r.status, provider: r.provider, degraded: r.degraded,
-  creditsHeld: r.credits_held, creditsCharged: r.credits_charged, errorCode: r.error_code, createdAt: r.created_at.toISOString(), completedAt: r.completed_at?.toISOString() ?? null,
+  id: r.id,
+  userId: r.user_id,
+  modelId: r.model_id,
+  enhancementType: r.enhancement_type,
+  status: r.status,
+  provider: r.provider,
+  degraded: r.degraded,
+  creditsHeld: r.credits_held,
+  creditsCharged: r.credits_charged,
+  errorCode: r.error_code,
+  createdAt: r.created_at.toISOString(),
+  completedAt: r.completed_at?.toISOString() ?? null,
 });
 
-const GENERATION_COLUMNS = 'id, user_id, model_id, enhancement_type, status, provider, degraded, credits_held, credits_charged, error_code, created_at, completed_at';
+const GENERATION_COLUMNS =
+  'id, user_id, model_id, enhancement_type, status, provider, degraded, credits_held, credits_charged, error_code, created_at, completed_at';
 
 /** Generations newest first (ids sort by creation), filtered; `cursor` is the last id of the previous page. */
 export async function listGenerations(deps: AdminViewDeps, filter: GenerationFilter): Promise<{ generations: AdminGeneration[]; cursor: string | null }> {
@@ -120,7 +147,17 @@ export async function userDetail(deps: AdminViewDeps, userId: string) {
   const [balance, generations, purchases, ...histories] = await Promise.all([
     deps.credits.balance(userId),
     deps.pool.query<GenerationRow>(`select ${GENERATION_COLUMNS} from generations where user_id = $1 order by id desc limit 20`, [userId]),
-    deps.pool.query<{ id: string; package_id: string; mode: string; credits: string; amount: string; currency: string; status: string; amount_refunded: string; created_at: Date }>(
+    deps.pool.query<{
+      id: string;
+      package_id: string;
+      mode: string;
+      credits: string;
+      amount: string;
+      currency: string;
+      status: string;
+      amount_refunded: string;
+      created_at: Date;
+    }>(
       'select id, package_id, mode, credits, amount, currency, status, amount_refunded, created_at from purchases where user_id = $1 order by created_at desc, id desc limit 20',
       [userId],
     ),
@@ -139,7 +176,17 @@ export async function userDetail(deps: AdminViewDeps, userId: string) {
   return {
     balance,
     generations: generations.rows.map(presentGeneration),
-    purchases: purchases.rows.map((p) => ({ id: p.id, packageId: p.package_id, mode: p.mode, credits: Number(p.credits), amount: Number(p.amount), currency: p.currency, status: p.status, amountRefunded: Number(p.amount_refunded), createdAt: p.created_at.toISOString() })),
+    purchases: purchases.rows.map((p) => ({
+      id: p.id,
+      packageId: p.package_id,
+      mode: p.mode,
+      credits: Number(p.credits),
+      amount: Number(p.amount),
+      currency: p.currency,
+      status: p.status,
+      amountRefunded: Number(p.amount_refunded),
+      createdAt: p.created_at.toISOString(),
+    })),
     transfers,
   };
 }

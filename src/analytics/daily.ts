@@ -106,7 +106,14 @@ export async function computeDay(deps: DailyDeps, day: string): Promise<DailyUsa
   ]);
   const o = outcomes.rows[0]!;
   const credits = Object.fromEntries(BUCKETS.map((bucket) => [bucket, spent.get(`user-${bucket}`) ?? 0])) as Record<Bucket, number>;
-  const providerDays = providers.rows.map((r) => ({ provider: r.provider, attempts: r.attempts, succeeded: r.succeeded, failed: r.failed, units: Number(r.units), costMicroUsd: Number(r.cost) }));
+  const providerDays = providers.rows.map((r) => ({
+    provider: r.provider,
+    attempts: r.attempts,
+    succeeded: r.succeeded,
+    failed: r.failed,
+    units: Number(r.units),
+    costMicroUsd: Number(r.cost),
+  }));
   return {
     day,
     requests: o.requests,
@@ -135,8 +142,20 @@ export async function summariseDay(deps: DailyDeps, day: string): Promise<DailyU
         credits_purchased = excluded.credits_purchased, credits_overflow = excluded.credits_overflow, providers = excluded.providers, tiers = excluded.tiers,
         new_users = excluded.new_users, active_users = excluded.active_users, computed_at = excluded.computed_at`,
     [
-      day, usage.requests, usage.succeeded, usage.failed, usage.degraded, usage.creditsConsumed, usage.providerCostMicroUsd,
-      usage.credits.allowance, usage.credits.purchased, usage.credits.overflow, JSON.stringify(usage.providers), JSON.stringify(usage.tiers), usage.newUsers, usage.activeUsers,
+      day,
+      usage.requests,
+      usage.succeeded,
+      usage.failed,
+      usage.degraded,
+      usage.creditsConsumed,
+      usage.providerCostMicroUsd,
+      usage.credits.allowance,
+      usage.credits.purchased,
+      usage.credits.overflow,
+      JSON.stringify(usage.providers),
+      JSON.stringify(usage.tiers),
+      usage.newUsers,
+      usage.activeUsers,
     ],
   );
   return usage;
@@ -162,9 +181,18 @@ interface UsageRow {
 function fromRow(r: UsageRow): DailyUsage {
   const credits = { allowance: Number(r.credits_allowance), purchased: Number(r.credits_purchased), overflow: Number(r.credits_overflow) };
   return {
-    day: r.day, requests: r.requests, succeeded: r.succeeded, failed: r.failed, degraded: r.degraded,
-    creditsConsumed: Number(r.credits_consumed), credits,
-    providerCostMicroUsd: Number(r.provider_cost_micro_usd), providers: r.providers, tiers: r.tiers, newUsers: r.new_users, activeUsers: r.active_users,
+    day: r.day,
+    requests: r.requests,
+    succeeded: r.succeeded,
+    failed: r.failed,
+    degraded: r.degraded,
+    creditsConsumed: Number(r.credits_consumed),
+    credits,
+    providerCostMicroUsd: Number(r.provider_cost_micro_usd),
+    providers: r.providers,
+    tiers: r.tiers,
+    newUsers: r.new_users,
+    activeUsers: r.active_users,
   };
 }
 

@@ -20,7 +20,15 @@ export interface CreditStats {
   /** What succeeded provider attempts cost since the 1st of this month (UTC), in USD. */
   monthlyCost: number;
   monthlyCostMicroUsd: number;
-  providers: { name: string; isHealthy: boolean; costPerRequest: string; successRate: number | null; creditsRemaining: number; reserved: number; sellableUserCredits: number }[];
+  providers: {
+    name: string;
+    isHealthy: boolean;
+    costPerRequest: string;
+    successRate: number | null;
+    creditsRemaining: number;
+    reserved: number;
+    sellableUserCredits: number;
+  }[];
 }
 
 export interface AnalyticsDeps {
@@ -107,7 +115,17 @@ export class Analytics {
     const from = monthStart(input.from);
     const to = nextMonth(input.to);
     const [sales, costs] = await Promise.all([
-      this.deps.pool.query<{ month: string; package_id: string; mode: 'stripe' | 'development'; currency: string; amount: string; amount_refunded: string; dispute_lost: boolean; credits: string; taken_back: string }>(
+      this.deps.pool.query<{
+        month: string;
+        package_id: string;
+        mode: 'stripe' | 'development';
+        currency: string;
+        amount: string;
+        amount_refunded: string;
+        dispute_lost: boolean;
+        credits: string;
+        taken_back: string;
+      }>(
         `select to_char(granted_at at time zone 'utc', 'YYYY-MM') as month, package_id, mode, currency, amount, amount_refunded,
                 coalesce(dispute_status = 'lost', false) as dispute_lost, credits, greatest(credits_clawed_back - credits_restored, 0) as taken_back
            from purchases where granted_at is not null and granted_at >= $1 and granted_at < $2`,
@@ -128,8 +146,15 @@ export class Analytics {
     }
     const report = computeMargin({
       sales: sales.rows.map((r) => ({
-        month: r.month, packageId: r.package_id, mode: r.mode, currency: r.currency, amount: Number(r.amount), amountRefunded: Number(r.amount_refunded),
-        disputeLost: r.dispute_lost, credits: Number(r.credits), creditsTakenBack: Number(r.taken_back),
+        month: r.month,
+        packageId: r.package_id,
+        mode: r.mode,
+        currency: r.currency,
+        amount: Number(r.amount),
+        amountRefunded: Number(r.amount_refunded),
+        disputeLost: r.dispute_lost,
+        credits: Number(r.credits),
+        creditsTakenBack: Number(r.taken_back),
       })),
       costs: costs.rows.map((r) => ({ month: r.month, provider: r.provider, units: Number(r.units), costMicroUsd: Number(r.cost) })),
       consumed,

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { computeMargin, netRevenueMinor, type SaleRow } from './margin.ts';
 
-const sale = (over: Partial<SaleRow>): SaleRow => ({ month: '2026-11', packageId: 'starter', mode: 'stripe', currency: 'USD', amount: 1000, amountRefunded: 0, disputeLost: false, credits: 10, creditsTakenBack: 0, ...over });
+const sale = (over: Partial<SaleRow>): SaleRow => ({
+  month: '2026-11',
+  packageId: 'starter',
+  mode: 'stripe',
+  currency: 'USD',
+  amount: 1000,
+  amountRefunded: 0,
+  disputeLost: false,
+  credits: 10,
+  creditsTakenBack: 0,
+  ...over,
+});
 
 describe('netRevenueMinor', () => {
   it('is the price less refunds; nothing for a development grant or a lost dispute', () => {
@@ -62,6 +73,12 @@ describe('computeMargin', () => {
 
   it('answers nulls per credit when nothing was sold or consumed', () => {
     const report = computeMargin({ sales: [], costs: [], consumed: [], rates: {} });
-    expect(report.totals).toMatchObject({ revenueMicroUsd: 0, costMicroUsd: 0, revenuePerCreditMicroUsd: null, costPerCreditMicroUsd: null, marginPerCreditMicroUsd: null });
+    expect(report.totals).toMatchObject({
+      revenueMicroUsd: 0,
+      costMicroUsd: 0,
+      revenuePerCreditMicroUsd: null,
+      costPerCreditMicroUsd: null,
+      marginPerCreditMicroUsd: null,
+    });
   });
 });

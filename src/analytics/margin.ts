@@ -38,7 +38,13 @@ interface Money {
 }
 
 export interface MarginReport {
-  totals: Money & { creditsSold: number; creditsConsumed: number; revenuePerCreditMicroUsd: number | null; costPerCreditMicroUsd: number | null; marginPerCreditMicroUsd: number | null };
+  totals: Money & {
+    creditsSold: number;
+    creditsConsumed: number;
+    revenuePerCreditMicroUsd: number | null;
+    costPerCreditMicroUsd: number | null;
+    marginPerCreditMicroUsd: number | null;
+  };
   /** Revenue in each currency as paid (minor units), before conversion. */
   revenueByCurrency: { currency: string; amountMinor: number; converted: boolean }[];
   months: (Money & { month: string; creditsSold: number; creditsConsumed: number })[];
@@ -74,7 +80,11 @@ export function computeMargin(input: MarginInput): MarginReport {
     m.revenueMicroUsd += micro;
     m.creditsSold += credits;
     let p = packages.get(sale.packageId);
-    if (!p) packages.set(sale.packageId, (p = { packageId: sale.packageId, purchases: 0, developmentGrants: 0, creditsSold: 0, revenueMicroUsd: 0, costMicroUsd: 0, marginMicroUsd: 0 }));
+    if (!p)
+      packages.set(
+        sale.packageId,
+        (p = { packageId: sale.packageId, purchases: 0, developmentGrants: 0, creditsSold: 0, revenueMicroUsd: 0, costMicroUsd: 0, marginMicroUsd: 0 }),
+      );
     if (sale.mode === 'development') p.developmentGrants += 1;
     else p.purchases += 1;
     p.creditsSold += credits;

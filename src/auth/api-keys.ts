@@ -14,16 +14,18 @@ export interface ApiKey {
   revokedAt: string | null;
 }
 
-
 const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /** Creates a key; the plaintext is returned once and never stored. */
 export async function createApiKey(db: Queryable, input: { role: ApiKeyRole; name: string }): Promise<{ key: string; apiKey: ApiKey }> {
   const key = `tly_${randomBytes(32).toString('base64url')}`;
-  const { rows } = await db.query(
-    `insert into api_keys (id, name, role, key_hash, key_prefix) values ($1, $2, $3, $4, $5) returning *`,
-    [newId('key'), input.name, input.role, hashKey(key), key.slice(0, 10)],
-  );
+  const { rows } = await db.query(`insert into api_keys (id, name, role, key_hash, key_prefix) values ($1, $2, $3, $4, $5) returning *`, [
+    newId('key'),
+    input.name,
+    input.role,
+    hashKey(key),
+    key.slice(0, 10),
+  ]);
   return { key, apiKey: fromRow(rows[0]) };
 }
 
@@ -40,10 +42,7 @@ export async function listApiKeys(db: Queryable): Promise<ApiKey[]> {
 
 /** The live key with this plaintext, or undefined (unknown or revoked). */
 export async function verifyApiKey(db: Queryable, key: string): Promise<ApiKey | undefined> {
-  const { rows } = await db.query(
-    `update api_keys set last_used_at = now() where key_hash = $1 and revoked_at is null returning *`,
-    [hashKey(key)],
-  );
+  const { rows } = await db.query(`update api_keys set last_used_at = now() where key_hash = $1 and revoked_at is null returning *`, [hashKey(key)]);
   return rows[0] && fromRow(rows[0]);
 }
 

@@ -47,16 +47,26 @@ describe('loadConfig', () => {
   });
 
   it('refuses a catalogue that names a model or a pool that does not exist', () => {
-    expect(() => loadConfig({ env: {}, overrides: { generations: { enhancementModels: { lighting: 'nope' } } } })).toThrow(/generations.enhancementModels.lighting.*"nope"/);
+    expect(() => loadConfig({ env: {}, overrides: { generations: { enhancementModels: { lighting: 'nope' } } } })).toThrow(
+      /generations.enhancementModels.lighting.*"nope"/,
+    );
     expect(() => loadConfig({ env: {}, overrides: { providers: { kie: { pool: 'missing' } } } })).toThrow(/providers.kie.pool.*"missing"/);
   });
 
-  it('takes another schedule for a job, or turns it off, and names a bad schedule\'s key', () => {
-    const config = loadConfig({ env: {}, overrides: { jobs: { overrides: { 'expire-holds': { schedule: '*/5 * * * *' }, 'upgrade-suggestions': { enabled: false } } } } });
+  it("takes another schedule for a job, or turns it off, and names a bad schedule's key", () => {
+    const config = loadConfig({
+      env: {},
+      overrides: { jobs: { overrides: { 'expire-holds': { schedule: '*/5 * * * *' }, 'upgrade-suggestions': { enabled: false } } } },
+    });
     expect(config.jobs.overrides['expire-holds']).toMatchObject({ schedule: '*/5 * * * *', enabled: true });
-    expect(() => loadConfig({ env: {}, overrides: { jobs: { overrides: { 'expire-holds': { schedule: 'every minute' } } } } })).toThrow(/jobs\.overrides\.expire-holds\.schedule.*five-field cron/);
+    expect(() => loadConfig({ env: {}, overrides: { jobs: { overrides: { 'expire-holds': { schedule: 'every minute' } } } } })).toThrow(
+      /jobs\.overrides\.expire-holds\.schedule.*five-field cron/,
+    );
     expect(() => loadConfig({ env: { ALERT_SLACK_LEVELS: 'warning,loud' } })).toThrow(/ALERT_SLACK_LEVELS/);
-    expect(loadConfig({ env: { ALERT_EMAIL_TO: 'a@x.test, b@x.test', ALERT_EMAIL_LEVELS: 'warning,critical' } }).alerts.email).toMatchObject({ to: ['a@x.test', 'b@x.test'], levels: ['warning', 'critical'] });
+    expect(loadConfig({ env: { ALERT_EMAIL_TO: 'a@x.test, b@x.test', ALERT_EMAIL_LEVELS: 'warning,critical' } }).alerts.email).toMatchObject({
+      to: ['a@x.test', 'b@x.test'],
+      levels: ['warning', 'critical'],
+    });
   });
 });
 

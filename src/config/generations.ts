@@ -17,8 +17,12 @@ const providerConnection = (baseUrl: string) =>
 
 export const providersSchema = z
   .object({
-    nanobanana: providerConnection('https://api.nanobananaapi.ai').extend({ pool: z.string().optional().default('nanobanana') }).prefault({}),
-    kie: providerConnection('https://api.kie.ai').extend({ webhookHmacKey: z.string().min(1).optional() }).prefault({}),
+    nanobanana: providerConnection('https://api.nanobananaapi.ai')
+      .extend({ pool: z.string().optional().default('nanobanana') })
+      .prefault({}),
+    kie: providerConnection('https://api.kie.ai')
+      .extend({ webhookHmacKey: z.string().min(1).optional() })
+      .prefault({}),
     fal: providerConnection('https://queue.fal.run')
       .extend({
         apiBaseUrl: z.string().url().default('https://api.fal.ai'),
@@ -28,7 +32,9 @@ export const providersSchema = z
       })
       .prefault({}),
     gemini: providerConnection('https://generativelanguage.googleapis.com').prefault({}),
-    wavespeed: providerConnection('https://api.wavespeed.ai').extend({ pool: z.string().optional().default('seedream'), webhookSecret: z.string().min(1).optional() }).prefault({}),
+    wavespeed: providerConnection('https://api.wavespeed.ai')
+      .extend({ pool: z.string().optional().default('seedream'), webhookSecret: z.string().min(1).optional() })
+      .prefault({}),
     /** Seed name USE_MOCK_INFERENCE: route everything to the local provider, charged, whatever keys are set. */
     mockInference: bool.default(false),
   })
@@ -158,4 +164,3 @@ export const storageSchema = z
       .prefault({}),
   })
   .prefault({});
-

@@ -13,7 +13,10 @@ import { alertsSchema, jobsSchema, opsEnvVariables } from './ops.ts';
 const encryptionKey = z
   .string()
   .trim()
-  .refine((v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32, 'must be 32 bytes in base64 (make one with: openssl rand -base64 32)');
+  .refine(
+    (v) => /^[A-Za-z0-9+/]+={0,2}$/.test(v) && Buffer.from(v, 'base64').length === 32,
+    'must be 32 bytes in base64 (make one with: openssl rand -base64 32)',
+  );
 
 const baseSchema = z.object({
   env: z.enum(['development', 'production', 'test']).default('development'),
@@ -48,7 +51,10 @@ const baseSchema = z.object({
       /** Refuse user tokens without `exp` (a token that never expires cannot be taken back). */
       requireExp: bool.default(true),
       /** Registered as an admin API key at start. */
-      adminApiKey: z.string().regex(/^tly_[A-Za-z0-9_-]{20,}$/, 'must look like tly_ followed by at least 20 characters').optional(),
+      adminApiKey: z
+        .string()
+        .regex(/^tly_[A-Za-z0-9_-]{20,}$/, 'must look like tly_ followed by at least 20 characters')
+        .optional(),
       /** Bearer token for scheduled-job triggers on /api/background/*. */
       backgroundJobToken: secret(16).optional(),
       /** Bearer token for GET /metrics (an admin API key works too). */
@@ -75,7 +81,14 @@ const baseSchema = z.object({
     .prefault({}),
   dataDir: z.string().min(1).default('.tally'),
   /** `tally smoke` stores its test generation under this user (TEST_USER_ID), charged to nobody. */
-  smoke: z.object({ userId: z.string().regex(/^[A-Za-z0-9._:-]{1,200}$/).default('smoke-test') }).prefault({}),
+  smoke: z
+    .object({
+      userId: z
+        .string()
+        .regex(/^[A-Za-z0-9._:-]{1,200}$/)
+        .default('smoke-test'),
+    })
+    .prefault({}),
   /** Provider keys stored at run time are encrypted under this (src/credentials/README.md). */
   encryption: z.object({ key: encryptionKey.optional(), oldKey: encryptionKey.optional() }).prefault({}),
   /** A Supabase project (https://<ref>.supabase.co): the JWKS, issuer, audience and Storage endpoint follow from it unless set. */
@@ -134,7 +147,9 @@ const baseSchema = z.object({
           seedream: { unit: 'credit', ratio: 2, unitCostMicroUsd: 25_000, lowThreshold: 100, criticalThreshold: 40, emergencyReserve: 0, syncTolerance: 1 },
         }),
       /** The original design's buffer levels for the primary pool, shown beside it. */
-      bufferLevels: z.object({ minimum: z.number().int(), comfortable: z.number().int(), ideal: z.number().int() }).default({ minimum: 400, comfortable: 2000, ideal: 10000 }),
+      bufferLevels: z
+        .object({ minimum: z.number().int(), comfortable: z.number().int(), ideal: z.number().int() })
+        .default({ minimum: 400, comfortable: 2000, ideal: 10000 }),
       /** A pool projected to run dry sooner than this (at its 7-day pace) raises an alert. */
       burnAlertHorizonDays: z.number().int().positive().default(7),
       /** Largest single refill or grant an admin may book, as a guard against typos. */
@@ -153,7 +168,9 @@ const baseSchema = z.object({
   alerts: alertsSchema,
   jobs: jobsSchema,
   /** Margin reports convert revenue to micro-USD at these rates: micro-USD per minor unit (cent) of each currency. */
-  analytics: z.object({ microUsdPerMinorUnit: z.record(z.string().regex(/^[A-Z]{3}$/), z.number().int().positive()).default({ USD: 10_000, EUR: 10_800 }) }).prefault({}),
+  analytics: z
+    .object({ microUsdPerMinorUnit: z.record(z.string().regex(/^[A-Z]{3}$/), z.number().int().positive()).default({ USD: 10_000, EUR: 10_800 }) })
+    .prefault({}),
   ledger: z
     .object({
       /** Most ledger operations one shared commit carries. */
@@ -169,7 +186,12 @@ const baseSchema = z.object({
 export const configSchema = baseSchema
   .superRefine((config, ctx) => {
     for (const [type, model] of Object.entries(config.generations.enhancementModels)) {
-      if (!config.generations.models[model]) ctx.addIssue({ code: 'custom', path: ['generations', 'enhancementModels', type], message: `names model "${model}", which is not in generations.models` });
+      if (!config.generations.models[model])
+        ctx.addIssue({
+          code: 'custom',
+          path: ['generations', 'enhancementModels', type],
+          message: `names model "${model}", which is not in generations.models`,
+        });
     }
     for (const [name, provider] of Object.entries(config.providers)) {
       if (typeof provider === 'object' && provider.pool && !config.credits.pools[provider.pool]) {
@@ -180,7 +202,10 @@ export const configSchema = baseSchema
   })
   .transform((config) => ({
     ...config,
-    publicUrl: (config.publicUrl ?? `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${config.http.port}`).replace(/\/+$/, ''),
+    publicUrl: (config.publicUrl ?? `http://${['0.0.0.0', '::'].includes(config.http.host) ? '127.0.0.1' : config.http.host}:${config.http.port}`).replace(
+      /\/+$/,
+      '',
+    ),
     generations: { ...config.generations, models: withRouteCosts(config) },
     ...withSupabaseDefaults(config),
   }))
@@ -354,7 +379,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const key = issue.path.join('.');
-      const names = Object.entries(envVariables).filter(([, p]) => p === key).map(([n]) => n);
+      const names = Object.entries(envVariables)
+        .filter(([, p]) => p === key)
+        .map(([n]) => n);
       const where = names.length ? `${names.join(' / ')} (config key "${key}")` : `config key "${key}"`;
       return `  ${where}: ${issue.message}`;
     });

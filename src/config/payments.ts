@@ -7,7 +7,11 @@ import { bool, integer } from './fields.ts';
 const priceTiers = z.union([
   z.record(z.string().min(1), z.string().min(1)),
   z.string().transform((value, ctx) => {
-    const entries = value.split(',').map((s) => s.trim()).filter(Boolean).map((pair) => pair.split('='));
+    const entries = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((pair) => pair.split('='));
     if (entries.some((e) => e.length !== 2 || !e[0] || !e[1])) {
       ctx.addIssue({ code: 'custom', message: 'write it as price_id=tier pairs separated by commas, e.g. price_123=plus,price_456=pro' });
       return z.NEVER;
@@ -45,16 +49,28 @@ type PaymentsInput = z.infer<typeof paymentsSchema>;
 export function refinePayments(config: { env: string; payments: PaymentsInput; credits: { tiers: Record<string, unknown> } }, ctx: z.RefinementCtx): void {
   const { payments } = config;
   if (payments.devPurchases && config.env === 'production') {
-    ctx.addIssue({ code: 'custom', path: ['payments', 'devPurchases'], message: 'development purchases grant credits without payment and are refused when NODE_ENV=production; configure STRIPE_SECRET_KEY instead' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['payments', 'devPurchases'],
+      message: 'development purchases grant credits without payment and are refused when NODE_ENV=production; configure STRIPE_SECRET_KEY instead',
+    });
   }
   if (payments.stripe.secretKey && !payments.stripe.webhookSecret) {
-    ctx.addIssue({ code: 'custom', path: ['payments', 'stripe', 'webhookSecret'], message: 'is required with STRIPE_SECRET_KEY: without it no payment could ever be confirmed (Stripe shows it as whsec_… on the webhook endpoint)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['payments', 'stripe', 'webhookSecret'],
+      message: 'is required with STRIPE_SECRET_KEY: without it no payment could ever be confirmed (Stripe shows it as whsec_… on the webhook endpoint)',
+    });
   }
   for (const [price, tier] of Object.entries(payments.stripe.priceTiers)) {
-    if (!config.credits.tiers[tier]) ctx.addIssue({ code: 'custom', path: ['payments', 'stripe', 'priceTiers', price], message: `names tier "${tier}", which is not in credits.tiers` });
+    if (!config.credits.tiers[tier])
+      ctx.addIssue({ code: 'custom', path: ['payments', 'stripe', 'priceTiers', price], message: `names tier "${tier}", which is not in credits.tiers` });
   }
 }
 
 export function withPaymentUrls(payments: PaymentsInput, publicUrl: string) {
-  return { ...payments, stripe: { ...payments.stripe, successUrl: payments.stripe.successUrl ?? `${publicUrl}/`, cancelUrl: payments.stripe.cancelUrl ?? `${publicUrl}/` } };
+  return {
+    ...payments,
+    stripe: { ...payments.stripe, successUrl: payments.stripe.successUrl ?? `${publicUrl}/`, cancelUrl: payments.stripe.cancelUrl ?? `${publicUrl}/` },
+  };
 }

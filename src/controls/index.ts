@@ -32,11 +32,22 @@ export class Controls {
   /** Pauses purchases or new generations, platform-wide or for one provider; audited and alerted. */
   async pause(input: { scope: PauseScope; provider?: string; message?: string; reason: string; actor: string }): Promise<PauseView> {
     const provider = input.provider ?? null;
-    if (provider !== null && !PROVIDERS.includes(provider)) throw new ControlsError('invalid', `no provider "${provider}"; providers: ${PROVIDERS.join(', ')}`, { field: 'provider' });
+    if (provider !== null && !PROVIDERS.includes(provider))
+      throw new ControlsError('invalid', `no provider "${provider}"; providers: ${PROVIDERS.join(', ')}`, { field: 'provider' });
     if (input.scope === 'purchases' && provider !== null && provider !== this.deps.config.primaryProvider) {
-      throw new ControlsError('invalid', `purchases are backed by the primary pool only (${this.deps.config.primaryProvider}): pause them platform-wide or for ${this.deps.config.primaryProvider}`, { field: 'provider' });
+      throw new ControlsError(
+        'invalid',
+        `purchases are backed by the primary pool only (${this.deps.config.primaryProvider}): pause them platform-wide or for ${this.deps.config.primaryProvider}`,
+        { field: 'provider' },
+      );
     }
-    const pause = await insertPause(this.deps.pool, { scope: input.scope, provider, message: input.message ?? DEFAULT_PAUSE_MESSAGE, reason: input.reason, actor: input.actor });
+    const pause = await insertPause(this.deps.pool, {
+      scope: input.scope,
+      provider,
+      message: input.message ?? DEFAULT_PAUSE_MESSAGE,
+      reason: input.reason,
+      actor: input.actor,
+    });
     this.cached = undefined;
     this.deps.log.warn({ pauseId: pause.id, scope: pause.scope, provider, actor: input.actor }, 'paused by an operator');
     return pause;
@@ -46,7 +57,8 @@ export class Controls {
   async resume(input: { id: string; actor: string; reason?: string }): Promise<PauseView> {
     const ended = await endPause(this.deps.pool, { id: input.id, actor: input.actor, reason: input.reason ?? null });
     if (!ended) throw new ControlsError('not_found', `No pause ${input.id}.`);
-    if (!ended.resumed) throw new ControlsError('already_resumed', `Pause ${input.id} was already resumed by ${ended.pause.resumedBy} at ${ended.pause.resumedAt}.`);
+    if (!ended.resumed)
+      throw new ControlsError('already_resumed', `Pause ${input.id} was already resumed by ${ended.pause.resumedBy} at ${ended.pause.resumedAt}.`);
     this.cached = undefined;
     this.deps.log.warn({ pauseId: input.id, actor: input.actor }, 'resumed by an operator');
     return ended.pause;
@@ -87,7 +99,9 @@ export class Controls {
   async status(): Promise<PublicStatus> {
     const [purchases, generations] = [await this.purchasesGate(), decideGenerations(await this.pauses())];
     return {
-      purchases: purchases.open ? { paused: false, message: null, automatic: false } : { paused: true, message: purchases.message, automatic: purchases.automatic },
+      purchases: purchases.open
+        ? { paused: false, message: null, automatic: false }
+        : { paused: true, message: purchases.message, automatic: purchases.automatic },
       generations: generations.open ? { paused: false, message: null } : { paused: true, message: generations.message },
     };
   }
@@ -96,7 +110,11 @@ export class Controls {
     const { config, credits } = this.deps;
     // The pool is read afresh each time (one indexed read): a refill reopens sales at once.
     const [pauses, primary] = await Promise.all([this.pauses(), credits.poolState(config.primaryProvider)]);
-    return decidePurchases(pauses, primary, config.packages.map((p) => p.credits));
+    return decidePurchases(
+      pauses,
+      primary,
+      config.packages.map((p) => p.credits),
+    );
   }
 
   private pauses(): Promise<ActivePause[]> {

@@ -44,7 +44,13 @@ export async function insertPause(
       [newId('pause'), input.scope, input.provider, input.message, input.reason, input.actor],
     );
     const pause = rows[0]!;
-    await audit(client, { action: 'pause', subject: pause.id, actor: input.actor, reason: input.reason, data: { scope: input.scope, provider: input.provider } });
+    await audit(client, {
+      action: 'pause',
+      subject: pause.id,
+      actor: input.actor,
+      reason: input.reason,
+      data: { scope: input.scope, provider: input.provider },
+    });
     const what = `${input.scope}${input.provider ? ` through ${input.provider}` : ' platform-wide'}`;
     await recordAlert(client, {
       type: 'pause',
@@ -58,7 +64,10 @@ export async function insertPause(
 }
 
 /** Ends an active pause; `undefined` when there is no such pause, the row unchanged when it was already resumed. */
-export async function endPause(pool: Pool, input: { id: string; actor: string; reason: string | null }): Promise<{ pause: PauseView; resumed: boolean } | undefined> {
+export async function endPause(
+  pool: Pool,
+  input: { id: string; actor: string; reason: string | null },
+): Promise<{ pause: PauseView; resumed: boolean } | undefined> {
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<PauseRow>(
       `update control_pauses set resumed_at = now(), resumed_by = $2, resume_reason = $3 where id = $1 and resumed_at is null returning ${COLUMNS}`,
@@ -69,7 +78,13 @@ export async function endPause(pool: Pool, input: { id: string; actor: string; r
       return existing.rows[0] ? { pause: present(existing.rows[0]), resumed: false } : undefined;
     }
     const pause = rows[0]!;
-    await audit(client, { action: 'resume', subject: pause.id, actor: input.actor, reason: input.reason, data: { scope: pause.scope, provider: pause.provider } });
+    await audit(client, {
+      action: 'resume',
+      subject: pause.id,
+      actor: input.actor,
+      reason: input.reason,
+      data: { scope: pause.scope, provider: pause.provider },
+    });
     await resolveAlert(client, { type: 'pause', subject: pause.id, message: `Resumed by ${input.actor}${input.reason ? `: ${input.reason}` : ''}` });
     return { pause: present(pause), resumed: true };
   });
@@ -90,7 +105,10 @@ export async function listPauses(db: Queryable, recent: number): Promise<{ activ
   return { active: active.rows.map(present), recent: ended.rows.map(present) };
 }
 
-async function audit(db: Queryable, entry: { action: string; subject: string; actor: string; reason: string | null; data: Record<string, unknown> }): Promise<void> {
+async function audit(
+  db: Queryable,
+  entry: { action: string; subject: string; actor: string; reason: string | null; data: Record<string, unknown> },
+): Promise<void> {
   await db.query('insert into control_audit (id, action, subject, actor, reason, data) values ($1, $2, $3, $4, $5, $6)', [
     newId('aud'),
     entry.action,

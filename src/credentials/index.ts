@@ -87,7 +87,13 @@ export class ProviderCredentials {
     return CREDENTIAL_PROVIDERS.map((provider) => {
       const env = this.deps.config.providers[provider].apiKey;
       const row = rows.get(provider);
-      const common = { provider, baseUrl: row?.base_url ?? null, updatedBy: row?.updated_by ?? null, updatedAt: row?.updated_at.toISOString() ?? null, overriddenByEnvironment: Boolean(env && row) };
+      const common = {
+        provider,
+        baseUrl: row?.base_url ?? null,
+        updatedBy: row?.updated_by ?? null,
+        updatedAt: row?.updated_at.toISOString() ?? null,
+        overriddenByEnvironment: Boolean(env && row),
+      };
       if (env) return { ...common, source: 'environment' as const, last4: env.slice(-4) };
       return row ? { ...common, source: 'database' as const, last4: row.last4 } : { ...common, source: 'none' as const, last4: null };
     });
@@ -114,10 +120,16 @@ export class ProviderCredentials {
     let reencrypted = 0;
     for (const row of await this.rows()) {
       if (row.key_id === newId) continue;
-      if (row.key_id !== oldId) throw new Error(`the stored key of ${row.provider} is under neither the new nor the old key (key id ${row.key_id}); give the key it was stored with`);
+      if (row.key_id !== oldId)
+        throw new Error(`the stored key of ${row.provider} is under neither the new nor the old key (key id ${row.key_id}); give the key it was stored with`);
       const secret = encryptSecret(key, row.provider, decryptSecret(oldKey, row.provider, row.secret));
       // Only if still under the old key: a concurrent rotation or a fresh PUT is left as it is.
-      const { rowCount } = await this.deps.pool.query('update provider_credentials set secret = $2, key_id = $3 where provider = $1 and key_id = $4', [row.provider, secret, newId, oldId]);
+      const { rowCount } = await this.deps.pool.query('update provider_credentials set secret = $2, key_id = $3 where provider = $1 and key_id = $4', [
+        row.provider,
+        secret,
+        newId,
+        oldId,
+      ]);
       if (rowCount) reencrypted += 1;
       progress(row.provider);
     }
@@ -126,7 +138,9 @@ export class ProviderCredentials {
   }
 
   private async rebuildIfChanged(): Promise<void> {
-    const { rows } = await this.deps.pool.query<{ fingerprint: string }>(`select coalesce(max(version), 0) || ':' || count(*) as fingerprint from provider_credentials`);
+    const { rows } = await this.deps.pool.query<{ fingerprint: string }>(
+      `select coalesce(max(version), 0) || ':' || count(*) as fingerprint from provider_credentials`,
+    );
     const fingerprint = rows[0]!.fingerprint;
     const changed = this.seen?.fingerprint !== fingerprint;
     this.seen = { at: Date.now(), fingerprint };
@@ -154,7 +168,10 @@ export class ProviderCredentials {
         settings.apiKey = decryptSecret(oldKey && row.key_id === keyIdOf(oldKey) ? oldKey : key, row.provider, row.secret);
         if (row.base_url) settings.baseUrl = row.base_url;
       } catch {
-        this.deps.log.error({ provider: row.provider, keyId: row.key_id }, 'stored provider credentials do not decrypt under TALLY_ENCRYPTION_KEY; finish the rotation with tally keys rotate-encryption');
+        this.deps.log.error(
+          { provider: row.provider, keyId: row.key_id },
+          'stored provider credentials do not decrypt under TALLY_ENCRYPTION_KEY; finish the rotation with tally keys rotate-encryption',
+        );
       }
     }
     return providers;
@@ -166,11 +183,21 @@ export class ProviderCredentials {
 
   private requireKey(): Buffer {
     const base64 = this.deps.config.encryption.key;
-    if (!base64) throw new CredentialsError('not_configured', 'Provider keys can be stored only with TALLY_ENCRYPTION_KEY set (32 bytes in base64: openssl rand -base64 32).');
+    if (!base64)
+      throw new CredentialsError(
+        'not_configured',
+        'Provider keys can be stored only with TALLY_ENCRYPTION_KEY set (32 bytes in base64: openssl rand -base64 32).',
+      );
     return encryptionKeyFrom(base64);
   }
 }
 
 async function audit(db: Queryable, action: string, subject: string, actor: string, data: Record<string, unknown>): Promise<void> {
-  await db.query('insert into control_audit (id, action, subject, actor, data) values ($1, $2, $3, $4, $5)', [newId('aud'), action, subject, actor, JSON.stringify(data)]);
+  await db.query('insert into control_audit (id, action, subject, actor, data) values ($1, $2, $3, $4, $5)', [
+    newId('aud'),
+    action,
+    subject,
+    actor,
+    JSON.stringify(data),
+  ]);
 }

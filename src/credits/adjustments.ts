@@ -5,13 +5,22 @@ import { isLedgerError, type Ledger } from '../ledger/index.ts';
 import { ISSUANCE, poolAccount, userAccount } from './accounts.ts';
 import { CreditsError, SALE_BLOCKED_MESSAGE } from './errors.ts';
 
-export async function adjustPurchased(deps: { ledger: Ledger; config: CreditsConfig }, input: { userId: string; credits: number; reason: string; key?: string }): Promise<void> {
+export async function adjustPurchased(
+  deps: { ledger: Ledger; config: CreditsConfig },
+  input: { userId: string; credits: number; reason: string; key?: string },
+): Promise<void> {
   const provider = deps.config.primaryProvider;
   const units = Math.abs(input.credits) * deps.config.pools[provider]!.ratio;
   const [user, pool] =
     input.credits > 0
-      ? [[ISSUANCE, userAccount(input.userId, 'purchased')], [poolAccount(provider, 'available'), poolAccount(provider, 'reserved')]]
-      : [[userAccount(input.userId, 'purchased'), ISSUANCE], [poolAccount(provider, 'reserved'), poolAccount(provider, 'available')]];
+      ? [
+          [ISSUANCE, userAccount(input.userId, 'purchased')],
+          [poolAccount(provider, 'available'), poolAccount(provider, 'reserved')],
+        ]
+      : [
+          [userAccount(input.userId, 'purchased'), ISSUANCE],
+          [poolAccount(provider, 'reserved'), poolAccount(provider, 'available')],
+        ];
   try {
     await deps.ledger.execute({
       key: `adjust:${input.userId}:${input.key ?? newId('adj')}`,

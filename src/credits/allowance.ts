@@ -41,11 +41,26 @@ export async function grantAllowance(deps: Deps, input: { userId: string; credit
   if (input.credits <= 0) return { backed: true };
   const provider = deps.config.primaryProvider;
   const backing = input.credits * deps.config.pools[provider]!.ratio;
-  const userLeg = { type: 'transfer' as const, debit: ISSUANCE, credit: userAccount(input.userId, 'allowance'), amount: input.credits, metadata: { reason: input.reason } };
+  const userLeg = {
+    type: 'transfer' as const,
+    debit: ISSUANCE,
+    credit: userAccount(input.userId, 'allowance'),
+    amount: input.credits,
+    metadata: { reason: input.reason },
+  };
   try {
     await run(deps, {
       key: input.key,
-      actions: [userLeg, { type: 'transfer', debit: poolAccount(provider, 'available'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: `backing: ${input.reason}`, userId: input.userId } }],
+      actions: [
+        userLeg,
+        {
+          type: 'transfer',
+          debit: poolAccount(provider, 'available'),
+          credit: poolAccount(provider, 'reserved'),
+          amount: backing,
+          metadata: { reason: `backing: ${input.reason}`, userId: input.userId },
+        },
+      ],
     });
     return { backed: true };
   } catch (error) {
@@ -55,7 +70,16 @@ export async function grantAllowance(deps: Deps, input: { userId: string; credit
   try {
     await run(deps, {
       key: `${input.key}:emergency`,
-      actions: [userLeg, { type: 'transfer', debit: poolAccount(provider, 'emergency'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: `backing from the emergency reserve: ${input.reason}`, userId: input.userId } }],
+      actions: [
+        userLeg,
+        {
+          type: 'transfer',
+          debit: poolAccount(provider, 'emergency'),
+          credit: poolAccount(provider, 'reserved'),
+          amount: backing,
+          metadata: { reason: `backing from the emergency reserve: ${input.reason}`, userId: input.userId },
+        },
+      ],
     });
     return { backed: true };
   } catch (error) {
@@ -78,7 +102,9 @@ export async function fundOverflow(deps: Deps, input: { userId: string; credits:
   if (input.credits <= 0) return;
   await run(deps, {
     key: input.key,
-    actions: [{ type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'overflow'), amount: input.credits, metadata: { reason: 'monthly overflow cap' } }],
+    actions: [
+      { type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'overflow'), amount: input.credits, metadata: { reason: 'monthly overflow cap' } },
+    ],
   });
 }
 
@@ -117,16 +143,23 @@ export function withNamedLock<T>(pool: Pool, name: string, work: (tx: Client) =>
  * expires (its backing returns to available), a pending downgrade takes effect, and the new month's
  * allowance is granted. Purchased credits are never touched.
  */
-export async function resetUserMonth(deps: Deps, input: { userId: string; period: string }): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
+export async function resetUserMonth(
+  deps: Deps,
+  input: { userId: string; period: string },
+): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
   // One reset of a user at a time, in any process: the second finds the month already granted.
   return withNamedLock(deps.pool, `allowance-reset:${input.userId}`, (tx) => resetLocked({ ...deps, tx }, input));
 }
 
-async function resetLocked(deps: Deps, input: { userId: string; period: string }): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
+async function resetLocked(
+  deps: Deps,
+  input: { userId: string; period: string },
+): Promise<{ expired: number; granted: number; tier: string; alreadyDone: boolean }> {
   const key = grantKey(input.userId, input.period);
   let done = false;
   for (const attempt of [key, `${key}:emergency`, `${key}:unbacked`]) done ||= (await deps.ledger.transfersOf(attempt, dbOf(deps))).length > 0;
-  const current = (await dbOf(deps).query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [input.userId])).rows[0];
+  const current = (await dbOf(deps).query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [input.userId]))
+    .rows[0];
   if (!current) throw new Error(`no user ${input.userId}`);
   if (done) return { expired: 0, granted: 0, tier: current.tier, alreadyDone: true };
   const provider = deps.config.primaryProvider;
@@ -146,7 +179,17 @@ async function resetLocked(deps: Deps, input: { userId: string; period: string }
         key: `allowance-expiry:${input.userId}:${input.period}:${remaining}`,
         actions: [
           { type: 'transfer', debit: wallet, credit: ISSUANCE, amount: remaining, metadata: { reason: `allowance of ${previous} expired` } },
-          ...(release > 0 ? [{ type: 'transfer' as const, debit: poolAccount(provider, 'reserved'), credit: poolAccount(provider, 'available'), amount: release, metadata: { reason: 'backing of expired allowance released', userId: input.userId } }] : []),
+          ...(release > 0
+            ? [
+                {
+                  type: 'transfer' as const,
+                  debit: poolAccount(provider, 'reserved'),
+                  credit: poolAccount(provider, 'available'),
+                  amount: release,
+                  metadata: { reason: 'backing of expired allowance released', userId: input.userId },
+                },
+              ]
+            : []),
         ],
       });
       expired = remaining;
@@ -161,7 +204,15 @@ async function resetLocked(deps: Deps, input: { userId: string; period: string }
   if (overflowLeft > 0) {
     await run(deps, {
       key: `overflow-expiry:${input.userId}:${input.period}:${overflowLeft}`,
-      actions: [{ type: 'transfer', debit: userAccount(input.userId, 'overflow'), credit: ISSUANCE, amount: overflowLeft, metadata: { reason: `overflow of ${previous} lapsed` } }],
+      actions: [
+        {
+          type: 'transfer',
+          debit: userAccount(input.userId, 'overflow'),
+          credit: ISSUANCE,
+          amount: overflowLeft,
+          metadata: { reason: `overflow of ${previous} lapsed` },
+        },
+      ],
     });
   }
 
@@ -172,7 +223,12 @@ async function resetLocked(deps: Deps, input: { userId: string; period: string }
   );
   const tier = rows[0]!.tier;
   const granted = deps.config.tiers[tier]?.allowance ?? 0;
-  await grantAllowance(deps, { userId: input.userId, credits: granted, key: grantKey(input.userId, input.period), reason: `${tier} allowance for ${input.period}` });
+  await grantAllowance(deps, {
+    userId: input.userId,
+    credits: granted,
+    key: grantKey(input.userId, input.period),
+    reason: `${tier} allowance for ${input.period}`,
+  });
   await fundOverflow(deps, { userId: input.userId, credits: deps.config.tiers[tier]?.overflowCap ?? 0, key: `overflow:${input.userId}:${input.period}` });
   return { expired, granted, tier, alreadyDone: false };
 }

@@ -26,7 +26,14 @@ export async function burnRate(ledger: Pick<Ledger, 'inflow'>, input: { provider
 
 /** Every pool's burn rate, with an alert for each projected to run dry inside the horizon (unless `alert: false`). */
 export async function checkBurnRates(
-  deps: { pool: Pool; ledger: Pick<Ledger, 'inflow'>; providers: string[]; horizonDays: number; poolState: (provider: string) => Promise<{ available: number }>; alert?: boolean },
+  deps: {
+    pool: Pool;
+    ledger: Pick<Ledger, 'inflow'>;
+    providers: string[];
+    horizonDays: number;
+    poolState: (provider: string) => Promise<{ available: number }>;
+    alert?: boolean;
+  },
   now: Date,
 ): Promise<BurnRate[]> {
   const rates: BurnRate[] = [];

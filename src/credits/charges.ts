@@ -46,7 +46,11 @@ export function splitCharge(credits: number, balances: Record<ChargeBucket, numb
  * charges of one user decide on the same balances. Locked in id order, as the ledger locks accounts.
  */
 async function lockBuckets(ledger: Ledger, client: Client, userId: string): Promise<Record<ChargeBucket, number>> {
-  const balances = await ledger.lockBalances(client, BUCKETS.map((bucket) => userAccount(userId, bucket)), { ownerId: userId });
+  const balances = await ledger.lockBalances(
+    client,
+    BUCKETS.map((bucket) => userAccount(userId, bucket)),
+    { ownerId: userId },
+  );
   const balance = (bucket: ChargeBucket) => balances.get(userAccount(userId, bucket)) ?? 0;
   return { allowance: balance('allowance'), purchased: balance('purchased'), overflow: balance('overflow') };
 }
@@ -100,7 +104,12 @@ export async function chargeHold(deps: Deps, input: ChargeHoldInput): Promise<Ch
       const split = splitCharge(input.credits, balances);
       if (!split) {
         const { rows } = await client.query<{ tier: string }>('select tier from credit_users where id = $1', [input.userId]);
-        throw insufficientCredits({ needed: input.credits, available: balances.allowance + balances.purchased + balances.overflow, tier: rows[0]?.tier ?? 'free', config: deps.config });
+        throw insufficientCredits({
+          needed: input.credits,
+          available: balances.allowance + balances.purchased + balances.overflow,
+          tier: rows[0]?.tier ?? 'free',
+          config: deps.config,
+        });
       }
       await deps.ledger.executeIn(client, {
         key: input.key,
@@ -141,11 +150,15 @@ export async function settleCharge(deps: Deps, input: { hold: string; provider: 
   const backed = ((split.allowance ?? 0) + (split.purchased ?? 0)) * ratio;
   const unbacked = (split.overflow ?? 0) * ratio;
   const post = { type: 'post' as const, hold: input.hold };
-  const move = (debit: string, credit: string, amount: number, reason: string) => (amount > 0 ? [{ type: 'transfer' as const, debit, credit, amount, metadata: { reason, hold: input.hold } }] : []);
+  const move = (debit: string, credit: string, amount: number, reason: string) =>
+    amount > 0 ? [{ type: 'transfer' as const, debit, credit, amount, metadata: { reason, hold: input.hold } }] : [];
 
   const poolMoves =
     input.provider === primary
-      ? [...move(poolAccount(primary, 'reserved'), poolAccount(primary, 'consumed'), backed, 'work done'), ...move(poolAccount(primary, 'available'), poolAccount(primary, 'consumed'), unbacked, 'overflow work done')]
+      ? [
+          ...move(poolAccount(primary, 'reserved'), poolAccount(primary, 'consumed'), backed, 'work done'),
+          ...move(poolAccount(primary, 'available'), poolAccount(primary, 'consumed'), unbacked, 'overflow work done'),
+        ]
       : [
           ...move(poolAccount(primary, 'reserved'), poolAccount(primary, 'available'), backed, `work done by ${input.provider}: backing released`),
           ...move(poolAccount(input.provider, 'available'), poolAccount(input.provider, 'consumed'), input.units ?? 0, 'work done'),

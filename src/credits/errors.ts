@@ -7,14 +7,7 @@ export const SALE_BLOCKED_MESSAGE = 'Service temporarily unavailable';
 export const PACKAGE_UNAVAILABLE_LABEL = 'Temporarily unavailable';
 
 export type CreditsErrorCode =
-  | 'unknown_package'
-  | 'unknown_provider'
-  | 'unknown_tier'
-  | 'sale_blocked'
-  | 'amount_too_large'
-  | 'not_found'
-  | 'drift_exceeds_available'
-  | 'no_balance_source';
+  'unknown_package' | 'unknown_provider' | 'unknown_tier' | 'sale_blocked' | 'amount_too_large' | 'not_found' | 'drift_exceeds_available' | 'no_balance_source';
 
 export class CreditsError extends Error {
   override name = 'CreditsError';

@@ -64,7 +64,10 @@ export class Credits {
     await this.ensureUser(userId);
     const [users, balances] = await Promise.all([
       this.deps.pool.query<{ tier: string; next_tier: string | null }>('select tier, next_tier from credit_users where id = $1', [userId]),
-      this.deps.ledger.balances(BUCKETS.map((bucket) => userAccount(userId, bucket)), { ownerId: userId }),
+      this.deps.ledger.balances(
+        BUCKETS.map((bucket) => userAccount(userId, bucket)),
+        { ownerId: userId },
+      ),
     ]);
     const { tier, next_tier: nextTier } = users.rows[0]!;
     const [allowance, purchased, overflow] = BUCKETS.map((bucket) => balances.get(userAccount(userId, bucket)) ?? 0) as [number, number, number];
@@ -84,7 +87,10 @@ export class Credits {
   async poolState(provider: string, db: Queryable = this.deps.pool): Promise<PoolState> {
     const name = this.requirePool(provider);
     const settings = this.config.pools[name]!;
-    const parts = await this.deps.ledger.balances((['available', 'reserved', 'consumed', 'emergency'] as const).map((part) => poolAccount(name, part)), { db });
+    const parts = await this.deps.ledger.balances(
+      (['available', 'reserved', 'consumed', 'emergency'] as const).map((part) => poolAccount(name, part)),
+      { db },
+    );
     const part = (p: 'available' | 'reserved' | 'consumed' | 'emergency') => parts.get(poolAccount(name, p)) ?? 0;
     const available = part('available');
     return {
@@ -140,7 +146,12 @@ export class Credits {
       await tx.query('update credit_users set tier = $2, next_tier = null, updated_at = now() where id = $1', [userId, tier]);
       const period = periodOf(new Date());
       const scoped = { ...deps, tx };
-      await grantAllowance(scoped, { userId, credits: target.allowance - current, key: topUpKey(userId, period, tier), reason: `upgrade to ${tier} in ${period}` });
+      await grantAllowance(scoped, {
+        userId,
+        credits: target.allowance - current,
+        key: topUpKey(userId, period, tier),
+        reason: `upgrade to ${tier} in ${period}`,
+      });
       const currentCap = this.config.tiers[rows[0]!.tier]?.overflowCap ?? 0;
       await fundOverflow(scoped, { userId, credits: target.overflowCap - currentCap, key: `overflow:${userId}:${period}:${tier}` });
     });
@@ -151,7 +162,7 @@ export class Credits {
   async resetMonth(period = periodOf(new Date()), onProgress?: (done: number) => void): Promise<{ users: number; expired: number; granted: number }> {
     const deps = this.domainDeps();
     const totals = { users: 0, expired: 0, granted: 0 };
-    for (let after = ''; ; ) {
+    for (let after = ''; ;) {
       const { rows } = await this.deps.pool.query<{ id: string }>('select id from credit_users where id > $1 order by id limit 200', [after]);
       if (rows.length === 0) return totals;
       const results = await Promise.all(rows.map((row) => resetUserMonth(deps, { userId: row.id, period })));
@@ -219,7 +230,10 @@ export class Credits {
     const name = this.requirePool(provider);
     if (!this.deps.balances) throw new CreditsError('no_balance_source', `no balance source is configured for ${name}; provider adapters supply one`);
     const state = await this.poolState(name);
-    return syncPool({ pool: this.deps.pool, port: this.deps.balances }, { provider: name, database: state.balance, tolerance: this.config.pools[name]!.syncTolerance, now });
+    return syncPool(
+      { pool: this.deps.pool, port: this.deps.balances },
+      { provider: name, database: state.balance, tolerance: this.config.pools[name]!.syncTolerance, now },
+    );
   }
 
   /** Pools whose provider can report a balance (a scheduled sync skips the others). */
@@ -238,7 +252,10 @@ export class Credits {
     } catch (error) {
       if (error instanceof SyncNotFoundError) throw new CreditsError('not_found', error.message);
       if (isLedgerError(error, 'insufficient_funds')) {
-        throw new CreditsError('drift_exceeds_available', 'the provider holds fewer units than are available here: the shortfall is backing already sold, refill before booking it');
+        throw new CreditsError(
+          'drift_exceeds_available',
+          'the provider holds fewer units than are available here: the shortfall is backing already sold, refill before booking it',
+        );
       }
       throw error;
     }
@@ -249,7 +266,8 @@ export class Credits {
    * (credits < 0, backing released) of a user's purchased credits, always with a reason.
    */
   async adjust(input: { userId: string; credits: number; reason: string; key?: string }): Promise<UserBalance> {
-    if (Math.abs(input.credits) > this.config.maxAdminAmount) throw new CreditsError('amount_too_large', `credits is over the limit of ${this.config.maxAdminAmount}`, 'credits');
+    if (Math.abs(input.credits) > this.config.maxAdminAmount)
+      throw new CreditsError('amount_too_large', `credits is over the limit of ${this.config.maxAdminAmount}`, 'credits');
     await this.ensureUser(input.userId);
     await adjustPurchased({ ledger: this.deps.ledger, config: this.config }, input);
     return this.balance(input.userId);
@@ -257,7 +275,17 @@ export class Credits {
 
   /** Burn rate of every pool, with an alert for each projected to run dry inside the horizon. */
   burnRates(now = new Date(), options: { alert?: boolean } = {}): Promise<BurnRate[]> {
-    return checkBurnRates({ pool: this.deps.pool, ledger: this.deps.ledger, ...options, providers: Object.keys(this.config.pools), horizonDays: this.config.burnAlertHorizonDays, poolState: (p) => this.poolState(p) }, now);
+    return checkBurnRates(
+      {
+        pool: this.deps.pool,
+        ledger: this.deps.ledger,
+        ...options,
+        providers: Object.keys(this.config.pools),
+        horizonDays: this.config.burnAlertHorizonDays,
+        poolState: (p) => this.poolState(p),
+      },
+      now,
+    );
   }
 
   /** Pools under their refill threshold (20% of their last refill) get a refill request and an alert. */
@@ -272,7 +300,8 @@ export class Credits {
 
   /** An operator asks for a refill by hand (the threshold check opens them by itself). */
   requestRefill(input: { provider: string; amount: number; reason: string }): Promise<RefillRequest> {
-    if (input.amount > this.config.maxAdminAmount) throw new CreditsError('amount_too_large', `amount is over the limit of ${this.config.maxAdminAmount}`, 'amount');
+    if (input.amount > this.config.maxAdminAmount)
+      throw new CreditsError('amount_too_large', `amount is over the limit of ${this.config.maxAdminAmount}`, 'amount');
     return openRefillRequest(this.deps.pool, { ...input, provider: this.requirePool(input.provider) });
   }
 
@@ -284,7 +313,8 @@ export class Credits {
   /** The operator bought provider credits: external -> available. */
   async refill(input: { provider: string; amount: number; reason?: string; key?: string }): Promise<PoolState> {
     const provider = this.requirePool(input.provider);
-    if (input.amount > this.config.maxAdminAmount) throw new CreditsError('amount_too_large', `amount is over the limit of ${this.config.maxAdminAmount}`, 'amount');
+    if (input.amount > this.config.maxAdminAmount)
+      throw new CreditsError('amount_too_large', `amount is over the limit of ${this.config.maxAdminAmount}`, 'amount');
     // A refill first tops the emergency reserve up to its level; the rest becomes sellable.
     const { emergency, emergencyReserve } = await this.poolState(provider);
     const toEmergency = Math.min(input.amount, Math.max(0, emergencyReserve - emergency));
@@ -292,8 +322,28 @@ export class Credits {
     await this.deps.ledger.execute({
       key: `refill:${provider}:${input.key ?? newId('ref')}`,
       actions: [
-        ...(input.amount > toEmergency ? [{ type: 'transfer' as const, debit: poolAccount(provider, 'external'), credit: poolAccount(provider, 'available'), amount: input.amount - toEmergency, metadata: { reason } }] : []),
-        ...(toEmergency > 0 ? [{ type: 'transfer' as const, debit: poolAccount(provider, 'external'), credit: poolAccount(provider, 'emergency'), amount: toEmergency, metadata: { reason: `${reason} (emergency reserve)` } }] : []),
+        ...(input.amount > toEmergency
+          ? [
+              {
+                type: 'transfer' as const,
+                debit: poolAccount(provider, 'external'),
+                credit: poolAccount(provider, 'available'),
+                amount: input.amount - toEmergency,
+                metadata: { reason },
+              },
+            ]
+          : []),
+        ...(toEmergency > 0
+          ? [
+              {
+                type: 'transfer' as const,
+                debit: poolAccount(provider, 'external'),
+                credit: poolAccount(provider, 'emergency'),
+                amount: toEmergency,
+                metadata: { reason: `${reason} (emergency reserve)` },
+              },
+            ]
+          : []),
       ],
     });
     return this.poolState(provider);
@@ -313,7 +363,8 @@ export class Credits {
   /** The configured pool of a provider (aliases accepted), or a clear error. */
   requirePool(provider: string): string {
     const name = canonicalProvider(provider);
-    if (!this.config.pools[name]) throw new CreditsError('unknown_provider', `no provider "${provider}"; providers: ${Object.keys(this.config.pools).join(', ')}`, 'provider');
+    if (!this.config.pools[name])
+      throw new CreditsError('unknown_provider', `no provider "${provider}"; providers: ${Object.keys(this.config.pools).join(', ')}`, 'provider');
     return name;
   }
 }

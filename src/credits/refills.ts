@@ -37,7 +37,12 @@ export async function openRefillRequest(pool: Pool, input: { provider: string; a
     [newId('rfr'), input.provider, input.amount, input.reason],
   );
   if (inserted.rows[0]) {
-    await recordAlert(pool, { type: 'refill_requested', level: 'warning', message: `Refill of ${input.amount} ${input.provider} units requested: ${input.reason}`, data: { requestId: inserted.rows[0].id, ...input } });
+    await recordAlert(pool, {
+      type: 'refill_requested',
+      level: 'warning',
+      message: `Refill of ${input.amount} ${input.provider} units requested: ${input.reason}`,
+      data: { requestId: inserted.rows[0].id, ...input },
+    });
     return fromRow(inserted.rows[0]);
   }
   return fromRow((await pool.query(`select * from refill_requests where provider = $1 and status = 'open'`, [input.provider])).rows[0]);
@@ -49,7 +54,10 @@ export async function listRefillRequests(pool: Pool, status?: RefillRequest['sta
 }
 
 /** Marks an open request decided; returns it, or undefined when it is not open (unknown or decided). */
-export async function decideRefillRequest(pool: Pool, input: { id: string; status: 'approved' | 'rejected'; note?: string }): Promise<RefillRequest | undefined> {
+export async function decideRefillRequest(
+  pool: Pool,
+  input: { id: string; status: 'approved' | 'rejected'; note?: string },
+): Promise<RefillRequest | undefined> {
   const { rows } = await pool.query(
     `update refill_requests set status = $2, decided_at = now(), decided_note = $3 where id = $1 and status = 'open' returning *`,
     [input.id, input.status, input.note ?? null],
@@ -71,14 +79,20 @@ export async function lastRefillAmount(pool: Pool, provider: string): Promise<nu
   return rows[0]?.amount;
 }
 
-export async function checkRefillThresholds(deps: { pool: Pool; providers: string[]; poolState: (provider: string) => Promise<{ available: number }> }): Promise<RefillRequest[]> {
+export async function checkRefillThresholds(deps: {
+  pool: Pool;
+  providers: string[];
+  poolState: (provider: string) => Promise<{ available: number }>;
+}): Promise<RefillRequest[]> {
   const opened: RefillRequest[] = [];
   for (const provider of deps.providers) {
     const last = await lastRefillAmount(deps.pool, provider);
     if (!last) continue;
     const { available } = await deps.poolState(provider);
     if (available * 5 < last) {
-      opened.push(await openRefillRequest(deps.pool, { provider, amount: last, reason: `${available} units available, under 20% of the last refill (${last})` }));
+      opened.push(
+        await openRefillRequest(deps.pool, { provider, amount: last, reason: `${available} units available, under 20% of the last refill (${last})` }),
+      );
     }
   }
   return opened;
@@ -95,8 +109,26 @@ export async function decideRefill(
   const decided = await decideRefillRequest(deps.pool, { id: input.id, status: input.approve ? 'approved' : 'rejected', note: input.note });
   if (!decided) throw new RefillDecisionError('not_open', `refill request ${input.id} was decided by someone else just now`);
   // The request's alert is answered either way; the outcome is its own (per request) message.
-  await resolveAlert(deps.pool, { type: 'refill_requested', subject: request.provider, message: `refill request ${request.id} was ${input.approve ? 'approved' : 'rejected'}` });
-  if (input.approve) await recordAlert(deps.pool, { type: 'refill_done', level: 'info', subject: request.id, message: `Refill of ${request.amount} ${request.provider} units booked`, data: { requestId: request.id, provider: request.provider } });
-  else await recordAlert(deps.pool, { type: 'refill_failed', level: 'warning', subject: request.id, message: `Refill request of ${request.amount} ${request.provider} units rejected${input.note ? `: ${input.note}` : ''}`, data: { requestId: request.id, provider: request.provider } });
+  await resolveAlert(deps.pool, {
+    type: 'refill_requested',
+    subject: request.provider,
+    message: `refill request ${request.id} was ${input.approve ? 'approved' : 'rejected'}`,
+  });
+  if (input.approve)
+    await recordAlert(deps.pool, {
+      type: 'refill_done',
+      level: 'info',
+      subject: request.id,
+      message: `Refill of ${request.amount} ${request.provider} units booked`,
+      data: { requestId: request.id, provider: request.provider },
+    });
+  else
+    await recordAlert(deps.pool, {
+      type: 'refill_failed',
+      level: 'warning',
+      subject: request.id,
+      message: `Refill request of ${request.amount} ${request.provider} units rejected${input.note ? `: ${input.note}` : ''}`,
+      data: { requestId: request.id, provider: request.provider },
+    });
   return decided;
 }

@@ -43,8 +43,20 @@ export async function sellPackage(deps: Deps, input: DevelopmentSaleInput): Prom
     await deps.ledger.execute({
       key,
       actions: [
-        { type: 'transfer', debit: ISSUANCE, credit: userAccount(input.userId, 'purchased'), amount: pkg.credits, metadata: { reason: 'purchase', package: pkg.id, price: pkg.price, currency: pkg.currency, ...purchase } },
-        { type: 'transfer', debit: poolAccount(provider, 'available'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: 'backing for purchase', userId: input.userId, package: pkg.id } },
+        {
+          type: 'transfer',
+          debit: ISSUANCE,
+          credit: userAccount(input.userId, 'purchased'),
+          amount: pkg.credits,
+          metadata: { reason: 'purchase', package: pkg.id, price: pkg.price, currency: pkg.currency, ...purchase },
+        },
+        {
+          type: 'transfer',
+          debit: poolAccount(provider, 'available'),
+          credit: poolAccount(provider, 'reserved'),
+          amount: backing,
+          metadata: { reason: 'backing for purchase', userId: input.userId, package: pkg.id },
+        },
       ],
     });
   } catch (error) {

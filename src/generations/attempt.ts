@@ -15,11 +15,21 @@ export type AttemptOutcome = { ok: true; attemptId: string; result: StoredResult
 /** Providers that take input images only inline; every other one gets URLs. */
 const INLINE_ONLY: ReadonlySet<ProviderName> = new Set(['gemini']);
 
-export async function attemptProvider(deps: ProcessorDeps, input: { generation: GenerationRow; route: RouteCandidate; input: () => Promise<InputImage | undefined> }): Promise<AttemptOutcome> {
+export async function attemptProvider(
+  deps: ProcessorDeps,
+  input: { generation: GenerationRow; route: RouteCandidate; input: () => Promise<InputImage | undefined> },
+): Promise<AttemptOutcome> {
   const { generation, route } = input;
   const adapter = deps.adapters.get(route.provider)!;
   const attemptId = newId('att');
-  const recorded = insertAttempt(deps.pool, { id: attemptId, generation_id: generation.id, provider: route.provider, provider_model: route.model, cost_units: route.units, cost_micro_usd: route.costMicroUsd });
+  const recorded = insertAttempt(deps.pool, {
+    id: attemptId,
+    generation_id: generation.id,
+    provider: route.provider,
+    provider_model: route.model,
+    cost_units: route.units,
+    cost_micro_usd: route.costMicroUsd,
+  });
   // The row is written before the provider is called, so a processor that dies leaves a trace of the
   // task to resume. A synchronous provider leaves no task to resume: its row is written alongside the
   // call (a round trip off the way) and awaited before the attempt can end.
@@ -62,7 +72,8 @@ export async function resumeAttempt(deps: ProcessorDeps, input: { generation: Ge
 
 async function resultOf(deps: ProcessorDeps, generation: GenerationRow, provider: ProviderName, status: TaskStatus): Promise<StoredResult> {
   if (status.state === 'failed') throw status.error;
-  if (status.state !== 'completed' || status.outputs.length === 0) throw new ProviderError(provider, 'protocol', 'the provider reported completion without an output');
+  if (status.state !== 'completed' || status.outputs.length === 0)
+    throw new ProviderError(provider, 'protocol', 'the provider reported completion without an output');
   return storeOutput(deps, { generation, provider, output: status.outputs[0]! });
 }
 
@@ -79,7 +90,9 @@ async function buildRequest(
     prompt: generation.prompt,
     imageUrls,
     images: inline ? [inline] : [],
-    callbackUrl: adapter.supportsCallbacks ? deps.callbackUrl({ provider: route.provider, generationId: generation.id, attemptId: input.attemptId, deadline: generation.deadline_at }) : undefined,
+    callbackUrl: adapter.supportsCallbacks
+      ? deps.callbackUrl({ provider: route.provider, generationId: generation.id, attemptId: input.attemptId, deadline: generation.deadline_at })
+      : undefined,
     aspectRatio: typeof generation.params.aspectRatio === 'string' ? generation.params.aspectRatio : undefined,
   };
 }
@@ -97,7 +110,10 @@ async function inputUrls(deps: ProcessorDeps, generation: GenerationRow): Promis
  * A callback is only a wake-up: its news makes a poll due at once, and only the provider's own answer
  * settles the task (a callback that says more than the provider does is not believed).
  */
-async function awaitTask(deps: ProcessorDeps, input: { generation: GenerationRow; adapter: ProviderAdapter; attemptId: string; providerTaskId?: string }): Promise<TaskStatus> {
+async function awaitTask(
+  deps: ProcessorDeps,
+  input: { generation: GenerationRow; adapter: ProviderAdapter; attemptId: string; providerTaskId?: string },
+): Promise<TaskStatus> {
   const { adapter, attemptId } = input;
   const interval = deps.config.generations.pollIntervalMs;
   let nextPoll = Date.now() + (adapter.supportsCallbacks ? interval : Math.min(interval, 250));
@@ -112,19 +128,24 @@ async function awaitTask(deps: ProcessorDeps, input: { generation: GenerationRow
       nextPoll = Date.now();
     }
     const now = Date.now();
-    if (now >= input.generation.deadline_at.getTime()) throw new ProviderError(adapter.name, 'timeout', 'the provider did not finish before the generation deadline');
+    if (now >= input.generation.deadline_at.getTime())
+      throw new ProviderError(adapter.name, 'timeout', 'the provider did not finish before the generation deadline');
     if (providerTaskId && now >= nextPoll) {
       try {
         const status = await adapter.status(providerTaskId, { signal: deps.stopping });
         if (status.state !== 'pending') return status;
-        if (confirming) deps.log.warn({ attemptId, provider: adapter.name }, 'a callback reported an end the provider does not confirm: waiting for the provider');
+        if (confirming)
+          deps.log.warn({ attemptId, provider: adapter.name }, 'a callback reported an end the provider does not confirm: waiting for the provider');
         confirming = false;
       } catch (error) {
         if (deps.stopping.aborted) throw new StoppingError();
         // A hiccup while polling is not the task failing: keep waiting until the deadline. Nor is a
         // task the provider does not know yet right after submit (Kie's 422 "recordInfo is null"):
         // abandoning it would pay a second provider for work the first one bills.
-        const notVisibleYet = isProviderError(error, 'not_found') && attempt !== undefined && Date.now() - attempt.started_at.getTime() < deps.config.generations.taskVisibilityGraceSeconds * 1000;
+        const notVisibleYet =
+          isProviderError(error, 'not_found') &&
+          attempt !== undefined &&
+          Date.now() - attempt.started_at.getTime() < deps.config.generations.taskVisibilityGraceSeconds * 1000;
         if (!notVisibleYet && (!isProviderError(error) || !['unavailable', 'timeout', 'rate_limited'].includes(error.kind))) throw error;
       }
       nextPoll = Date.now() + interval;
@@ -140,7 +161,8 @@ function isFinal(status: StoredStatus | null): status is Exclude<StoredStatus, {
 /** A provider status as the database keeps it (inline bytes are never sent by callback). */
 export function toStored(status: TaskStatus): StoredStatus {
   if (status.state === 'pending') return { state: 'pending' };
-  if (status.state === 'failed') return { state: 'failed', error: { kind: status.error.kind, message: status.error.message, retryable: status.error.retryable } };
+  if (status.state === 'failed')
+    return { state: 'failed', error: { kind: status.error.kind, message: status.error.message, retryable: status.error.retryable } };
   return { state: 'completed', urls: status.outputs.flatMap((o) => ('url' in o ? [o.url] : [])) };
 }
 

@@ -28,12 +28,22 @@ export function callbackToken(secret: string, scope: CallbackScope): string {
   return createHmac('sha256', secret).update(`callback:v2:${scope.provider}:${scope.generationId}:${scope.attemptId}:${scope.expires}`).digest('base64url');
 }
 
-export function callbackUrl(input: { publicUrl: string; secret: string; provider: ProviderName; generationId: string; attemptId: string; deadline: Date }): string {
+export function callbackUrl(input: {
+  publicUrl: string;
+  secret: string;
+  provider: ProviderName;
+  generationId: string;
+  attemptId: string;
+  deadline: Date;
+}): string {
   const expires = Math.ceil((input.deadline.getTime() + CALLBACK_GRACE_MS) / 1000);
   const url = new URL(`/api/webhooks/providers/${input.provider}`, input.publicUrl);
   url.searchParams.set('attempt', input.attemptId);
   url.searchParams.set('expires', String(expires));
-  url.searchParams.set('token', callbackToken(input.secret, { provider: input.provider, generationId: input.generationId, attemptId: input.attemptId, expires }));
+  url.searchParams.set(
+    'token',
+    callbackToken(input.secret, { provider: input.provider, generationId: input.generationId, attemptId: input.attemptId, expires }),
+  );
   return url.toString();
 }
 
@@ -45,7 +55,10 @@ export type CallbackOutcome = 'recorded' | 'ignored';
  * forged with a leaked URL, or a provider signature that does not cover the body, cannot complete or
  * refund a task on its own.
  */
-export async function receiveCallback(deps: ProcessorDeps & { signingSecret: string }, input: { provider: ProviderName; request: CallbackRequest }): Promise<CallbackOutcome> {
+export async function receiveCallback(
+  deps: ProcessorDeps & { signingSecret: string },
+  input: { provider: ProviderName; request: CallbackRequest },
+): Promise<CallbackOutcome> {
   const { attempt: attemptId, token, expires } = input.request.query;
   const refused = () => new GenerationError('bad_callback', 'The callback does not carry a valid, unexpired token for this provider.');
   if (!attemptId || !token || !expires || !/^\d{1,12}$/.test(expires) || Number(expires) * 1000 < Date.now()) throw refused();
@@ -62,7 +75,8 @@ export async function receiveCallback(deps: ProcessorDeps & { signingSecret: str
     if (isProviderError(error)) throw new GenerationError('bad_input', `The ${input.provider} callback could not be read: ${error.message}`);
     throw error;
   }
-  if (attempt.provider_task_id && attempt.provider_task_id !== event.providerTaskId) throw new GenerationError('bad_input', 'The callback is for another task than this attempt.');
+  if (attempt.provider_task_id && attempt.provider_task_id !== event.providerTaskId)
+    throw new GenerationError('bad_input', 'The callback is for another task than this attempt.');
   if (event.status.state === 'pending') return 'ignored';
   const recorded = await recordCallback(deps.pool, attemptId, toStored(event.status), event.providerTaskId);
   if (recorded) {

@@ -44,7 +44,10 @@ export async function loadInput(deps: ProcessorDeps, generation: GenerationRow):
 }
 
 /** Downloads (or takes inline) a provider's output, checks it is an image, and keeps it. */
-export async function storeOutput(deps: ProcessorDeps, input: { generation: GenerationRow; provider: ProviderName; output: ProviderOutput }): Promise<StoredResult> {
+export async function storeOutput(
+  deps: ProcessorDeps,
+  input: { generation: GenerationRow; provider: ProviderName; output: ProviderOutput },
+): Promise<StoredResult> {
   const maxBytes = deps.config.generations.maxResultBytes;
   let data: Buffer;
   if ('inline' in input.output) {
@@ -68,7 +71,12 @@ export async function storeImage(deps: ProcessorDeps, input: { generation: Gener
     if (error instanceof InvalidImageError) throw new ProviderError(input.provider, 'protocol', `the result is not a usable image: ${error.message}`);
     throw error;
   }
-  const key = storageKey({ userId: userSegment(input.generation.user_id), type: input.generation.enhancement_type ?? input.generation.model_id, generationId: input.generation.id, ext: image.ext });
+  const key = storageKey({
+    userId: userSegment(input.generation.user_id),
+    type: input.generation.enhancement_type ?? input.generation.model_id,
+    generationId: input.generation.id,
+    ext: image.ext,
+  });
   await deps.store.put({ key, data: input.data, mime: image.mime });
   return { key, mime: image.mime };
 }

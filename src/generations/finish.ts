@@ -19,58 +19,85 @@ export type Payer = { route: RouteCandidate } | { local: true };
 /** Each returns the ended row, or undefined when the generation had already ended (someone else finished it). */
 type Ended = Promise<GenerationRow | undefined>;
 
-export async function completeGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; attemptId?: string; payer: Payer; result: StoredResult }): Ended {
+export async function completeGeneration(
+  deps: ProcessorDeps,
+  input: { generation: GenerationRow; attemptId?: string; payer: Payer; result: StoredResult },
+): Ended {
   const { generation } = input;
   const provider = 'route' in input.payer ? input.payer.route.provider : 'local';
   const split = generation.hold_split ?? undefined;
-  return deps.credits.transaction(async (client) => {
-    let charged = generation.credits_held;
-    const settled = await tolerateEndedHold(deps, generation, () => {
-      if ('route' in input.payer && input.payer.route.pool) {
-        return deps.credits.settle({ hold: generation.hold_key, provider: input.payer.route.pool, units: input.payer.route.units, client, split });
-      }
-      return deps.credits.settleWithoutPool({ hold: generation.hold_key, client, split });
-    });
-    if (!settled) charged = 0;
-    const attempt: AttemptEnd | undefined = input.attemptId ? { id: input.attemptId, ok: true } : undefined;
-    const ended = await finishGeneration(client, generation.id, { status: 'completed', provider, resultKey: input.result.key, resultMime: input.result.mime, creditsCharged: charged }, attempt);
-    if (!ended) throw new AlreadyEnded();
-    if (ended.webhook) await enqueueWebhook(deps, client, generation);
-    return ended.row;
-  }).catch(ignoreAlreadyEnded);
+  return deps.credits
+    .transaction(async (client) => {
+      let charged = generation.credits_held;
+      const settled = await tolerateEndedHold(deps, generation, () => {
+        if ('route' in input.payer && input.payer.route.pool) {
+          return deps.credits.settle({ hold: generation.hold_key, provider: input.payer.route.pool, units: input.payer.route.units, client, split });
+        }
+        return deps.credits.settleWithoutPool({ hold: generation.hold_key, client, split });
+      });
+      if (!settled) charged = 0;
+      const attempt: AttemptEnd | undefined = input.attemptId ? { id: input.attemptId, ok: true } : undefined;
+      const ended = await finishGeneration(
+        client,
+        generation.id,
+        { status: 'completed', provider, resultKey: input.result.key, resultMime: input.result.mime, creditsCharged: charged },
+        attempt,
+      );
+      if (!ended) throw new AlreadyEnded();
+      if (ended.webhook) await enqueueWebhook(deps, client, generation);
+      return ended.row;
+    })
+    .catch(ignoreAlreadyEnded);
 }
 
 /** Every AI provider failed: the local adjustment is delivered, marked degraded, and the hold voided (free). */
-export async function completeDegraded(deps: ProcessorDeps, input: { generation: GenerationRow; result: StoredResult; reason: string; cssFilter: string }): Ended {
+export async function completeDegraded(
+  deps: ProcessorDeps,
+  input: { generation: GenerationRow; result: StoredResult; reason: string; cssFilter: string },
+): Ended {
   const { generation } = input;
-  return deps.credits.transaction(async (client) => {
-    await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
-    const ended = await finishGeneration(client, generation.id, {
-      status: 'completed',
-      provider: 'local',
-      resultKey: input.result.key,
-      resultMime: input.result.mime,
-      creditsCharged: 0,
-      degraded: { reason: input.reason, cssFilter: input.cssFilter },
-    });
-    if (!ended) throw new AlreadyEnded();
-    if (ended.webhook) await enqueueWebhook(deps, client, generation);
-    return ended.row;
-  }).catch(ignoreAlreadyEnded);
+  return deps.credits
+    .transaction(async (client) => {
+      await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
+      const ended = await finishGeneration(client, generation.id, {
+        status: 'completed',
+        provider: 'local',
+        resultKey: input.result.key,
+        resultMime: input.result.mime,
+        creditsCharged: 0,
+        degraded: { reason: input.reason, cssFilter: input.cssFilter },
+      });
+      if (!ended) throw new AlreadyEnded();
+      if (ended.webhook) await enqueueWebhook(deps, client, generation);
+      return ended.row;
+    })
+    .catch(ignoreAlreadyEnded);
 }
 
 /** The work failed: the hold is voided (the user's refund) and the attempt, if one was running, ends. */
 /** `message` is what the user reads; `detail` (the provider's own words, for admins) goes on the attempt. */
-export async function failGeneration(deps: ProcessorDeps, input: { generation: GenerationRow; code: string; message: string; detail?: string; provider?: string; attemptId?: string; retryable?: boolean }): Ended {
+export async function failGeneration(
+  deps: ProcessorDeps,
+  input: { generation: GenerationRow; code: string; message: string; detail?: string; provider?: string; attemptId?: string; retryable?: boolean },
+): Ended {
   const { generation } = input;
-  return deps.credits.transaction(async (client) => {
-    await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
-    const attempt: AttemptEnd | undefined = input.attemptId ? { id: input.attemptId, ok: false, kind: input.code, message: input.detail ?? input.message, retryable: input.retryable ?? false } : undefined;
-    const ended = await finishGeneration(client, generation.id, { status: 'failed', errorCode: input.code, errorMessage: input.message, provider: input.provider }, attempt);
-    if (!ended) throw new AlreadyEnded();
-    if (ended.webhook) await enqueueWebhook(deps, client, generation);
-    return ended.row;
-  }).catch(ignoreAlreadyEnded);
+  return deps.credits
+    .transaction(async (client) => {
+      await tolerateEndedHold(deps, generation, () => deps.credits.refund({ hold: generation.hold_key, client }));
+      const attempt: AttemptEnd | undefined = input.attemptId
+        ? { id: input.attemptId, ok: false, kind: input.code, message: input.detail ?? input.message, retryable: input.retryable ?? false }
+        : undefined;
+      const ended = await finishGeneration(
+        client,
+        generation.id,
+        { status: 'failed', errorCode: input.code, errorMessage: input.message, provider: input.provider },
+        attempt,
+      );
+      if (!ended) throw new AlreadyEnded();
+      if (ended.webhook) await enqueueWebhook(deps, client, generation);
+      return ended.row;
+    })
+    .catch(ignoreAlreadyEnded);
 }
 
 class AlreadyEnded extends Error {}
@@ -91,7 +118,10 @@ async function tolerateEndedHold(deps: ProcessorDeps, generation: GenerationRow,
     return true;
   } catch (error) {
     if (!isLedgerError(error)) throw error;
-    deps.log.warn({ generationId: generation.id, hold: generation.hold_key, err: error }, 'the credit hold had already ended; the generation ends without charging');
+    deps.log.warn(
+      { generationId: generation.id, hold: generation.hold_key, err: error },
+      'the credit hold had already ended; the generation ends without charging',
+    );
     return false;
   }
 }

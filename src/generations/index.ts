@@ -64,7 +64,13 @@ export class Generations {
   constructor(private readonly options: GenerationsOptions) {
     const { config } = options;
     const notifier = new Notifier(options.pool, options.log);
-    this.router = new ProviderRouter({ pool: options.pool, config, credits: options.credits, configured: options.adapters, paused: options.controls && (() => options.controls!.pausedProviders()) });
+    this.router = new ProviderRouter({
+      pool: options.pool,
+      config,
+      credits: options.credits,
+      configured: options.adapters,
+      paused: options.controls && (() => options.controls!.pausedProviders()),
+    });
     this.deps = {
       pool: options.pool,
       config,

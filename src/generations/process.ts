@@ -55,7 +55,8 @@ async function run(deps: ProcessorDeps, generation: GenerationRow & { resumed: b
 
   const attempts = generation.resumed ? await attemptsOf(deps.pool, generation.id) : [];
   const tried = new Set<string>(attempts.map((a) => a.provider));
-  for (const a of attempts) if (a.status === 'failed') failures.push(new ProviderError(a.provider, (a.error_kind ?? 'unavailable') as ProviderError['kind'], a.error_message ?? ''));
+  for (const a of attempts)
+    if (a.status === 'failed') failures.push(new ProviderError(a.provider, (a.error_kind ?? 'unavailable') as ProviderError['kind'], a.error_message ?? ''));
   const running = attempts.find((a) => a.status === 'running');
   if (running) {
     const route = deps.router.routeFor(generation.model_id, running.provider);
@@ -93,15 +94,34 @@ async function run(deps: ProcessorDeps, generation: GenerationRow & { resumed: b
 }
 
 /** Records a finished attempt; returns the generation's end when the attempt decided it. */
-async function conclude(deps: ProcessorDeps, generation: GenerationRow, route: RouteCandidate | undefined, outcome: AttemptOutcome, failures: ProviderError[]): Promise<ProcessResult | undefined> {
+async function conclude(
+  deps: ProcessorDeps,
+  generation: GenerationRow,
+  route: RouteCandidate | undefined,
+  outcome: AttemptOutcome,
+  failures: ProviderError[],
+): Promise<ProcessResult | undefined> {
   if (outcome.ok) {
-    const row = await completeGeneration(deps, { generation, attemptId: outcome.attemptId, payer: route ? { route } : { local: true }, result: outcome.result });
+    const row = await completeGeneration(deps, {
+      generation,
+      attemptId: outcome.attemptId,
+      payer: route ? { route } : { local: true },
+      result: outcome.result,
+    });
     if (route) await deps.router.recordOutcome(route.provider);
     return { outcome: 'completed', row };
   }
   const { error } = outcome;
   if (!error.retryable) {
-    const row = await failGeneration(deps, { generation, code: error.kind, message: userMessage(error), detail: error.message, provider: error.provider, attemptId: outcome.attemptId, retryable: false });
+    const row = await failGeneration(deps, {
+      generation,
+      code: error.kind,
+      message: userMessage(error),
+      detail: error.message,
+      provider: error.provider,
+      attemptId: outcome.attemptId,
+      retryable: false,
+    });
     return { outcome: 'failed', row };
   }
   await endAttempt(deps.pool, { id: outcome.attemptId, ok: false, kind: error.kind, message: error.message, retryable: true });
@@ -110,7 +130,12 @@ async function conclude(deps: ProcessorDeps, generation: GenerationRow, route: R
   return undefined;
 }
 
-async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: () => Promise<InputImage | undefined>, mode: { charged: true } | { charged: false; reason: string }): Promise<ProcessResult> {
+async function runLocal(
+  deps: ProcessorDeps,
+  generation: GenerationRow,
+  input: () => Promise<InputImage | undefined>,
+  mode: { charged: true } | { charged: false; reason: string },
+): Promise<ProcessResult> {
   let image: InputImage | undefined;
   try {
     image = await input();
@@ -124,7 +149,9 @@ async function runLocal(deps: ProcessorDeps, generation: GenerationRow, input: (
       : `${mode.reason.replace(/; a basic local.*$/, '')}. There is no input image for a local adjustment; the credit was refunded.`;
     return fail(deps, generation, { code: mode.charged ? 'no_input' : 'providers_failed', message });
   }
-  const type: EnhancementType = (ENHANCEMENT_TYPES as readonly string[]).includes(generation.enhancement_type ?? '') ? (generation.enhancement_type as EnhancementType) : 'custom';
+  const type: EnhancementType = (ENHANCEMENT_TYPES as readonly string[]).includes(generation.enhancement_type ?? '')
+    ? (generation.enhancement_type as EnhancementType)
+    : 'custom';
   // No strength given: the full recipe (the CSS filter then reads exactly as docs/rules.md §5 shows it).
   const strength = generation.strength ?? 1;
   const adjusted = await adjustImage(image.data, type, strength, { maxPixels: deps.config.generations.maxImagePixels });

@@ -59,13 +59,25 @@ export interface AttemptRow {
 
 /** A provider's task status as kept in the database (errors flattened, only URL outputs). */
 export type StoredStatus =
-  | { state: 'pending' }
-  | { state: 'completed'; urls: string[] }
-  | { state: 'failed'; error: { kind: string; message: string; retryable: boolean } };
+  { state: 'pending' } | { state: 'completed'; urls: string[] } | { state: 'failed'; error: { kind: string; message: string; retryable: boolean } };
 
 export type NewGeneration = Pick<
   GenerationRow,
-  'id' | 'user_id' | 'model_id' | 'enhancement_type' | 'prompt' | 'strength' | 'input_url' | 'input_key' | 'input_mime' | 'moodboard_id' | 'params' | 'credits_held' | 'hold_key' | 'hold_split' | 'deadline_at'
+  | 'id'
+  | 'user_id'
+  | 'model_id'
+  | 'enhancement_type'
+  | 'prompt'
+  | 'strength'
+  | 'input_url'
+  | 'input_key'
+  | 'input_mime'
+  | 'moodboard_id'
+  | 'params'
+  | 'credits_held'
+  | 'hold_key'
+  | 'hold_split'
+  | 'deadline_at'
 >;
 
 /**
@@ -79,13 +91,33 @@ export async function insertGeneration(db: Queryable, row: NewGeneration, option
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
              case when $16::int is null then 'queued' else 'processing' end, now() + make_interval(secs => $16::int))
      returning *`,
-    [row.id, row.user_id, row.model_id, row.enhancement_type, row.prompt, row.strength, row.input_url, row.input_key, row.input_mime, row.moodboard_id, JSON.stringify(row.params), row.credits_held, row.hold_key, row.hold_split && JSON.stringify(row.hold_split), row.deadline_at, claim ?? null],
+    [
+      row.id,
+      row.user_id,
+      row.model_id,
+      row.enhancement_type,
+      row.prompt,
+      row.strength,
+      row.input_url,
+      row.input_key,
+      row.input_mime,
+      row.moodboard_id,
+      JSON.stringify(row.params),
+      row.credits_held,
+      row.hold_key,
+      row.hold_split && JSON.stringify(row.hold_split),
+      row.deadline_at,
+      claim ?? null,
+    ],
   );
   return rows[0]!;
 }
 
 export async function findGeneration(db: Queryable, id: string, userId?: string): Promise<GenerationRow | undefined> {
-  const { rows } = await db.query<GenerationRow>(`select * from generations where id = $1 ${userId === undefined ? '' : 'and user_id = $2'}`, userId === undefined ? [id] : [id, userId]);
+  const { rows } = await db.query<GenerationRow>(
+    `select * from generations where id = $1 ${userId === undefined ? '' : 'and user_id = $2'}`,
+    userId === undefined ? [id] : [id, userId],
+  );
   return rows[0];
 }
 
@@ -117,7 +149,10 @@ export async function releaseLease(db: Queryable, id: string): Promise<void> {
 }
 
 export async function renewLease(db: Queryable, id: string, leaseSeconds: number): Promise<boolean> {
-  const { rowCount } = await db.query(`update generations set lease_until = now() + make_interval(secs => $2) where id = $1 and status = 'processing'`, [id, leaseSeconds]);
+  const { rowCount } = await db.query(`update generations set lease_until = now() + make_interval(secs => $2) where id = $1 and status = 'processing'`, [
+    id,
+    leaseSeconds,
+  ]);
   return rowCount === 1;
 }
 
@@ -155,14 +190,27 @@ export type Finish =
  * Returns undefined when it had already ended; otherwise the ended row and whether its owner has a
  * result webhook (read in the same statement, to save a round trip).
  */
-export async function finishGeneration(db: Queryable, id: string, finish: Finish, attempt?: AttemptEnd): Promise<{ row: GenerationRow; webhook: boolean } | undefined> {
+export async function finishGeneration(
+  db: Queryable,
+  id: string,
+  finish: Finish,
+  attempt?: AttemptEnd,
+): Promise<{ row: GenerationRow; webhook: boolean } | undefined> {
   const set =
     finish.status === 'completed'
       ? `status = 'completed', provider = $2, result_key = $3, result_mime = $4, credits_charged = $5, degraded = $6, degraded_reason = $7, css_filter = $8`
       : `status = 'failed', error_code = $2, error_message = $3, provider = coalesce($4, provider), credits_charged = 0`;
   const values =
     finish.status === 'completed'
-      ? [finish.provider, finish.resultKey, finish.resultMime, finish.creditsCharged, finish.degraded !== undefined, finish.degraded?.reason ?? null, finish.degraded?.cssFilter ?? null]
+      ? [
+          finish.provider,
+          finish.resultKey,
+          finish.resultMime,
+          finish.creditsCharged,
+          finish.degraded !== undefined,
+          finish.degraded?.reason ?? null,
+          finish.degraded?.cssFilter ?? null,
+        ]
       : [finish.errorCode, finish.errorMessage, finish.provider ?? null];
   const { rows } = await db.query<GenerationRow & { webhook: boolean }>(
     `with ended as (
@@ -179,7 +227,10 @@ export async function finishGeneration(db: Queryable, id: string, finish: Finish
   return { row, webhook };
 }
 
-export async function insertAttempt(db: Queryable, attempt: Pick<AttemptRow, 'id' | 'generation_id' | 'provider' | 'provider_model' | 'cost_units' | 'cost_micro_usd'>): Promise<void> {
+export async function insertAttempt(
+  db: Queryable,
+  attempt: Pick<AttemptRow, 'id' | 'generation_id' | 'provider' | 'provider_model' | 'cost_units' | 'cost_micro_usd'>,
+): Promise<void> {
   await db.query('insert into generation_attempts (id, generation_id, provider, provider_model, cost_units, cost_micro_usd) values ($1, $2, $3, $4, $5, $6)', [
     attempt.id,
     attempt.generation_id,

@@ -72,11 +72,10 @@ export class ProviderRouter {
   /** Writes the config's defaults for providers not yet in the table; admins' later changes stay. */
   async ensureSettings(): Promise<void> {
     for (const provider of Object.keys(DEFAULT_PRIORITY) as RouteCandidate['provider'][]) {
-      await this.deps.pool.query('insert into provider_settings (provider, priority, rate_limit_per_minute) values ($1, $2, $3) on conflict (provider) do nothing', [
-        provider,
-        DEFAULT_PRIORITY[provider],
-        this.deps.config.providers[provider].rateLimitPerMinute,
-      ]);
+      await this.deps.pool.query(
+        'insert into provider_settings (provider, priority, rate_limit_per_minute) values ($1, $2, $3) on conflict (provider) do nothing',
+        [provider, DEFAULT_PRIORITY[provider], this.deps.config.providers[provider].rateLimitPerMinute],
+      );
     }
   }
 
@@ -92,11 +91,24 @@ export class ProviderRouter {
               cost_micro_usd = case when $5 then $6 else cost_micro_usd end, updated_at = now()
         where provider = $1
         returning provider, priority, active, rate_limit_per_minute, cost_micro_usd`,
-      [provider, change.priority ?? null, change.active ?? null, change.rateLimitPerMinute ?? null, change.costMicroUsd !== undefined, change.costMicroUsd ?? null],
+      [
+        provider,
+        change.priority ?? null,
+        change.active ?? null,
+        change.rateLimitPerMinute ?? null,
+        change.costMicroUsd !== undefined,
+        change.costMicroUsd ?? null,
+      ],
     );
     this.cached = undefined;
     const row = rows[0]!;
-    return { provider: row.provider, priority: row.priority, active: row.active, rateLimitPerMinute: row.rate_limit_per_minute, costMicroUsd: row.cost_micro_usd };
+    return {
+      provider: row.provider,
+      priority: row.priority,
+      active: row.active,
+      rateLimitPerMinute: row.rate_limit_per_minute,
+      costMicroUsd: row.cost_micro_usd,
+    };
   }
 
   /**
@@ -161,7 +173,8 @@ export class ProviderRouter {
     if (candidate.pool && candidate.pool !== this.deps.config.credits.primaryProvider && candidate.units > 0) {
       // Fallback work is paid from the fallback's own available units (the primary's are reserved for sales).
       const state = await this.deps.credits.poolState(candidate.pool);
-      if (state.available < candidate.units) return { admitted: false, reason: `the ${candidate.pool} pool has ${state.available} units, ${candidate.units} needed` };
+      if (state.available < candidate.units)
+        return { admitted: false, reason: `the ${candidate.pool} pool has ${state.available} units, ${candidate.units} needed` };
     }
     const limit = setting?.rate_limit_per_minute ?? this.deps.config.providers[candidate.provider].rateLimitPerMinute;
     const window = await this.deps.pool.query(
@@ -192,7 +205,10 @@ export class ProviderRouter {
     }
     // The user's own mistakes say nothing about the provider's health.
     if (!error.retryable) return;
-    await db.query('update provider_settings set last_error = $2, last_error_at = now() where provider = $1', [provider, `${error.kind}: ${error.message}`.slice(0, 500)]);
+    await db.query('update provider_settings set last_error = $2, last_error_at = now() where provider = $1', [
+      provider,
+      `${error.kind}: ${error.message}`.slice(0, 500),
+    ]);
     if (error.retryAfterMs !== undefined) {
       await this.openCircuit(provider, error.retryAfterMs / 1000);
       return;
@@ -208,7 +224,8 @@ export class ProviderRouter {
       [provider, circuit.windowSeconds],
     );
     const { attempts, failures, probing } = rows[0] ?? { attempts: 0, failures: 0, probing: false };
-    if (probing || (attempts >= circuit.minAttempts && failures * 100 >= circuit.failureRatePercent * attempts)) await this.openCircuit(provider, circuit.cooldownSeconds);
+    if (probing || (attempts >= circuit.minAttempts && failures * 100 >= circuit.failureRatePercent * attempts))
+      await this.openCircuit(provider, circuit.cooldownSeconds);
   }
 
   private async openCircuit(provider: string, seconds: number): Promise<void> {
@@ -264,7 +281,9 @@ export class ProviderRouter {
   private async snapshot(options: { fresh?: boolean } = {}): Promise<NonNullable<ProviderRouter['cached']>> {
     if (!options.fresh && this.cached && Date.now() - this.cached.at < SETTINGS_CACHE_MS) return this.cached;
     const [{ rows }, routing] = await Promise.all([
-      this.deps.pool.query<SettingRow>('select provider, priority, active, rate_limit_per_minute, cooldown_until, probe_until, cost_micro_usd from provider_settings'),
+      this.deps.pool.query<SettingRow>(
+        'select provider, priority, active, rate_limit_per_minute, cooldown_until, probe_until, cost_micro_usd from provider_settings',
+      ),
       this.deps.pool.query<{ model_id: string; routing: RoutingStrategy }>('select model_id, routing from model_routing'),
     ]);
     this.cached = { at: Date.now(), rows: new Map(rows.map((r) => [r.provider, r])), routing: new Map(routing.rows.map((r) => [r.model_id, r.routing])) };

@@ -40,7 +40,20 @@ export async function generationStats(db: Queryable, configured: ReadonlySet<str
       `select coalesce(sum(cost_micro_usd), 0)::bigint as micro from generation_attempts
         where status = 'succeeded' and started_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'`,
     ),
-    db.query<{ provider: string; ok: number; failed: number; cooling_down_until: Date | null; last_error: string | null; priority: number; active: boolean; rate_limit_per_minute: number; cost_micro_usd: number | null; health_ok: boolean | null; health_checked_at: Date | null; health_error: string | null }>(
+    db.query<{
+      provider: string;
+      ok: number;
+      failed: number;
+      cooling_down_until: Date | null;
+      last_error: string | null;
+      priority: number;
+      active: boolean;
+      rate_limit_per_minute: number;
+      cost_micro_usd: number | null;
+      health_ok: boolean | null;
+      health_checked_at: Date | null;
+      health_error: string | null;
+    }>(
       `select s.provider, s.priority, s.active, s.rate_limit_per_minute, s.cost_micro_usd, s.health_ok, s.health_checked_at, s.health_error,
               count(a.id) filter (where a.status = 'succeeded')::int as ok,
               count(a.id) filter (where a.status = 'failed' and a.retryable)::int as failed,
@@ -70,7 +83,8 @@ export async function generationStats(db: Queryable, configured: ReadonlySet<str
         active: r.active,
         rateLimitPerMinute: r.rate_limit_per_minute,
         costMicroUsd: r.cost_micro_usd,
-        healthCheck: r.health_ok === null || !r.health_checked_at ? null : { ok: r.health_ok, checkedAt: r.health_checked_at.toISOString(), error: r.health_error },
+        healthCheck:
+          r.health_ok === null || !r.health_checked_at ? null : { ok: r.health_ok, checkedAt: r.health_checked_at.toISOString(), error: r.health_error },
       };
     }),
   };

@@ -45,7 +45,8 @@ export async function submitGeneration(deps: ProcessorDeps, input: SubmitInput):
   const { generations } = deps.config;
   const modelId = input.modelId ?? (input.enhancementType ? generations.enhancementModels[input.enhancementType] : undefined);
   const model = modelId ? generations.models[modelId] : undefined;
-  if (!modelId || !model) throw new GenerationError('unknown_model', `There is no model "${modelId ?? ''}". Known models: ${Object.keys(generations.models).join(', ')}.`, 'modelId');
+  if (!modelId || !model)
+    throw new GenerationError('unknown_model', `There is no model "${modelId ?? ''}". Known models: ${Object.keys(generations.models).join(', ')}.`, 'modelId');
 
   // Fetching an input is slow work: refuse a user who plainly cannot pay before doing it.
   if (input.inputUrl || input.upload) await deps.credits.assertCanPay(input.userId, model.credits);
@@ -63,7 +64,14 @@ export async function submitGeneration(deps: ProcessorDeps, input: SubmitInput):
 
 async function hold(
   deps: ProcessorDeps,
-  { input, modelId, credits, id, image, deadline }: { input: SubmitInput; modelId: string; credits: number; id: string; image: { key: string; mime: string } | undefined; deadline: Date },
+  {
+    input,
+    modelId,
+    credits,
+    id,
+    image,
+    deadline,
+  }: { input: SubmitInput; modelId: string; credits: number; id: string; image: { key: string; mime: string } | undefined; deadline: Date },
 ): Promise<Submitted> {
   const holdKey = `generation:${id}`;
   let generation: GenerationRow | undefined;
@@ -75,28 +83,34 @@ async function hold(
     expiresAt: new Date(deadline.getTime() + HOLD_GRACE_MS),
     alsoIn: async (client, split) => {
       const claim = input.inline ? { claimForSeconds: deps.config.generations.leaseSeconds } : {};
-      generation = await insertGeneration(client, {
-        id,
-        user_id: input.userId,
-        model_id: modelId,
-        enhancement_type: input.enhancementType ?? null,
-        prompt: input.prompt,
-        strength: input.strength ?? null,
-        input_url: input.inputUrl ?? null,
-        input_key: image?.key ?? null,
-        input_mime: image?.mime ?? null,
-        moodboard_id: input.moodboardId ?? null,
-        params: input.params ?? {},
-        credits_held: credits,
-        hold_key: holdKey,
-        hold_split: split,
-        deadline_at: deadline,
-      }, claim);
+      generation = await insertGeneration(
+        client,
+        {
+          id,
+          user_id: input.userId,
+          model_id: modelId,
+          enhancement_type: input.enhancementType ?? null,
+          prompt: input.prompt,
+          strength: input.strength ?? null,
+          input_url: input.inputUrl ?? null,
+          input_key: image?.key ?? null,
+          input_mime: image?.mime ?? null,
+          moodboard_id: input.moodboardId ?? null,
+          params: input.params ?? {},
+          credits_held: credits,
+          hold_key: holdKey,
+          hold_split: split,
+          deadline_at: deadline,
+        },
+        claim,
+      );
       if (!input.inline) await deps.queue.sendIn(client, QUEUES.generation, { generationId: id }, { singletonKey: id });
     },
   });
   // Advisory: a notice that fails to be written must not turn a taken submission into an error.
-  await noteCreditsLow(deps.pool, { userId: input.userId, remaining }).catch((error: unknown) => deps.log.warn({ err: error, userId: input.userId }, 'credits-low notice not written'));
+  await noteCreditsLow(deps.pool, { userId: input.userId, remaining }).catch((error: unknown) =>
+    deps.log.warn({ err: error, userId: input.userId }, 'credits-low notice not written'),
+  );
   return { generation: generation!, remainingBalance: remaining };
 }
 

@@ -138,11 +138,17 @@ export async function deliverWebhook(deps: DeliverDeps, job: WebhookJob): Promis
       (error: unknown) => (error instanceof Error ? error.message : String(error)),
     );
   if (!failure) {
-    await deps.pool.query('update user_webhooks set failures = 0, next_attempt_at = null, failing_since = null, last_error = null where user_id = $1 and failures > 0', [generation.user_id]);
+    await deps.pool.query(
+      'update user_webhooks set failures = 0, next_attempt_at = null, failing_since = null, last_error = null where user_id = $1 and failures > 0',
+      [generation.user_id],
+    );
     return;
   }
   const until = await recordFailure(deps, generation.user_id, failure, settings);
-  deps.log.info({ generationId: generation.id, userId: generation.user_id, err: failure, retryAt: until }, 'user webhook delivery failed; the endpoint is backed off');
+  deps.log.info(
+    { generationId: generation.id, userId: generation.user_id, err: failure, retryAt: until },
+    'user webhook delivery failed; the endpoint is backed off',
+  );
   await deferDelivery(deps, job, until ?? new Date());
 }
 

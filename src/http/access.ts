@@ -18,7 +18,12 @@ export type Access = 'public' | 'user' | 'service' | 'admin' | 'job' | 'metrics'
 export const securitySchemes = {
   userToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'End-user JWT (HS256 or JWKS); also accepted as the session cookie.' },
   sessionCookie: { type: 'apiKey', in: 'cookie', name: 'lr_session', description: 'The same JWT in a cookie.' },
-  apiKey: { type: 'http', scheme: 'bearer', bearerFormat: 'tly_…', description: 'API key (role admin or service). A service key acts for a user with X-Tally-User.' },
+  apiKey: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'tly_…',
+    description: 'API key (role admin or service). A service key acts for a user with X-Tally-User.',
+  },
   jobToken: { type: 'http', scheme: 'bearer', description: 'BACKGROUND_JOB_TOKEN, on /api/background/* only.' },
   metricsToken: { type: 'http', scheme: 'bearer', description: 'TALLY_METRICS_TOKEN, on /metrics only.' },
 } as const;
@@ -76,9 +81,16 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
       c.set('authFailure', (error as Error).message);
     }
     const origin = c.req.header('origin');
-    if (caller.kind === 'user' && !bearer && !cookieRequestAllowed(c.req.method, origin, [new URL(c.req.url).origin, new URL(config.publicUrl).origin, ...config.http.corsOrigins])) {
+    if (
+      caller.kind === 'user' &&
+      !bearer &&
+      !cookieRequestAllowed(c.req.method, origin, [new URL(c.req.url).origin, new URL(config.publicUrl).origin, ...config.http.corsOrigins])
+    ) {
       c.header('connection', 'close'); // refused before its body was read
-      throw new ApiError('forbidden', `the session cookie authenticates a ${c.req.method} only from this site: the request's Origin (${origin ? `"${origin.slice(0, 100)}"` : 'none'}) is not allowed; send it from an allowed site, or use Authorization: Bearer`);
+      throw new ApiError(
+        'forbidden',
+        `the session cookie authenticates a ${c.req.method} only from this site: the request's Origin (${origin ? `"${origin.slice(0, 100)}"` : 'none'}) is not allowed; send it from an allowed site, or use Authorization: Bearer`,
+      );
     }
   }
   c.set('caller', caller);
@@ -109,13 +121,15 @@ export function requireAccess(access: Access) {
     switch (access) {
       case 'admin':
         // A host app's admin page calls with its own session: a user token with the admin claim.
-        if (!isAdminKey && !(caller.kind === 'user' && caller.admin)) throw new ApiError('forbidden', 'this route needs an admin API key or a user token with the admin claim');
+        if (!isAdminKey && !(caller.kind === 'user' && caller.admin))
+          throw new ApiError('forbidden', 'this route needs an admin API key or a user token with the admin claim');
         break;
       case 'service':
         if (caller.kind !== 'api-key') throw new ApiError('forbidden', 'this route needs a service or admin API key');
         break;
       case 'job':
-        if (!(isAdminKey || (caller.kind === 'job' && c.req.path.startsWith('/api/background/')))) throw new ApiError('forbidden', 'this route needs the background job token');
+        if (!(isAdminKey || (caller.kind === 'job' && c.req.path.startsWith('/api/background/'))))
+          throw new ApiError('forbidden', 'this route needs the background job token');
         break;
       case 'metrics':
         if (!(isAdminKey || caller.kind === 'metrics')) throw new ApiError('forbidden', 'this route needs the metrics token or an admin API key');
@@ -129,7 +143,9 @@ export function requireAccess(access: Access) {
         const actingFor = c.req.header('x-tally-user');
         if (!actingFor) throw new ApiError('forbidden', 'an API key acts for a user only with the X-Tally-User header');
         if (!USER_ID.test(actingFor)) {
-          throw new ApiError('validation_failed', 'X-Tally-User must be 1-200 of A-Z a-z 0-9 _ : . @ -', { errors: [{ path: 'header.x-tally-user', message: 'invalid user id' }] });
+          throw new ApiError('validation_failed', 'X-Tally-User must be 1-200 of A-Z a-z 0-9 _ : . @ -', {
+            errors: [{ path: 'header.x-tally-user', message: 'invalid user id' }],
+          });
         }
         c.set('userId', actingFor);
         break;

@@ -87,7 +87,10 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
 
   registerWebRoutes(app);
 
-  app.notFound((c) => fallbackPage(c) ?? problemResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}; the API is described at /openapi.json`)));
+  app.notFound(
+    (c) =>
+      fallbackPage(c) ?? problemResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}; the API is described at /openapi.json`)),
+  );
   app.onError(handleError);
   return app;
 }

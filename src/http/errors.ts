@@ -133,13 +133,19 @@ const controlsCodes: Record<ControlsErrorCode, ErrorCode> = {
 
 /** A pause answers 503 with the message users may see, and says what is paused (never the operator's reason). */
 function fromControls(error: ControlsError): ApiError {
-  if (error.code === 'paused') return new ApiError('unavailable', error.message, { retryAfterSeconds: 60, extra: { paused: { scope: error.detail.scope, automatic: error.detail.automatic ?? false } } });
+  if (error.code === 'paused')
+    return new ApiError('unavailable', error.message, {
+      retryAfterSeconds: 60,
+      extra: { paused: { scope: error.detail.scope, automatic: error.detail.automatic ?? false } },
+    });
   return fromDomain(controlsCodes[error.code], error.message, error.detail.field);
 }
 
 /** Payment refusals about a header name it (`header.stripe-signature`); others as any domain's. */
 function fromPayments(error: PaymentsError): ApiError {
-  const header = ({ idempotency_conflict: 'header.idempotency-key', invalid_signature: 'header.stripe-signature' } as Partial<Record<PaymentsErrorCode, string>>)[error.code];
+  const header = (
+    { idempotency_conflict: 'header.idempotency-key', invalid_signature: 'header.stripe-signature' } as Partial<Record<PaymentsErrorCode, string>>
+  )[error.code];
   if (header) return new ApiError(paymentsCodes[error.code], error.message, { errors: [{ path: header, message: error.message }] });
   return fromDomain(paymentsCodes[error.code], error.message, error.field);
 }
@@ -156,10 +162,15 @@ const DATABASE_RETRY_SECONDS = 5;
 export function toApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
   if (isDatabaseUnavailable(error)) {
-    return new ApiError('unavailable', 'The database is unavailable for a moment (restarting or failing over); retry shortly.', { retryAfterSeconds: DATABASE_RETRY_SECONDS });
+    return new ApiError('unavailable', 'The database is unavailable for a moment (restarting or failing over); retry shortly.', {
+      retryAfterSeconds: DATABASE_RETRY_SECONDS,
+    });
   }
   if (error instanceof CreditsError) return fromDomain(creditsCodes[error.code], error.message, error.field);
-  if (error instanceof InsufficientCreditsError) return new ApiError('insufficient_credits', error.message, { extra: { needed: error.detail.needed, available: error.detail.available, upgrade: error.detail.upgrade } });
+  if (error instanceof InsufficientCreditsError)
+    return new ApiError('insufficient_credits', error.message, {
+      extra: { needed: error.detail.needed, available: error.detail.available, upgrade: error.detail.upgrade },
+    });
   if (error instanceof GenerationError) return fromDomain(generationCodes[error.code], error.message, error.field);
   if (error instanceof PaymentsError) return fromPayments(error);
   if (error instanceof ControlsError) return fromControls(error);
@@ -204,8 +215,25 @@ export function handleError(error: unknown, c: Context<AppEnv>): Response {
 }
 
 /** SQLSTATEs and socket errors that mean "the database is not there right now", not a bug. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
-const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (shutting down|starting up|in recovery mode)/i;
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '53300',
+]);
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (shutting down|starting up|in recovery mode)/i;
 
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

@@ -9,13 +9,22 @@ export interface Metrics {
 
 /** One registry per app (not prom-client's global), so tests and several apps in one process stay apart. */
 export function createMetrics(
-  sources: { ledgerBatches?: () => { batches: number; operations: number; retries: number }; ledgerTransactions?: () => { reruns: number }; ops?: OpsSources } = {},
+  sources: {
+    ledgerBatches?: () => { batches: number; operations: number; retries: number };
+    ledgerTransactions?: () => { reruns: number };
+    ops?: OpsSources;
+  } = {},
 ): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tally_' });
   // prom-client names three gauges *_total, which promtool (rightly) rejects: only counters end in _total.
   for (const name of ['active_resources_total', 'active_handles_total', 'active_requests_total']) registry.removeSingleMetric(`tally_nodejs_${name}`);
-  const requests = new Counter({ name: 'tally_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'tally_http_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
   const requestSeconds = new Histogram({
     name: 'tally_http_request_duration_seconds',
     help: 'HTTP request latency by route and status',
@@ -35,7 +44,12 @@ export function createMetrics(
     );
   }
   const transactions = sources.ledgerTransactions;
-  if (transactions) totals.push(['tally_ledger_transaction_reruns_total', 'Ledger transactions rerun under locks because an optimistic plan failed its proof', () => transactions().reruns]);
+  if (transactions)
+    totals.push([
+      'tally_ledger_transaction_reruns_total',
+      'Ledger transactions rerun under locks because an optimistic plan failed its proof',
+      () => transactions().reruns,
+    ]);
   for (const [name, help, read] of totals) {
     let counted = 0;
     new Counter({

@@ -91,7 +91,10 @@ export function bodyRules(limits: BodyLimits) {
     const webhook = c.req.path.startsWith(UNAUTHENTICATED_BODY_PREFIX);
     if (!webhook && c.get('caller').kind === 'anonymous') {
       closeAfterResponse(c);
-      throw new ApiError('unauthorized', c.get('authFailure') ?? 'authentication required before sending a body: send Authorization: Bearer <token or API key>');
+      throw new ApiError(
+        'unauthorized',
+        c.get('authFailure') ?? 'authentication required before sending a body: send Authorization: Bearer <token or API key>',
+      );
     }
     const type = c.req.header('content-type') ?? '';
     if (UPLOAD_PATHS.has(c.req.path) && /^multipart\/form-data\s*;/i.test(type)) return uploadLimit(c, next);
@@ -123,7 +126,9 @@ export function rateLimit(options: { enabled: boolean; perMinute: number }) {
     if (bucket.tokens < 1) {
       buckets.set(id, bucket);
       const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000));
-      throw new ApiError('rate_limited', `rate limit of ${options.perMinute} requests per minute reached; retry in ${retryAfterSeconds} s`, { retryAfterSeconds });
+      throw new ApiError('rate_limited', `rate limit of ${options.perMinute} requests per minute reached; retry in ${retryAfterSeconds} s`, {
+        retryAfterSeconds,
+      });
     }
     bucket.tokens -= 1;
     buckets.set(id, bucket);

@@ -16,7 +16,10 @@ export const ProblemSchema = z
 
 export const problems = (...statuses: number[]) =>
   Object.fromEntries(
-    statuses.map((status) => [status, { description: problemDescriptions[status] ?? 'Error', content: { 'application/problem+json': { schema: ProblemSchema } } }]),
+    statuses.map((status) => [
+      status,
+      { description: problemDescriptions[status] ?? 'Error', content: { 'application/problem+json': { schema: ProblemSchema } } },
+    ]),
   );
 
 const problemDescriptions: Record<number, string> = {
@@ -72,12 +75,25 @@ export const HistorySchema = z
   .openapi('History');
 
 export const AccountIdParam = z.object({
-  accountId: z.string().regex(/^[A-Za-z0-9_:.@-]{1,200}$/, 'must be 1-200 of A-Z a-z 0-9 _ : . @ -').openapi({ param: { name: 'accountId', in: 'path' }, example: 'user:demo-user:purchased' }),
+  accountId: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.@-]{1,200}$/, 'must be 1-200 of A-Z a-z 0-9 _ : . @ -')
+    .openapi({ param: { name: 'accountId', in: 'path' }, example: 'user:demo-user:purchased' }),
 });
 
 export const HistoryQuery = z.object({
-  cursor: z.string().max(100).optional().openapi({ param: { name: 'cursor', in: 'query' } }),
-  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
+  cursor: z
+    .string()
+    .max(100)
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query' } }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(500)
+    .default(50)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
 });
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });

@@ -47,7 +47,11 @@ export function registerWebRoutes(app: Hono<AppEnv>): void {
     const body = ASSET_NAME.test(file) ? await readFile(path.join(DIST, 'assets', file)).catch(() => undefined) : undefined;
     if (!body) throw new ApiError('not_found', `no such asset ${file}; the page may be older than the running build, reload it`);
     const type = CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream';
-    return c.body(new Uint8Array(body), 200, { 'content-type': type, 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff' });
+    return c.body(new Uint8Array(body), 200, {
+      'content-type': type,
+      'cache-control': 'public, max-age=31536000, immutable',
+      'x-content-type-options': 'nosniff',
+    });
   });
 }
 

@@ -33,12 +33,25 @@ export async function checkCreditThresholds(deps: { pool: Pool; credits: Credits
   const horizon = now.getTime() + deps.config.credits.burnAlertHorizonDays * 86_400_000;
   for (const rate of rates) {
     if (!rate.runsDryAt || Date.parse(rate.runsDryAt) >= horizon) {
-      conditions.push({ type: 'pool_runs_dry', subject: rate.provider, level: 'warning', firing: false, message: `${rate.provider} is no longer projected to run dry within ${deps.config.credits.burnAlertHorizonDays} days` });
+      conditions.push({
+        type: 'pool_runs_dry',
+        subject: rate.provider,
+        level: 'warning',
+        firing: false,
+        message: `${rate.provider} is no longer projected to run dry within ${deps.config.credits.burnAlertHorizonDays} days`,
+      });
     }
   }
   conditions.push(usersOutOfCreditsCondition(await countUsersOutOfCredits(deps.pool, now), alerts.usersOutOfCredits));
   for (const counts of await attemptCounts(deps.pool, now, alerts.failureRateWindowMinutes)) {
-    conditions.push(failureRateCondition({ ...counts, percent: alerts.failureRatePercent, minAttempts: alerts.failureRateMinAttempts, windowMinutes: alerts.failureRateWindowMinutes }));
+    conditions.push(
+      failureRateCondition({
+        ...counts,
+        percent: alerts.failureRatePercent,
+        minAttempts: alerts.failureRateMinAttempts,
+        windowMinutes: alerts.failureRateWindowMinutes,
+      }),
+    );
   }
   const outcome = await apply(deps.pool, conditions, now);
   const refillRequests = await deps.credits.checkRefillThresholds();

@@ -14,10 +14,22 @@ export async function jobsCommand(services: Services, args: string[], out: Out):
   const [action, name] = args;
   const { jobs } = services;
   if (action === 'list') {
-    const rows = (await jobs.list()).map((j) => [j.name, j.enabled ? j.schedule : `${j.schedule} (off)`, j.lastRun?.startedAt ?? 'never', j.lastRun ? (j.lastRun.outcome ?? 'running') : '-', j.nextRunAt ?? '-']);
+    const rows = (await jobs.list()).map((j) => [
+      j.name,
+      j.enabled ? j.schedule : `${j.schedule} (off)`,
+      j.lastRun?.startedAt ?? 'never',
+      j.lastRun ? (j.lastRun.outcome ?? 'running') : '-',
+      j.nextRunAt ?? '-',
+    ]);
     const header = ['NAME', 'SCHEDULE', 'LAST RUN', 'OUTCOME', 'NEXT RUN'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    for (const row of [header, ...rows]) out.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+    for (const row of [header, ...rows])
+      out.stdout.write(
+        `${row
+          .map((cell, i) => cell.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd()}\n`,
+      );
     return 0;
   }
   const names = action === 'run' && name ? [name] : action === 'run-all' ? jobs.definitions.filter((j) => j.enabled).map((j) => j.name) : undefined;

@@ -76,7 +76,8 @@ const SPECS: Record<JobName, Spec> = {
   },
   'daily-usage-summary': {
     schedule: '0 1 * * *',
-    description: "Summarise yesterday (requests, outcomes, credits by bucket, provider units and cost, tiers, new and active users) into daily_usage; a rerun replaces the row",
+    description:
+      'Summarise yesterday (requests, outcomes, credits by bucket, provider units and cost, tiers, new and active users) into daily_usage; a rerun replaces the row',
     run: async ({ pool, ledger }, { now }) => ({ ...(await summariseDay({ pool, ledger }, previousDay(now))) }),
   },
   'monthly-credit-reset': {
@@ -103,6 +104,13 @@ export function createJobDefinitions(deps: JobDeps): JobDefinition[] {
     const override = deps.config.jobs.overrides[name];
     const schedule = override?.schedule ?? spec.schedule;
     checkSchedule(schedule);
-    return { name, schedule, description: spec.description, enabled: override?.enabled ?? true, leaseSeconds: spec.leaseSeconds ?? 900, run: (context) => spec.run(deps, context) };
+    return {
+      name,
+      schedule,
+      description: spec.description,
+      enabled: override?.enabled ?? true,
+      leaseSeconds: spec.leaseSeconds ?? 900,
+      run: (context) => spec.run(deps, context),
+    };
   });
 }

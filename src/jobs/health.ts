@@ -41,13 +41,23 @@ export async function healthReport(deps: HealthDeps, now = new Date()): Promise<
     return checks; // nothing else can be read
   }
   const migrations = await migrationStatus(deps.pool);
-  if (!migrations.compatible) add('migrations', 'fail', `pending: ${migrations.pending.join(', ')}${migrations.changed.length ? `; edited after they were applied: ${migrations.changed.join(', ')}` : ''}; run tally migrate`);
-  else if (migrations.unknown.length) add('migrations', 'warn', `the database is newer than this release (${migrations.unknown.join(', ')}): finish the rollout`);
+  if (!migrations.compatible)
+    add(
+      'migrations',
+      'fail',
+      `pending: ${migrations.pending.join(', ')}${migrations.changed.length ? `; edited after they were applied: ${migrations.changed.join(', ')}` : ''}; run tally migrate`,
+    );
+  else if (migrations.unknown.length)
+    add('migrations', 'warn', `the database is newer than this release (${migrations.unknown.join(', ')}): finish the rollout`);
   else add('migrations', 'ok', 'current');
 
   for (const name of Object.values(QUEUES)) {
     const depth = await deps.queue.pending(name);
-    add(`queue ${name}`, depth > QUEUE_DEPTH_LIMIT ? 'fail' : 'ok', `${depth} waiting or running${depth > QUEUE_DEPTH_LIMIT ? ` (over ${QUEUE_DEPTH_LIMIT}: are workers running?)` : ''}`);
+    add(
+      `queue ${name}`,
+      depth > QUEUE_DEPTH_LIMIT ? 'fail' : 'ok',
+      `${depth} waiting or running${depth > QUEUE_DEPTH_LIMIT ? ` (over ${QUEUE_DEPTH_LIMIT}: are workers running?)` : ''}`,
+    );
   }
 
   const stats = await deps.generations.stats();
@@ -55,28 +65,46 @@ export async function healthReport(deps: HealthDeps, now = new Date()): Promise<
     const probe = p.healthCheck && !p.healthCheck.ok ? `last probe failed: ${p.healthCheck.error}` : null;
     const circuit = p.coolingDownUntil && Date.parse(p.coolingDownUntil) > now.getTime() ? `circuit open until ${p.coolingDownUntil}` : 'circuit closed';
     const down = Boolean(probe) || !p.isHealthy;
-    add(`provider ${p.provider}`, down ? 'fail' : 'ok', [down ? 'down' : 'healthy', circuit, probe ?? (p.lastError ? `last error: ${p.lastError}` : null)].filter(Boolean).join('; '));
+    add(
+      `provider ${p.provider}`,
+      down ? 'fail' : 'ok',
+      [down ? 'down' : 'healthy', circuit, probe ?? (p.lastError ? `last error: ${p.lastError}` : null)].filter(Boolean).join('; '),
+    );
   }
 
   for (const pool of (await deps.credits.capacity()).pools) {
     const status = pool.available < pool.criticalThreshold ? 'fail' : pool.available < pool.lowThreshold ? 'warn' : 'ok';
-    const why = status === 'fail' ? `critical: under ${pool.criticalThreshold}; refill it` : status === 'warn' ? `low: under ${pool.lowThreshold}` : 'above its thresholds';
+    const why =
+      status === 'fail'
+        ? `critical: under ${pool.criticalThreshold}; refill it`
+        : status === 'warn'
+          ? `low: under ${pool.lowThreshold}`
+          : 'above its thresholds';
     add(`pool ${pool.provider}`, status, `${pool.available} available, ${pool.reserved} reserved (${why})`);
   }
 
   const stale = await deps.ledger.overdueHolds(STALE_HOLD_GRACE_SECONDS, now);
-  add('stale holds', stale.count > 0 ? 'fail' : 'ok', stale.count > 0 ? `${stale.count} holds expired since ${stale.oldest} and not voided: is the expire-holds job running?` : 'none');
+  add(
+    'stale holds',
+    stale.count > 0 ? 'fail' : 'ok',
+    stale.count > 0 ? `${stale.count} holds expired since ${stale.oldest} and not voided: is the expire-holds job running?` : 'none',
+  );
 
   for (const job of await deps.jobs.list(now)) {
     if (!job.enabled) add(`job ${job.name}`, 'ok', 'disabled');
     else if (!job.lastRun) add(`job ${job.name}`, 'warn', `never ran; next ${job.nextRunAt}`);
-    else if (job.lastRun.outcome === 'failed' || job.lastRun.outcome === 'abandoned') add(`job ${job.name}`, 'fail', `last run ${job.lastRun.outcome} at ${job.lastRun.startedAt}: ${job.lastRun.error}`);
+    else if (job.lastRun.outcome === 'failed' || job.lastRun.outcome === 'abandoned')
+      add(`job ${job.name}`, 'fail', `last run ${job.lastRun.outcome} at ${job.lastRun.startedAt}: ${job.lastRun.error}`);
     else add(`job ${job.name}`, 'ok', `last run ${job.lastRun.outcome ?? 'running'} at ${job.lastRun.startedAt}; next ${job.nextRunAt}`);
   }
 
   for (const channel of await deps.alerts.channelHealth()) {
     const failing = channel.failuresInARow >= CHANNEL_FAILURES_LIMIT;
-    add(`alert channel ${channel.channel}`, failing ? 'fail' : channel.failuresInARow > 0 ? 'warn' : 'ok', channel.failuresInARow > 0 ? `${channel.failuresInARow} failed attempts in a row; last: ${channel.lastError}` : `last delivery ${channel.lastAttemptAt}`);
+    add(
+      `alert channel ${channel.channel}`,
+      failing ? 'fail' : channel.failuresInARow > 0 ? 'warn' : 'ok',
+      channel.failuresInARow > 0 ? `${channel.failuresInARow} failed attempts in a row; last: ${channel.lastError}` : `last delivery ${channel.lastAttemptAt}`,
+    );
   }
   return checks;
 }

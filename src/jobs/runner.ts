@@ -49,7 +49,11 @@ export interface RunnerDeps {
 }
 
 /** Claims and runs one job; `{ ran: false }` when another run of it is unfinished (or the slot ran). */
-export async function runJob(deps: RunnerDeps, job: JobDefinition, input: { trigger: Trigger; now?: Date; scheduledFor?: Date; progress?: (message: string) => void }): Promise<RunResult> {
+export async function runJob(
+  deps: RunnerDeps,
+  job: JobDefinition,
+  input: { trigger: Trigger; now?: Date; scheduledFor?: Date; progress?: (message: string) => void },
+): Promise<RunResult> {
   const now = input.now ?? deps.clock();
   // Leases are about real processes, so they run on the database's clock, not the run's (which tests move).
   await deps.pool.query(
@@ -79,7 +83,15 @@ export async function runJob(deps: RunnerDeps, job: JobDefinition, input: { trig
     [id, deps.clock(), error ? 'failed' : 'succeeded', summary && JSON.stringify(summary), error?.message.slice(0, 2000) ?? null],
   );
   // A failing job is an operator's problem until it succeeds again.
-  if (error) await recordAlert(deps.pool, { type: 'job_failed', level: 'warning', subject: job.name, message: `job ${job.name} failed: ${error.message}`, data: { runId: id }, now });
+  if (error)
+    await recordAlert(deps.pool, {
+      type: 'job_failed',
+      level: 'warning',
+      subject: job.name,
+      message: `job ${job.name} failed: ${error.message}`,
+      data: { runId: id },
+      now,
+    });
   else await resolveAlert(deps.pool, { type: 'job_failed', subject: job.name, message: `job ${job.name} succeeded again`, now });
   const run = fromRow(finished.rows[0]);
   deps.onFinished?.(run);
@@ -100,7 +112,11 @@ async function knownSince(pool: Pool, names: string[], now: Date): Promise<Map<s
 export async function runDue(deps: RunnerDeps, jobs: JobDefinition[], now: Date): Promise<RunResult[]> {
   const enabled = jobs.filter((job) => job.enabled);
   if (enabled.length === 0) return [];
-  const since = await knownSince(deps.pool, enabled.map((j) => j.name), now);
+  const since = await knownSince(
+    deps.pool,
+    enabled.map((j) => j.name),
+    now,
+  );
   const { rows } = await deps.pool.query<{ name: string; scheduled_for: Date }>(
     `select name, max(scheduled_for) as scheduled_for from job_runs where name = any($1) and scheduled_for is not null and outcome is distinct from 'abandoned' group by name`,
     [enabled.map((j) => j.name)],
@@ -124,7 +140,9 @@ export interface JobStatus {
 }
 
 export async function jobStatuses(pool: Pool, jobs: JobDefinition[], now: Date): Promise<JobStatus[]> {
-  const { rows } = await pool.query(`select distinct on (name) * from job_runs where name = any($1) order by name, started_at desc, id desc`, [jobs.map((j) => j.name)]);
+  const { rows } = await pool.query(`select distinct on (name) * from job_runs where name = any($1) order by name, started_at desc, id desc`, [
+    jobs.map((j) => j.name),
+  ]);
   const last = new Map(rows.map((r) => [r.name as string, fromRow(r)]));
   return jobs.map((job) => ({
     name: job.name,

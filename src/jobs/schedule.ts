@@ -9,7 +9,9 @@ export function checkSchedule(schedule: string): void {
 /** The latest time the schedule fired at or before `now`. */
 export function previousRun(schedule: string, now: Date): Date {
   // cron-parser's prev() is strictly before its start: start a millisecond after `now`.
-  return CronExpressionParser.parse(schedule, { tz: 'UTC', currentDate: new Date(now.getTime() + 1) }).prev().toDate();
+  return CronExpressionParser.parse(schedule, { tz: 'UTC', currentDate: new Date(now.getTime() + 1) })
+    .prev()
+    .toDate();
 }
 
 /** The next time the schedule fires after `now`. */

@@ -12,7 +12,10 @@ export function previousDay(now: Date): string {
  * Heavy users on the lowest tier (over `minGenerations` in the 30 days before `now`, active in the last
  * 7) get one upgrade suggestion per month: the unique (user, kind, period) makes reruns harmless.
  */
-export async function suggestUpgrades(pool: Pool, input: { now: Date; lowestTier: string; minGenerations: number }): Promise<{ eligible: number; notified: number }> {
+export async function suggestUpgrades(
+  pool: Pool,
+  input: { now: Date; lowestTier: string; minGenerations: number },
+): Promise<{ eligible: number; notified: number }> {
   const period = input.now.toISOString().slice(0, 7);
   const { rows } = await pool.query<{ user_id: string; generations: number }>(
     `select g.user_id, count(*)::int as generations from generations g join credit_users u on u.id = g.user_id

@@ -34,7 +34,10 @@ export class Batcher {
   /** Operations per committed batch, for the metrics and the benchmark. */
   readonly stats = { batches: 0, operations: 0, retries: 0, lockedReruns: 0 };
 
-  constructor(private readonly pool: Pool, private readonly options: BatcherOptions) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly options: BatcherOptions,
+  ) {}
 
   submit(op: Operation): Promise<Outcome> {
     return new Promise((settle, fail) => {

@@ -33,7 +33,6 @@ export class LedgerError extends Error {
   toJSON() {
     return { code: this.code, message: this.message, detail: this.detail };
   }
-
 }
 
 /** A debit would take a never-negative account below zero. */

@@ -9,7 +9,15 @@ import { LedgerCache } from './cache.ts';
 import { ledgerError } from './errors.ts';
 import { checkInvariants, type InvariantCheck, type InvariantReport } from './invariants.ts';
 import { validateOperation, type BatchPlan, type Outcome } from './plan.ts';
-import { countOwnersWithBalance, lastPostedAmount, ownerBalances, lockSpendableBalances, postedInto, postedIntoBySourceKind, spendableBalances } from './reads.ts';
+import {
+  countOwnersWithBalance,
+  lastPostedAmount,
+  ownerBalances,
+  lockSpendableBalances,
+  postedInto,
+  postedIntoBySourceKind,
+  spendableBalances,
+} from './reads.ts';
 import { applyOperations, OptimisticConflict, TRANSFER_COLUMNS, transferFromRow, type Locking, type TransferRow } from './store.ts';
 import type { Account, AccountId, Action, Balance, HistoryEntry, Operation, OperationResult, Transfer } from './types.ts';
 
@@ -70,7 +78,12 @@ export class Ledger {
       [input.id, input.asset, input.kind, input.ownerId ?? null, input.neverNegative ?? false, JSON.stringify(input.metadata ?? {})],
     );
     const account = (await this.getAccount(input.id, db))!;
-    if (account.asset !== input.asset || account.kind !== input.kind || account.neverNegative !== (input.neverNegative ?? false) || account.ownerId !== (input.ownerId ?? null)) {
+    if (
+      account.asset !== input.asset ||
+      account.kind !== input.kind ||
+      account.neverNegative !== (input.neverNegative ?? false) ||
+      account.ownerId !== (input.ownerId ?? null)
+    ) {
       throw ledgerError('account_conflict', `account ${input.id} exists with other properties`, { account: input.id });
     }
     return account;
@@ -79,7 +92,18 @@ export class Ledger {
   async getAccount(id: AccountId, db: Queryable = this.pool): Promise<Account | undefined> {
     const { rows } = await db.query('select * from ledger_accounts where id = $1', [id]);
     const row = rows[0];
-    return row && { id: row.id, asset: row.asset, kind: row.kind, ownerId: row.owner_id, neverNegative: row.never_negative, balance: row.balance, metadata: row.metadata, createdAt: row.created_at.toISOString() };
+    return (
+      row && {
+        id: row.id,
+        asset: row.asset,
+        kind: row.kind,
+        ownerId: row.owner_id,
+        neverNegative: row.never_negative,
+        balance: row.balance,
+        metadata: row.metadata,
+        createdAt: row.created_at.toISOString(),
+      }
+    );
   }
 
   /** Runs one operation (its actions all or none) in a shared batched commit. */
@@ -163,7 +187,12 @@ export class Ledger {
       [now ?? null, limit],
     );
     const outcomes = await Promise.all(
-      rows.map((row) => this.batcher.submit({ key: derivedKey('expire', row.request_key), actions: [{ type: 'expire', hold: row.request_key, ...(now ? { asOf: now } : {}) }] })),
+      rows.map((row) =>
+        this.batcher.submit({
+          key: derivedKey('expire', row.request_key),
+          actions: [{ type: 'expire', hold: row.request_key, ...(now ? { asOf: now } : {}) }],
+        }),
+      ),
     );
     return outcomes.filter((o) => o.ok && !o.result.replayed).length;
   }
@@ -189,9 +218,15 @@ export class Ledger {
   }
 
   /** Newest first. Pass the returned cursor to read the next page. */
-  async history(accountId: AccountId, options: { cursor?: string; limit?: number; ownerId?: string } = {}): Promise<{ entries: HistoryEntry[]; cursor: string | null }> {
+  async history(
+    accountId: AccountId,
+    options: { cursor?: string; limit?: number; ownerId?: string } = {},
+  ): Promise<{ entries: HistoryEntry[]; cursor: string | null }> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
-    const owned = await this.pool.query('select 1 from ledger_accounts where id = $1 and ($2::text is null or owner_id = $2)', [accountId, options.ownerId ?? null]);
+    const owned = await this.pool.query('select 1 from ledger_accounts where id = $1 and ($2::text is null or owner_id = $2)', [
+      accountId,
+      options.ownerId ?? null,
+    ]);
     if (owned.rowCount === 0) throw ledgerError('account_not_found', `account ${accountId} does not exist`, { account: accountId });
     const { rows } = await this.pool.query<TransferRow>(
       `(select ${TRANSFER_COLUMNS} from ledger_transfers where debit_account_id = $1 and ($2::text is null or id < $2) order by id desc limit $3)

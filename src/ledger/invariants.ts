@@ -96,7 +96,9 @@ export async function checkInvariants(db: Queryable, extra: InvariantCheck[] = [
 }
 
 export function formatReport(report: InvariantReport): string {
-  const lines = [`Ledger check at ${report.checkedAt}: ${report.counts.accounts} accounts, ${report.counts.transfers} transfers (${report.counts.pending} pending)`];
+  const lines = [
+    `Ledger check at ${report.checkedAt}: ${report.counts.accounts} accounts, ${report.counts.transfers} transfers (${report.counts.pending} pending)`,
+  ];
   for (const result of report.results) {
     lines.push(`  ${result.ok ? 'ok  ' : 'FAIL'} ${result.name}: ${result.description}`);
     for (const violation of result.violations.slice(0, 10)) lines.push(`         ${JSON.stringify(violation)}`);

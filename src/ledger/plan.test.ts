@@ -115,7 +115,10 @@ class PlannedLedger {
       accountIds.add(row.debitAccountId).add(row.creditAccountId);
     }
     const accounts = new Map(
-      ACCOUNTS.filter((a) => accountIds.has(a.id)).map((a) => [a.id, { id: a.id, asset: a.asset, neverNegative: a.neverNegative, balance: this.balances.get(a.id)! }]),
+      ACCOUNTS.filter((a) => accountIds.has(a.id)).map((a) => [
+        a.id,
+        { id: a.id, asset: a.asset, neverNegative: a.neverNegative, balance: this.balances.get(a.id)! },
+      ]),
     );
     return { now, accounts, requests, holds };
   }
@@ -127,7 +130,13 @@ class PlannedLedger {
       const before = this.transfers.get(transfer.id);
       expectEqual(before?.state, 'pending', `resolved transfer ${transfer.id} was not pending before the batch`);
       // store.ts updates only these columns (resolved_at to the batch's now), so the planner may change nothing else.
-      expectEqual(transfer, { ...before, state: transfer.state, postedAmount: transfer.postedAmount, resolvedAt: now.toISOString(), resolvedBy: transfer.resolvedBy });
+      expectEqual(transfer, {
+        ...before,
+        state: transfer.state,
+        postedAmount: transfer.postedAmount,
+        resolvedAt: now.toISOString(),
+        resolvedBy: transfer.resolvedBy,
+      });
       expectEqual(rowProblems(transfer), []);
     }
     for (const request of plan.newRequests) {
@@ -181,7 +190,8 @@ class PlannedLedger {
       if (!applied(t.requestKey) || (t.resolvedBy !== null && !applied(t.resolvedBy))) violations.push(`transfers-have-requests: ${t.id}`);
     }
     for (const [asset, sum] of sums) if (sum !== 0) violations.push(`asset-sums-to-zero: ${asset} sums to ${sum}`);
-    for (const [id, value] of derived) if (value !== this.balances.get(id)) violations.push(`balance-derivable: ${id} is ${this.balances.get(id)}, transfers say ${value}`);
+    for (const [id, value] of derived)
+      if (value !== this.balances.get(id)) violations.push(`balance-derivable: ${id} is ${this.balances.get(id)}, transfers say ${value}`);
     return violations;
   }
 }
@@ -254,7 +264,10 @@ function play(script: Script): PlayedScript {
     const now = new Date(nowMs);
     const steps = script.steps.slice(start, start + size).map((step) => materializer.next(step, nowMs));
     start += size;
-    const run = batched.run(steps.map((s) => s.op), now);
+    const run = batched.run(
+      steps.map((s) => s.op),
+      now,
+    );
     const startBalances = new Map(ACCOUNTS.map((a) => [a.id, model.balanceOf(a.id)]));
     const modelDips = new Map(ACCOUNTS.map((a) => [a.id, 0]));
     for (const [i, step] of steps.entries()) {
@@ -262,7 +275,15 @@ function play(script: Script): PlayedScript {
       const aloneRun = alone.run([step.op], now);
       const expected = model.execute(step.op, nowMs);
       for (const a of ACCOUNTS) modelDips.set(a.id, Math.min(modelDips.get(a.id)!, model.balanceOf(a.id) - startBalances.get(a.id)!));
-      records.push({ ...step, batched: run.outcomes[i]!, alone: aloneRun.outcomes[0]!, alonePlan: aloneRun.plan, storedBefore, storedAfter: alone.requests.get(step.op.key), expected });
+      records.push({
+        ...step,
+        batched: run.outcomes[i]!,
+        alone: aloneRun.outcomes[0]!,
+        alonePlan: aloneRun.plan,
+        storedBefore,
+        storedAfter: alone.requests.get(step.op.key),
+        expected,
+      });
     }
     batches.push({ ...run, modelDips });
     violationsAfterBatches.push(batched.invariantViolations());
@@ -312,12 +333,20 @@ describe('planBatch, on random scripts of operations', () => {
         for (const record of records) {
           expectEqual(kindOf(record.batched), record.expected, `${record.op.key}: ${JSON.stringify(record.op.actions)}`);
           // The script's own intent and the model's rules must agree, or the test is wrong.
-          expectEqual(INTENDED[record.intent].includes(record.expected.kind), true, `${record.op.key} meant as ${record.intent}, model says ${record.expected.kind}`);
+          expectEqual(
+            INTENDED[record.intent].includes(record.expected.kind),
+            true,
+            `${record.op.key} meant as ${record.intent}, model says ${record.expected.kind}`,
+          );
           intents.set(record.intent, (intents.get(record.intent) ?? 0) + 1);
         }
         for (const violations of violationsAfterBatches) expectEqual(violations, []);
         for (const account of ACCOUNTS) {
-          expect([account.id, batched.balances.get(account.id), batched.pendingOf(account.id)]).toEqual([account.id, model.balanceOf(account.id), model.pendingOf(account.id)]);
+          expect([account.id, batched.balances.get(account.id), batched.pendingOf(account.id)]).toEqual([
+            account.id,
+            model.balanceOf(account.id),
+            model.pendingOf(account.id),
+          ]);
           if (account.neverNegative) expect(batched.balances.get(account.id)).toBeGreaterThanOrEqual(0);
         }
         expect(batched.transferStates()).toEqual(model.transferStates());
@@ -412,7 +441,10 @@ describe('planBatch, on random scripts of operations', () => {
         for (const record of records) {
           if (record.intent !== 'first' && record.intent !== 'reuse') continue;
           const again = outcomes[replays.findIndex((op) => op.key === record.op.key)]!;
-          expectEqual(again.ok ? again.result.transfers : again.error.toJSON(), record.batched.ok ? record.batched.result.transfers : record.batched.error.toJSON());
+          expectEqual(
+            again.ok ? again.result.transfers : again.error.toJSON(),
+            record.batched.ok ? record.batched.result.transfers : record.batched.error.toJSON(),
+          );
         }
       }),
       { numRuns: NUM_RUNS },
@@ -437,7 +469,14 @@ describe('planBatch, on random scripts of operations', () => {
             ...state,
             accounts: new Map([...state.accounts].map(([id, a]) => [id, a.neverNegative ? { ...a, balance: 0 - (plan.lowestDips.get(id) ?? 0) } : a])),
           };
-          const replanned = planBatch(planned, lowest, (() => { let n = 0; return () => `tr_lowest_${++n}`; })());
+          const replanned = planBatch(
+            planned,
+            lowest,
+            (() => {
+              let n = 0;
+              return () => `tr_lowest_${++n}`;
+            })(),
+          );
           expectEqual(replanned.outcomes.map(kindOf), plan.outcomes.map(kindOf));
           expectEqual(replanned.balanceDeltas, plan.balanceDeltas);
           expectEqual(replanned.lowestDips, plan.lowestDips);
@@ -452,7 +491,13 @@ describe('fingerprintOf', () => {
   const actionsArb = fc.tuple(fc.array(actionArb, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 1000 })).map(([templates, minutes]) => {
     const materializer = new Materializer({ timeUnitMs: MINUTE });
     // An earlier hold to point at, so post/void/expire templates name a real key.
-    materializer.next({ type: 'fresh', actions: [{ type: 'transfer', leg: { accounts: [0, 1], amount: 5, pending: true, expiresIn: null, expiryAsDate: false, withMetadata: false } }] }, START);
+    materializer.next(
+      {
+        type: 'fresh',
+        actions: [{ type: 'transfer', leg: { accounts: [0, 1], amount: 5, pending: true, expiresIn: null, expiryAsDate: false, withMetadata: false } }],
+      },
+      START,
+    );
     return materializer.next({ type: 'fresh', actions: templates }, START + minutes * MINUTE).op.actions;
   });
 
@@ -506,9 +551,19 @@ describe('validateOperation', () => {
     { name: 'empty hold key', code: 'invalid_operation', corrupt: (op) => ({ ...op, actions: [{ type: 'void', hold: '' }] }) },
     { name: 'unreadable asOf', code: 'invalid_operation', corrupt: (op) => ({ ...op, actions: [{ type: 'expire', hold: 'h', asOf: 'later' }] }) },
     // An operation cannot resolve the hold it places (refused even with no hold placed, as there is no state to look at).
-    { name: 'post of its own hold', code: 'invalid_operation', field: 'hold', corrupt: (op) => ({ ...op, actions: [{ type: 'post', hold: op.key, amounts: [1] }] }) },
+    {
+      name: 'post of its own hold',
+      code: 'invalid_operation',
+      field: 'hold',
+      corrupt: (op) => ({ ...op, actions: [{ type: 'post', hold: op.key, amounts: [1] }] }),
+    },
     { name: 'void of its own hold', code: 'invalid_operation', field: 'hold', corrupt: (op) => ({ ...op, actions: [{ type: 'void', hold: op.key }] }) },
-    { name: 'expire of its own hold', code: 'invalid_operation', field: 'hold', corrupt: (op) => ({ ...op, actions: [{ type: 'expire', hold: op.key, asOf: new Date(START) }] }) },
+    {
+      name: 'expire of its own hold',
+      code: 'invalid_operation',
+      field: 'hold',
+      corrupt: (op) => ({ ...op, actions: [{ type: 'expire', hold: op.key, asOf: new Date(START) }] }),
+    },
     { name: 'amount zero', code: 'invalid_amount', corrupt: (op) => ({ ...op, actions: [{ ...transferOf(op), amount: 0 }] }) },
     { name: 'negative amount', code: 'invalid_amount', corrupt: (op) => ({ ...op, actions: [{ ...transferOf(op), amount: -3 }] }) },
     { name: 'fractional amount', code: 'invalid_amount', corrupt: (op) => ({ ...op, actions: [{ ...transferOf(op), amount: 1.5 }] }) },
@@ -528,7 +583,8 @@ describe('validateOperation', () => {
       fc.property(fc.constantFrom(...corruptions), fc.nat({ max: 3 }), (corruption, position) => {
         const corrupted = corruption.corrupt(validOp()) as Operation;
         // Put the malformed action among valid ones: validation must look at every action.
-        if (corrupted.actions.length === 1) corrupted.actions = [...validOp().actions.slice(0, position), corrupted.actions[0]!, ...validOp().actions.slice(position)];
+        if (corrupted.actions.length === 1)
+          corrupted.actions = [...validOp().actions.slice(0, position), corrupted.actions[0]!, ...validOp().actions.slice(position)];
         const error = (() => {
           try {
             validateOperation(corrupted);

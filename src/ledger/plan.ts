@@ -62,7 +62,9 @@ export function validateOperation(op: Operation): void {
   }
   op.actions.forEach((action, index) => validateAction(action, `actions[${index}]`, op.key));
   // One hold, one deadline: the sweeper expires a hold as a whole.
-  const expiries = new Set(op.actions.flatMap((a) => (a.type === 'transfer' && a.pending ? [a.expiresAt === undefined ? null : new Date(a.expiresAt).getTime()] : [])));
+  const expiries = new Set(
+    op.actions.flatMap((a) => (a.type === 'transfer' && a.pending ? [a.expiresAt === undefined ? null : new Date(a.expiresAt).getTime()] : [])),
+  );
   if (expiries.size > 1) throw ledgerError('invalid_operation', 'the pending transfers of one operation must share one expiresAt', { field: 'actions' });
 }
 
@@ -70,12 +72,14 @@ function validateAction(action: Action, field: string, opKey: string): void {
   switch (action?.type) {
     case 'transfer': {
       for (const side of ['debit', 'credit'] as const) {
-        if (typeof action[side] !== 'string' || action[side].length === 0) throw ledgerError('invalid_operation', `${side} account id is required`, { field: `${field}.${side}` });
+        if (typeof action[side] !== 'string' || action[side].length === 0)
+          throw ledgerError('invalid_operation', `${side} account id is required`, { field: `${field}.${side}` });
       }
       assertAmount(action.amount, `${field}.amount`);
       if (action.expiresAt !== undefined) {
         if (!action.pending) throw ledgerError('invalid_operation', 'only a pending transfer can expire', { field: `${field}.expiresAt` });
-        if (Number.isNaN(new Date(action.expiresAt).getTime())) throw ledgerError('invalid_operation', 'expiresAt is not a valid time', { field: `${field}.expiresAt` });
+        if (Number.isNaN(new Date(action.expiresAt).getTime()))
+          throw ledgerError('invalid_operation', 'expiresAt is not a valid time', { field: `${field}.expiresAt` });
       }
       if (action.metadata !== undefined && (typeof action.metadata !== 'object' || action.metadata === null || Array.isArray(action.metadata))) {
         throw ledgerError('invalid_operation', 'metadata must be an object', { field: `${field}.metadata` });
@@ -90,11 +94,15 @@ function validateAction(action: Action, field: string, opKey: string): void {
     // falls through: post, void and expire all name a hold
     case 'void':
     case 'expire':
-      if (action.hold === opKey) throw ledgerError('invalid_operation', 'an operation cannot resolve the hold it places; post or void it in a later operation', { field: `${field}.hold` });
+      if (action.hold === opKey)
+        throw ledgerError('invalid_operation', 'an operation cannot resolve the hold it places; post or void it in a later operation', {
+          field: `${field}.hold`,
+        });
       if (action.type === 'expire' && action.asOf !== undefined && Number.isNaN(new Date(action.asOf).getTime())) {
         throw ledgerError('invalid_operation', 'asOf is not a valid time', { field: `${field}.asOf` });
       }
-      if (typeof action.hold !== 'string' || action.hold.length === 0) throw ledgerError('invalid_operation', 'hold key is required', { field: `${field}.hold` });
+      if (typeof action.hold !== 'string' || action.hold.length === 0)
+        throw ledgerError('invalid_operation', 'hold key is required', { field: `${field}.hold` });
       return;
     default:
       throw ledgerError('invalid_operation', 'action type must be transfer, post, void or expire', { field: `${field}.type` });
@@ -112,7 +120,15 @@ export function fingerprintOf(actions: Action[]): string {
   const canonical = actions.map((a) => {
     switch (a.type) {
       case 'transfer':
-        return [a.type, a.debit, a.credit, a.amount, Boolean(a.pending), a.expiresAt === undefined ? null : new Date(a.expiresAt).toISOString(), canonicalJson(a.metadata ?? null)];
+        return [
+          a.type,
+          a.debit,
+          a.credit,
+          a.amount,
+          Boolean(a.pending),
+          a.expiresAt === undefined ? null : new Date(a.expiresAt).toISOString(),
+          canonicalJson(a.metadata ?? null),
+        ];
       case 'post':
         return [a.type, a.hold, a.amounts ?? null];
       default:
@@ -125,7 +141,11 @@ export function fingerprintOf(actions: Action[]): string {
 function canonicalJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonicalJson);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, canonicalJson((value as Record<string, unknown>)[key])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, canonicalJson((value as Record<string, unknown>)[key])]),
+    );
   }
   return value;
 }
@@ -168,24 +188,34 @@ export function planBatch(ops: Operation[], state: BatchState, newTransferId: ()
 
   return { outcomes, newRequests, newTransfers: [...created.values()], resolvedTransfers: [...resolved.values()], balanceDeltas, lowestDips };
 
-  type Attempt =
-    | { ok: true; changes: Transfer[]; effects: Map<string, number>; holds: Map<string, Transfer[]> }
-    | { ok: false; error: LedgerError };
+  type Attempt = { ok: true; changes: Transfer[]; effects: Map<string, number>; holds: Map<string, Transfer[]> } | { ok: false; error: LedgerError };
 
   function attemptOperation(op: Operation): Attempt {
     const effects = new Map<string, number>();
     const changes: Transfer[] = [];
     const touchedHolds = new Map<string, Transfer[]>();
     const move = (account: string, delta: number) => effects.set(account, (effects.get(account) ?? 0) + delta);
-    const reject = (code: LedgerError['code'], message: string, detail: Record<string, unknown> = {}): Attempt => ({ ok: false, error: ledgerError(code, message, detail) });
+    const reject = (code: LedgerError['code'], message: string, detail: Record<string, unknown> = {}): Attempt => ({
+      ok: false,
+      error: ledgerError(code, message, detail),
+    });
 
     for (const [index, action] of op.actions.entries()) {
       if (action.type === 'transfer') {
         const debit = state.accounts.get(action.debit);
         const credit = state.accounts.get(action.credit);
-        if (!debit || !credit) return reject('account_not_found', `account ${debit ? action.credit : action.debit} does not exist`, { action: index, account: debit ? action.credit : action.debit });
+        if (!debit || !credit)
+          return reject('account_not_found', `account ${debit ? action.credit : action.debit} does not exist`, {
+            action: index,
+            account: debit ? action.credit : action.debit,
+          });
         if (debit.id === credit.id) return reject('same_account', 'debit and credit accounts must differ', { action: index });
-        if (debit.asset !== credit.asset) return reject('asset_mismatch', `cannot move ${debit.asset} into a ${credit.asset} account`, { action: index, debitAsset: debit.asset, creditAsset: credit.asset });
+        if (debit.asset !== credit.asset)
+          return reject('asset_mismatch', `cannot move ${debit.asset} into a ${credit.asset} account`, {
+            action: index,
+            debitAsset: debit.asset,
+            creditAsset: credit.asset,
+          });
         const expiresAt = action.expiresAt === undefined ? null : new Date(action.expiresAt).toISOString();
         if (expiresAt !== null && expiresAt <= now) return reject('invalid_operation', 'expiresAt must be in the future', { action: index, expiresAt });
         const transfer: Transfer = {
@@ -214,11 +244,14 @@ export function planBatch(ops: Operation[], state: BatchState, newTransferId: ()
       const hold = touchedHolds.get(action.hold) ?? holds.get(action.hold);
       if (!hold || hold.length === 0) return reject('hold_not_found', `no hold with key ${action.hold}`, { action: index, hold: action.hold });
       const settled = hold.find((t) => t.state !== 'pending');
-      if (settled) return reject('hold_not_pending', `hold ${action.hold} is already ${settled.state}`, { action: index, hold: action.hold, state: settled.state });
+      if (settled)
+        return reject('hold_not_pending', `hold ${action.hold} is already ${settled.state}`, { action: index, hold: action.hold, state: settled.state });
       const expired = hold.some((t) => t.expiresAt !== null && t.expiresAt <= now);
-      if (action.type === 'post' && expired) return reject('hold_expired', `hold ${action.hold} expired and can no longer be posted`, { action: index, hold: action.hold });
+      if (action.type === 'post' && expired)
+        return reject('hold_expired', `hold ${action.hold} expired and can no longer be posted`, { action: index, hold: action.hold });
       const asOf = action.type === 'expire' && action.asOf !== undefined ? new Date(action.asOf).toISOString() : now;
-      if (action.type === 'expire' && !hold.every((t) => t.expiresAt !== null && t.expiresAt <= asOf)) return reject('hold_not_expired', `hold ${action.hold} has not expired`, { action: index, hold: action.hold });
+      if (action.type === 'expire' && !hold.every((t) => t.expiresAt !== null && t.expiresAt <= asOf))
+        return reject('hold_not_expired', `hold ${action.hold} has not expired`, { action: index, hold: action.hold });
       if (action.type === 'post' && action.amounts && action.amounts.length !== hold.length) {
         return reject('invalid_amount', `hold ${action.hold} has ${hold.length} transfers; ${action.amounts.length} amounts given`, { action: index });
       }
@@ -244,7 +277,12 @@ export function planBatch(ops: Operation[], state: BatchState, newTransferId: ()
       const account = state.accounts.get(id)!;
       const balance = balances.get(id)!;
       if (delta < 0 && account.neverNegative && balance + delta < 0) {
-        return reject('insufficient_funds', `account ${id} has ${balance} ${account.asset}, needs ${-delta}`, { account: id, asset: account.asset, available: balance, requested: -delta });
+        return reject('insufficient_funds', `account ${id} has ${balance} ${account.asset}, needs ${-delta}`, {
+          account: id,
+          asset: account.asset,
+          available: balance,
+          requested: -delta,
+        });
       }
     }
     return { ok: true, changes, effects, holds: touchedHolds };

@@ -7,10 +7,10 @@ import type { AccountId } from './types.ts';
 
 /** Spendable balances of `ids` in one statement; an account that does not exist (or is not `ownerId`'s) is absent. */
 export async function spendableBalances(db: Queryable, ids: AccountId[], ownerId?: string): Promise<Map<AccountId, number>> {
-  const { rows } = await db.query<{ id: string; balance: number }>('select id, balance from ledger_accounts where id = any($1) and ($2::text is null or owner_id = $2)', [
-    ids,
-    ownerId ?? null,
-  ]);
+  const { rows } = await db.query<{ id: string; balance: number }>(
+    'select id, balance from ledger_accounts where id = any($1) and ($2::text is null or owner_id = $2)',
+    [ids, ownerId ?? null],
+  );
   return new Map(rows.map((row) => [row.id, row.balance]));
 }
 
@@ -68,10 +68,12 @@ export async function postedIntoBySourceKind(db: Queryable, input: { account: Ac
 
 /** How many owners have at least one account of one of `kinds` with a positive spendable balance. */
 export async function countOwnersWithBalance(db: Queryable, kinds: string[]): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(`select count(distinct owner_id)::int as n from ledger_accounts where kind = any($1) and balance > 0 and owner_id is not null`, [kinds]);
+  const { rows } = await db.query<{ n: number }>(
+    `select count(distinct owner_id)::int as n from ledger_accounts where kind = any($1) and balance > 0 and owner_id is not null`,
+    [kinds],
+  );
   return rows[0]!.n;
 }
-
 
 /** Each of `ownerIds`' summed balance over its accounts of `kinds` (owners with none are absent). */
 export async function ownerBalances(db: Queryable, ownerIds: string[], kinds: string[]): Promise<Map<string, number>> {

@@ -106,7 +106,12 @@ function rebuildAnswer(key: string, ids: string[], rows: Map<string, Transfer>):
 /** A transfer row as ledger_read_batch returns it (JSON: timestamps as strings). */
 function transferFromJson(row: Record<keyof TransferRow, unknown>): Transfer {
   const time = (value: unknown) => (value === null ? null : new Date(value as string));
-  return transferFromRow({ ...(row as unknown as TransferRow), expires_at: time(row.expires_at), created_at: time(row.created_at)!, resolved_at: time(row.resolved_at) });
+  return transferFromRow({
+    ...(row as unknown as TransferRow),
+    expires_at: time(row.expires_at),
+    created_at: time(row.created_at)!,
+    resolved_at: time(row.resolved_at),
+  });
 }
 
 /**
@@ -114,7 +119,13 @@ function transferFromJson(row: Record<keyof TransferRow, unknown>): Transfer {
  * the caller commits (an optimistic write in its transaction commits with it), so the plan is handed
  * to it, to be remembered once committed; without it an optimistic write commits by itself.
  */
-export async function applyOperations(client: Client, ops: Operation[], locking: Locking = 'locked', cache?: LedgerCache, planned?: BatchPlan[]): Promise<Outcome[]> {
+export async function applyOperations(
+  client: Client,
+  ops: Operation[],
+  locking: Locking = 'locked',
+  cache?: LedgerCache,
+  planned?: BatchPlan[],
+): Promise<Outcome[]> {
   // An optimistic batch whose accounts and holds this process already knows plans without a read.
   const state = (locking === 'optimistic' && cache?.stateFor(ops)) || (await readBatch(client, ops, locking, cache));
   const plan = planBatch(ops, state, () => newId('tr'));
@@ -169,7 +180,12 @@ async function readBatch(client: Client, ops: Operation[], locking: Locking, cac
   const requests = new Map<string, StoredRequest>(
     read.requests.map((r) => [
       r.key,
-      { key: r.key, fingerprint: r.fingerprint, status: r.status, result: r.status === 'applied' ? { transfers: rebuildAnswer(r.key, r.transfer_ids!, answers) } : { error: r.error! } },
+      {
+        key: r.key,
+        fingerprint: r.fingerprint,
+        status: r.status,
+        result: r.status === 'applied' ? { transfers: rebuildAnswer(r.key, r.transfer_ids!, answers) } : { error: r.error! },
+      },
     ]),
   );
   const holds = new Map<string, Transfer[]>();
@@ -177,7 +193,9 @@ async function readBatch(client: Client, ops: Operation[], locking: Locking, cac
     const transfer = transferFromJson(row);
     holds.set(transfer.requestKey, [...(holds.get(transfer.requestKey) ?? []), transfer]);
   }
-  const accounts = new Map<string, AccountState>(read.accounts.map((a) => [a.id, { id: a.id, asset: a.asset, neverNegative: a.never_negative, balance: a.balance }]));
+  const accounts = new Map<string, AccountState>(
+    read.accounts.map((a) => [a.id, { id: a.id, asset: a.asset, neverNegative: a.never_negative, balance: a.balance }]),
+  );
   cache?.learn(accounts.values(), holds);
   return { now: new Date(read.now), accounts, requests, holds };
 }
@@ -250,17 +268,35 @@ async function writePlan(client: Client, plan: BatchPlan, now: Date): Promise<vo
        else 0 end`,
     values: [
       now,
-      requests.map((r) => r.key), requests.map((r) => r.fingerprint), requests.map((r) => r.status),
+      requests.map((r) => r.key),
+      requests.map((r) => r.fingerprint),
+      requests.map((r) => r.status),
       requests.map((r) => ('transfers' in r.result ? r.result.transfers.map((t) => t.id).join(',') : null)),
       requests.map((r) => ('error' in r.result ? JSON.stringify(r.result.error) : null)),
-      created.map((x) => x.id), created.map((x) => x.requestKey), created.map((x) => x.position), created.map((x) => x.debitAccountId),
-      created.map((x) => x.creditAccountId), created.map((x) => x.asset), created.map((x) => x.amount), created.map((x) => x.state),
-      created.map((x) => x.postedAmount), created.map((x) => x.expiresAt), created.map((x) => (x.metadata ? JSON.stringify(x.metadata) : null)),
+      created.map((x) => x.id),
+      created.map((x) => x.requestKey),
+      created.map((x) => x.position),
+      created.map((x) => x.debitAccountId),
+      created.map((x) => x.creditAccountId),
+      created.map((x) => x.asset),
+      created.map((x) => x.amount),
+      created.map((x) => x.state),
+      created.map((x) => x.postedAmount),
+      created.map((x) => x.expiresAt),
+      created.map((x) => (x.metadata ? JSON.stringify(x.metadata) : null)),
       created.map((x) => x.resolvedBy), // created_at and resolved_at are the batch's time ($1)
-      resolved.map((x) => x.id), resolved.map((x) => x.state), resolved.map((x) => x.postedAmount), resolved.map((x) => x.resolvedBy),
-      deltas.map(([id]) => id), deltas.map(([, delta]) => delta), dips,
-      requests.length, resolved.length,
-      [...deadlines.keys()], [...deadlines.values()], [...met],
+      resolved.map((x) => x.id),
+      resolved.map((x) => x.state),
+      resolved.map((x) => x.postedAmount),
+      resolved.map((x) => x.resolvedBy),
+      deltas.map(([id]) => id),
+      deltas.map(([, delta]) => delta),
+      dips,
+      requests.length,
+      resolved.length,
+      [...deadlines.keys()],
+      [...deadlines.values()],
+      [...met],
     ],
   });
 }

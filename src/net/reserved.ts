@@ -76,8 +76,10 @@ export function expandIPv6(text: string): number[] | undefined {
   let address = text.replace(/^\[|\]$/g, '');
   if (isIP(address) !== 6) return undefined;
   // A dotted IPv4 tail (::ffff:127.0.0.1) is the last two groups written another way.
-  address = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a: string, b: string, c: string, d: string) =>
-    `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`);
+  address = address.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_, a: string, b: string, c: string, d: string) => `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
+  );
   const parse = (part: string) => (part === '' ? [] : part.split(':').map((group) => parseInt(group, 16)));
   const [left = '', right] = address.split('::');
   if (right === undefined) return parse(left);

@@ -2,7 +2,16 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedIPv4, isReservedAddress } from './reserved.ts';
-import { checkPublicUrl, InvalidAllowlistEntryError, parseAllowlist, safeFetch, UrlFetchError, UrlRefusedError, type HostLookup, type SafeFetchOptions } from './safe-fetch.ts';
+import {
+  checkPublicUrl,
+  InvalidAllowlistEntryError,
+  parseAllowlist,
+  safeFetch,
+  UrlFetchError,
+  UrlRefusedError,
+  type HostLookup,
+  type SafeFetchOptions,
+} from './safe-fetch.ts';
 
 // Real servers on 127.0.0.1; "fake.test" is a name the injected lookup points at 127.0.0.1, so a test can
 // allow one host by name while every other loopback URL stays refused.
@@ -53,7 +62,9 @@ beforeAll(async () => {
     if (path === '/echo') {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      return req.on('end', () => res.writeHead(202).end(JSON.stringify({ method: req.method, body: Buffer.concat(chunks).toString(), secret: req.headers['x-secret'] ?? null })));
+      return req.on('end', () =>
+        res.writeHead(202).end(JSON.stringify({ method: req.method, body: Buffer.concat(chunks).toString(), secret: req.headers['x-secret'] ?? null })),
+      );
     }
     if (path.startsWith('/loop/')) return res.writeHead(301, { location: `/loop/${Number(path.slice(6)) + 1}` }).end();
     if (path === '/big-declared') return res.writeHead(200, { 'content-length': '5000' }).end(Buffer.alloc(5000));
@@ -123,7 +134,9 @@ describe('refused destinations', () => {
   });
 
   it('refuses a redirect to a name that resolves to a reserved address', async () => {
-    const error = await refusal(`http://fake.test:${port}/redirect?to=${encodeURIComponent(`http://sneaky.test:${port}/image`)}`, { allowlist: parseAllowlist(['fake.test']) });
+    const error = await refusal(`http://fake.test:${port}/redirect?to=${encodeURIComponent(`http://sneaky.test:${port}/image`)}`, {
+      allowlist: parseAllowlist(['fake.test']),
+    });
     expect(error.message).toContain('sneaky.test');
   });
 });
@@ -209,7 +222,12 @@ describe('webhook-style calls', () => {
   it('checks a URL without calling it', async () => {
     await expect(checkPublicUrl('https://public.test/hook', { allowlist: parseAllowlist([]), lookup })).resolves.toBeUndefined();
     await expect(checkPublicUrl('https://8.8.8.8/hook', { allowlist: parseAllowlist([]), lookup })).resolves.toBeUndefined();
-    for (const [url, reason] of [['https://sneaky.test/hook', 'reserved_address'], ['http://[::1]/', 'reserved_address'], ['https://nowhere.test/', 'unresolvable'], ['ftp://public.test/', 'scheme']]) {
+    for (const [url, reason] of [
+      ['https://sneaky.test/hook', 'reserved_address'],
+      ['http://[::1]/', 'reserved_address'],
+      ['https://nowhere.test/', 'unresolvable'],
+      ['ftp://public.test/', 'scheme'],
+    ]) {
       await expect(checkPublicUrl(url!, { allowlist: parseAllowlist([]), lookup })).rejects.toMatchObject({ name: 'UrlRefusedError', reason });
     }
     await expect(checkPublicUrl(`http://fake.test:${port}/`, { allowlist, lookup })).resolves.toBeUndefined();

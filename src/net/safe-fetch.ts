@@ -116,16 +116,20 @@ function fetchOnce(input: { hop: Hop; options: SafeFetchOptions; signal: AbortSi
       if (error instanceof UrlRefusedError) return fail(error);
       fail(new UrlFetchError({ reason: 'network', url, message: `${url} could not be fetched: ${error.message}` }));
     });
-    request.on('response', (response) =>
-      readResponse({ response, url, options, resolve: (result) => settle(() => resolve(result)), fail }),
-    );
+    request.on('response', (response) => readResponse({ response, url, options, resolve: (result) => settle(() => resolve(result)), fail }));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort);
     request.end(hop.body);
   });
 }
 
-function readResponse(input: { response: IncomingMessage; url: string; options: SafeFetchOptions; resolve: (result: HopResponse) => void; fail: (error: Error) => void }) {
+function readResponse(input: {
+  response: IncomingMessage;
+  url: string;
+  options: SafeFetchOptions;
+  resolve: (result: HopResponse) => void;
+  fail: (error: Error) => void;
+}) {
   const { response, url, options, resolve, fail } = input;
   const status = response.statusCode ?? 0;
   const contentType = response.headers['content-type'];

@@ -17,10 +17,21 @@ export interface UserNotification {
 export const CREDITS_LOW_AT = 1;
 
 type Row = { id: string; kind: string; period: string; data: Record<string, unknown>; created_at: Date; dismissed_at: Date | null };
-const present = (r: Row): UserNotification => ({ id: r.id, kind: r.kind, period: r.period, data: r.data, createdAt: r.created_at.toISOString(), dismissedAt: r.dismissed_at?.toISOString() ?? null });
+const present = (r: Row): UserNotification => ({
+  id: r.id,
+  kind: r.kind,
+  period: r.period,
+  data: r.data,
+  createdAt: r.created_at.toISOString(),
+  dismissedAt: r.dismissed_at?.toISOString() ?? null,
+});
 
 /** The user's notices, newest first; dismissed ones only when asked. */
-export async function listNotifications(db: Queryable, userId: string, options: { includeDismissed?: boolean; limit?: number } = {}): Promise<UserNotification[]> {
+export async function listNotifications(
+  db: Queryable,
+  userId: string,
+  options: { includeDismissed?: boolean; limit?: number } = {},
+): Promise<UserNotification[]> {
   const { rows } = await db.query<Row>(
     `select id, kind, period, data, created_at, dismissed_at from user_notifications
       where user_id = $1 and ($2 or dismissed_at is null) order by created_at desc, id desc limit $3`,

@@ -71,7 +71,14 @@ async function createPurchase(deps: CheckoutDeps, input: { userId: string; pkg: 
     await deps.ledger.placeHold({
       key: holdKey,
       expiresAt,
-      transfers: [{ debit: poolAccount(provider, 'available'), credit: poolAccount(provider, 'reserved'), amount: backing, metadata: { reason: 'backing held for checkout', purchaseId: id, userId, package: pkg.id } }],
+      transfers: [
+        {
+          debit: poolAccount(provider, 'available'),
+          credit: poolAccount(provider, 'reserved'),
+          amount: backing,
+          metadata: { reason: 'backing held for checkout', purchaseId: id, userId, package: pkg.id },
+        },
+      ],
     });
   } catch (error) {
     if (isLedgerError(error, 'insufficient_funds') && error.detail.account === poolAccount(provider, 'available')) {
@@ -136,7 +143,11 @@ async function sessionFor(deps: CheckoutDeps, purchase: PurchaseRow): Promise<Pu
     await failPurchase(deps, purchase);
     throw error;
   }
-  await deps.pool.query(`update purchases set checkout_session_id = $2, checkout_url = $3, updated_at = now() where id = $1 and checkout_session_id is null`, [purchase.id, session.id, session.url]);
+  await deps.pool.query(`update purchases set checkout_session_id = $2, checkout_url = $3, updated_at = now() where id = $1 and checkout_session_id is null`, [
+    purchase.id,
+    session.id,
+    session.url,
+  ]);
   deps.log.info({ purchaseId: purchase.id, session: session.id }, 'checkout: session open');
   return answer(session.url);
 }
@@ -149,7 +160,9 @@ async function failPurchase(deps: CheckoutDeps, purchase: PurchaseRow): Promise<
 /** A checkout past its time whose `expired` event has not come yet: its capacity returns now. */
 async function closeStaleCheckout(deps: CheckoutDeps, purchase: PurchaseRow): Promise<void> {
   await voidQuietly(deps.ledger, purchase.hold_key!);
-  await deps.pool.query(`update purchases set status = 'expired', updated_at = now() where id = $1 and status = 'pending' and checkout_completed_at is null`, [purchase.id]);
+  await deps.pool.query(`update purchases set status = 'expired', updated_at = now() where id = $1 and status = 'pending' and checkout_completed_at is null`, [
+    purchase.id,
+  ]);
 }
 
 /** Voids a hold unless it is already resolved (expired by the sweeper, voided before). */
@@ -162,7 +175,10 @@ export async function voidQuietly(ledger: Ledger, holdKey: string): Promise<void
 }
 
 /** A development purchase: granted at once, no payment, recorded as such (only when enabled; see index.ts). */
-export async function grantDevelopmentPurchase(deps: Omit<CheckoutDeps, 'gateway' | 'checkoutMinutes'>, input: { userId: string; packageId: string }): Promise<PurchaseAnswer> {
+export async function grantDevelopmentPurchase(
+  deps: Omit<CheckoutDeps, 'gateway' | 'checkoutMinutes'>,
+  input: { userId: string; packageId: string },
+): Promise<PurchaseAnswer> {
   const pkg = packageOf(deps.creditsConfig, input.packageId);
   const id = newId('pur');
   const provider = deps.creditsConfig.primaryProvider;
@@ -174,7 +190,10 @@ export async function grantDevelopmentPurchase(deps: Omit<CheckoutDeps, 'gateway
   try {
     const result = await deps.credits.purchase({ userId: input.userId, packageId: pkg.id, purchaseId: id });
     await updatePurchase(deps.pool, id, { status: 'paid', granted_at: new Date(), grant_key: joinKey('purchase', 'id', id) });
-    deps.log.info({ purchaseId: id, userId: input.userId, packageId: pkg.id, credits: pkg.credits, mode: 'development' }, 'development purchase granted (no payment taken)');
+    deps.log.info(
+      { purchaseId: id, userId: input.userId, packageId: pkg.id, credits: pkg.credits, mode: 'development' },
+      'development purchase granted (no payment taken)',
+    );
     return { mode: 'development', purchaseId: id, packageId: pkg.id, granted: result.granted, balance: result.balance.balance };
   } catch (error) {
     await updatePurchase(deps.pool, id, { status: 'failed' });

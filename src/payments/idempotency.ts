@@ -34,12 +34,20 @@ export async function withIdempotencyKey<T>(pool: Pool, input: { userId: string;
 
 /** The first request's answer; a concurrent retry polls briefly for it rather than buying again. */
 async function storedAnswer<T>(pool: Pool, input: { userId: string; key: string; fingerprint: string }): Promise<T> {
-  for (const started = Date.now(); ; ) {
-    const { rows } = await pool.query<{ fingerprint: string; response: T | null }>('select fingerprint, response from purchase_requests where user_id = $1 and key = $2', [input.userId, input.key]);
+  for (const started = Date.now(); ;) {
+    const { rows } = await pool.query<{ fingerprint: string; response: T | null }>(
+      'select fingerprint, response from purchase_requests where user_id = $1 and key = $2',
+      [input.userId, input.key],
+    );
     const stored = rows[0];
-    if (stored && stored.fingerprint !== input.fingerprint) throw new PaymentsError('idempotency_conflict', `Idempotency-Key "${input.key}" was already used with a different request body; use a new key for a new purchase.`);
+    if (stored && stored.fingerprint !== input.fingerprint)
+      throw new PaymentsError(
+        'idempotency_conflict',
+        `Idempotency-Key "${input.key}" was already used with a different request body; use a new key for a new purchase.`,
+      );
     if (stored?.response != null) return stored.response;
-    if (Date.now() - started > WAIT_FOR_FIRST_MS) throw new PaymentsError('request_in_progress', `A request with Idempotency-Key "${input.key}" is still running; retry in a moment.`);
+    if (Date.now() - started > WAIT_FOR_FIRST_MS)
+      throw new PaymentsError('request_in_progress', `A request with Idempotency-Key "${input.key}" is still running; retry in a moment.`);
     // Gone: the first run failed and released the key, so this one may not claim it silently; the caller retries.
     if (!stored) throw new PaymentsError('request_in_progress', `The first request with Idempotency-Key "${input.key}" failed; retry to try again.`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -67,7 +67,8 @@ export class Payments {
   /** A Checkout Session in subscription mode for the plan of `tier`. */
   async subscribe(input: { userId: string; tier: string }): Promise<{ checkoutUrl: string }> {
     const gateway = this.requireGateway();
-    if (!this.deps.config.credits.tiers[input.tier]) throw new CreditsError('unknown_tier', `no tier "${input.tier}"; tiers: ${this.deps.credits.tiers().join(', ')}`, 'tier');
+    if (!this.deps.config.credits.tiers[input.tier])
+      throw new CreditsError('unknown_tier', `no tier "${input.tier}"; tiers: ${this.deps.credits.tiers().join(', ')}`, 'tier');
     const priceId = Object.entries(this.deps.config.payments.stripe.priceTiers).find(([, tier]) => tier === input.tier)?.[0];
     if (!priceId) throw new PaymentsError('no_plan_for_tier', `tier "${input.tier}" is not sold as a plan (STRIPE_PRICE_TIERS names no price for it)`, 'tier');
     const customerId = await this.customerFor(input.userId);
@@ -101,7 +102,11 @@ export class Payments {
   }
 
   private requireGateway(): PaymentGateway {
-    if (!this.gateway) throw new PaymentsError('payments_not_configured', 'Plans are sold through Stripe, which is not configured here (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET).');
+    if (!this.gateway)
+      throw new PaymentsError(
+        'payments_not_configured',
+        'Plans are sold through Stripe, which is not configured here (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET).',
+      );
     return this.gateway;
   }
 

@@ -31,7 +31,13 @@ export function createStripeGateway(config: PaymentsConfig['stripe']): PaymentGa
   if (!config.secretKey || !config.webhookSecret) return undefined;
   const base = config.apiBase ? new URL(config.apiBase) : undefined;
   const stripe = new Stripe(config.secretKey, {
-    ...(base ? { protocol: base.protocol === 'http:' ? ('http' as const) : ('https' as const), host: base.hostname, port: base.port || (base.protocol === 'https:' ? 443 : 80) } : {}),
+    ...(base
+      ? {
+          protocol: base.protocol === 'http:' ? ('http' as const) : ('https' as const),
+          host: base.hostname,
+          port: base.port || (base.protocol === 'https:' ? 443 : 80),
+        }
+      : {}),
     maxNetworkRetries: 2,
     timeout: 20_000,
     telemetry: false,
@@ -44,7 +50,9 @@ export function createStripeGateway(config: PaymentsConfig['stripe']): PaymentGa
       return await work();
     } catch (error) {
       // The buyer sees that the payment provider failed, never Stripe's internals; the log has the detail.
-      throw Object.assign(new PaymentsError('payment_provider_failed', `The payment provider could not ${what}; nothing was charged. Try again in a moment.`), { cause: error });
+      throw Object.assign(new PaymentsError('payment_provider_failed', `The payment provider could not ${what}; nothing was charged. Try again in a moment.`), {
+        cause: error,
+      });
     }
   };
 
@@ -55,7 +63,16 @@ export function createStripeGateway(config: PaymentsConfig['stripe']): PaymentGa
         stripe.checkout.sessions.create(
           {
             mode: 'payment',
-            line_items: [{ quantity: 1, price_data: { currency: input.currency.toLowerCase(), unit_amount: input.amount, product_data: { name: `${input.credits} credits (${input.packageId})` } } }],
+            line_items: [
+              {
+                quantity: 1,
+                price_data: {
+                  currency: input.currency.toLowerCase(),
+                  unit_amount: input.amount,
+                  product_data: { name: `${input.credits} credits (${input.packageId})` },
+                },
+              },
+            ],
             metadata,
             payment_intent_data: { metadata },
             client_reference_id: input.purchaseId,
@@ -87,12 +104,16 @@ export function createStripeGateway(config: PaymentsConfig['stripe']): PaymentGa
     },
 
     async createCustomer(userId) {
-      const customer = await call('create a customer', () => stripe.customers.create({ metadata: { userId } }, { idempotencyKey: `tally-customer-${encodeURIComponent(userId)}` }));
+      const customer = await call('create a customer', () =>
+        stripe.customers.create({ metadata: { userId } }, { idempotencyKey: `tally-customer-${encodeURIComponent(userId)}` }),
+      );
       return customer.id;
     },
 
     async createPortal(input) {
-      const session = await call('open the billing portal', () => stripe.billingPortal.sessions.create({ customer: input.customerId, return_url: urls.success_url }));
+      const session = await call('open the billing portal', () =>
+        stripe.billingPortal.sessions.create({ customer: input.customerId, return_url: urls.success_url }),
+      );
       return { url: session.url };
     },
 

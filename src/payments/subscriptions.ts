@@ -15,7 +15,11 @@ export async function customerOf(db: Queryable, userId: string): Promise<string 
   return (await db.query<{ customer_id: string }>('select customer_id from stripe_customers where user_id = $1', [userId])).rows[0]?.customer_id;
 }
 
-export async function applySubscription(deps: WebhookDeps, tx: Client, input: { subscription: Stripe.Subscription; deleted: boolean; created: number }): Promise<string> {
+export async function applySubscription(
+  deps: WebhookDeps,
+  tx: Client,
+  input: { subscription: Stripe.Subscription; deleted: boolean; created: number },
+): Promise<string> {
   const { subscription } = input;
   const customerId = typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id;
   const known = (await tx.query<{ user_id: string }>('select user_id from stripe_customers where customer_id = $1', [customerId])).rows[0]?.user_id;

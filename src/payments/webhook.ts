@@ -28,7 +28,10 @@ export async function handleStripeEvent(deps: WebhookDeps, event: StripeEvent): 
         // A concurrent duplicate waits on the first delivery's row below, holding a connection; bounded,
         // so duplicates can never hold every connection while the first needs one (setTier takes its own).
         await tx.query(`set local lock_timeout = '10s'`);
-        const fresh = await tx.query(`insert into stripe_events (id, type, outcome) values ($1, $2, 'handling') on conflict (id) do nothing returning id`, [event.id, event.type]);
+        const fresh = await tx.query(`insert into stripe_events (id, type, outcome) values ($1, $2, 'handling') on conflict (id) do nothing returning id`, [
+          event.id,
+          event.type,
+        ]);
         if (fresh.rowCount === 0) return { duplicate: true, outcome: 'duplicate' };
         const outcome = await dispatch(deps, tx, event.type, event.data.object, event.created);
         await tx.query('update stripe_events set outcome = $2 where id = $1', [event.id, outcome]);
@@ -93,7 +96,12 @@ async function onCheckoutCompleted(deps: WebhookDeps, tx: Client, session: Strip
   const paymentIntentId = idOf(session.payment_intent);
   if (!asyncSucceeded && session.payment_status === 'unpaid') {
     // An asynchronous payment method: the money is on its way; async_payment_succeeded grants.
-    await updatePurchase(tx, purchase.id, { checkout_completed_at: new Date(), checkout_session_id: session.id, payment_intent_id: paymentIntentId, customer_id: customerId });
+    await updatePurchase(tx, purchase.id, {
+      checkout_completed_at: new Date(),
+      checkout_session_id: session.id,
+      payment_intent_id: paymentIntentId,
+      customer_id: customerId,
+    });
     return 'awaiting asynchronous payment';
   }
   if (purchase.checkout_session_id === null) await updatePurchase(tx, purchase.id, { checkout_session_id: session.id });
@@ -132,7 +140,13 @@ async function applyDeferred(deps: WebhookDeps, tx: Client, paymentIntentId: str
 async function onRefund(deps: WebhookDeps, tx: Client, purchase: PurchaseRow, charge: Stripe.Charge): Promise<string> {
   // amount_refunded is cumulative: an older or repeated event has nothing new.
   if (charge.amount_refunded <= purchase.amount_refunded) return 'refund already applied';
-  const due = refundDue({ credits: purchase.credits, price: purchase.amount, amountRefunded: charge.amount_refunded, refundDueSoFar: purchase.refund_credits_due, disputeDue: purchase.dispute_credits_due });
+  const due = refundDue({
+    credits: purchase.credits,
+    price: purchase.amount,
+    amountRefunded: charge.amount_refunded,
+    refundDueSoFar: purchase.refund_credits_due,
+    disputeDue: purchase.dispute_credits_due,
+  });
   const plan = await clawBack(deps, tx, purchase, { due, step: `refund-to-${charge.amount_refunded}` });
   await updatePurchase(tx, purchase.id, {
     amount_refunded: charge.amount_refunded,

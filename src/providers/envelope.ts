@@ -33,7 +33,9 @@ export function envelopeError(provider: EnvelopeProvider, response: ProviderResp
   const httpOk = isSuccessCode(response.status);
   if (httpOk && code !== undefined && isSuccessCode(code)) return undefined;
   if (httpOk && code === undefined) {
-    return new ProviderError(provider, 'protocol', `${provider}: unreadable answer (HTTP ${response.status}): ${snippet(response)}`, { status: response.status });
+    return new ProviderError(provider, 'protocol', `${provider}: unreadable answer (HTTP ${response.status}): ${snippet(response)}`, {
+      status: response.status,
+    });
   }
   const failing = code !== undefined && !isSuccessCode(code) ? code : response.status;
   const kind = KIND_OF_BODY_CODE[failing] ?? kindOfStatus(failing);

@@ -73,7 +73,8 @@ export function kindOfStatus(status: number): ProviderError['kind'] {
 }
 
 /** A plain object, for reading untyped JSON without `any`. */
-export const asRecord = (value: unknown): Record<string, unknown> => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
+export const asRecord = (value: unknown): Record<string, unknown> =>
+  value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
 /** A decimal USD amount as integer micro-USD (amounts carry at most 6 decimals, so rounding is exact). */
 export function usdToMicro(value: unknown): number | undefined {

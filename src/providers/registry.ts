@@ -11,7 +11,12 @@ import { createWaveSpeedAdapter } from './wavespeed/index.ts';
 export function createAdapters(config: ProvidersConfig, options: { fetch?: typeof fetch } = {}): Map<ProviderName, ProviderAdapter> {
   const adapters = new Map<ProviderName, ProviderAdapter>();
   const { nanobanana, kie, fal, gemini, wavespeed } = config;
-  const common = (c: { baseUrl: string; apiKey?: string; timeoutMs: number }) => ({ baseUrl: c.baseUrl, apiKey: c.apiKey!, timeoutMs: c.timeoutMs, fetch: options.fetch });
+  const common = (c: { baseUrl: string; apiKey?: string; timeoutMs: number }) => ({
+    baseUrl: c.baseUrl,
+    apiKey: c.apiKey!,
+    timeoutMs: c.timeoutMs,
+    fetch: options.fetch,
+  });
   if (nanobanana.apiKey) adapters.set('nanobanana', createNanoBananaAdapter(common(nanobanana)));
   if (kie.apiKey) adapters.set('kie', createKieAdapter({ ...common(kie), webhookHmacKey: kie.webhookHmacKey }));
   if (fal.apiKey) adapters.set('fal', createFalAdapter({ ...common(fal), apiBaseUrl: fal.apiBaseUrl, jwksUrl: fal.jwksUrl, adminKey: fal.adminKey }));

@@ -35,10 +35,7 @@ export interface SubmitRequest {
 /** A finished result: a URL to download from at once (they expire), or bytes returned inline. */
 export type ProviderOutput = { url: string; mime?: string } | { inline: InlineImage };
 
-export type TaskStatus =
-  | { state: 'pending' }
-  | { state: 'completed'; outputs: ProviderOutput[] }
-  | { state: 'failed'; error: ProviderError };
+export type TaskStatus = { state: 'pending' } | { state: 'completed'; outputs: ProviderOutput[] } | { state: 'failed'; error: ProviderError };
 
 export type SubmitResult =
   /** Accepted; poll `status(providerTaskId)` or wait for the callback. */
@@ -118,7 +115,16 @@ export type ProviderErrorKind =
   | 'protocol';
 
 /** Kinds where another attempt (later, or at another provider) may succeed. */
-const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set(['unauthorized', 'insufficient_balance', 'rate_limited', 'unavailable', 'timeout', 'generation_failed', 'not_found', 'protocol']);
+const RETRYABLE: ReadonlySet<ProviderErrorKind> = new Set([
+  'unauthorized',
+  'insufficient_balance',
+  'rate_limited',
+  'unavailable',
+  'timeout',
+  'generation_failed',
+  'not_found',
+  'protocol',
+]);
 
 export class ProviderError extends Error {
   override name = 'ProviderError';

@@ -113,7 +113,9 @@ export class Queue {
 
   /** Jobs waiting or running, for health reports and tests. */
   async pending(name: QueueName): Promise<number> {
-    const { rows } = await this.pool.query<{ count: number }>(`select count(*)::int as count from ${SCHEMA}.job where name = $1 and state < 'completed'`, [name]);
+    const { rows } = await this.pool.query<{ count: number }>(`select count(*)::int as count from ${SCHEMA}.job where name = $1 and state < 'completed'`, [
+      name,
+    ]);
     return rows[0]!.count;
   }
 }

@@ -24,7 +24,13 @@ export function signFileUrl(input: { publicUrl: string; key: string; secret: str
  * True when the signature was made with this secret for this key and expiry, and the expiry is still
  * ahead. `expires` and `signature` come straight from the query string, so anything may arrive.
  */
-export function verifyFileSignature(input: { key: string; expires: string | number | undefined; signature: string | undefined; secret: string; now?: Date }): boolean {
+export function verifyFileSignature(input: {
+  key: string;
+  expires: string | number | undefined;
+  signature: string | undefined;
+  secret: string;
+  now?: Date;
+}): boolean {
   const expiresText = String(input.expires ?? '');
   if (!/^\d{1,12}$/.test(expiresText) || !input.signature || !/^[A-Za-z0-9_-]+$/.test(input.signature)) return false;
   if (!isValidKey(input.key)) return false;

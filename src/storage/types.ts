@@ -56,7 +56,11 @@ export function isValidKey(key: string): boolean {
 
 export function storageKey(input: { userId: string; type: string; generationId: string; ext: string }): string {
   if (!/^[A-Za-z0-9]{1,10}$/.test(input.ext)) throw new InvalidStorageKeyError(`.${input.ext}`, 'the extension must be 1 to 10 letters or digits');
-  for (const [name, value] of [['userId', input.userId], ['type', input.type], ['generationId', input.generationId]] as const) {
+  for (const [name, value] of [
+    ['userId', input.userId],
+    ['type', input.type],
+    ['generationId', input.generationId],
+  ] as const) {
     // Each part must be exactly one segment, so a user id cannot add directories of its own.
     if (value.includes('/')) throw new InvalidStorageKeyError(value, `${name} must not contain /`);
   }

@@ -65,7 +65,10 @@ export async function validateImage(data: Buffer, options: { maxBytes: number; m
   const { width = 0, height = 0 } = metadata;
   if (width < 1 || height < 1) throw new InvalidImageError('empty', 'the image has no pixels');
   if (width * height > maxPixels) {
-    throw new InvalidImageError('too_large', `the image is ${width}x${height} pixels, more than the ${Math.floor(maxPixels / 1_000_000)} MP this service processes`);
+    throw new InvalidImageError(
+      'too_large',
+      `the image is ${width}x${height} pixels, more than the ${Math.floor(maxPixels / 1_000_000)} MP this service processes`,
+    );
   }
   return { ...IMAGE_TYPES[format], width, height };
 }

@@ -29,7 +29,15 @@ beforeAll(async () => {
     TALLY_GENERATION_MAINTENANCE_SECONDS: '1',
   };
   t = await createTestApp(settings, {}, undefined, { listen: true });
-  env = { ...settings, DATABASE_URL: t.db.url, JWT_SECRET, JWT_AUDIENCE: AUDIENCE, TALLY_DATA_DIR: t.config.dataDir, TALLY_PUBLIC_URL: t.config.publicUrl, LOG_LEVEL: 'info' };
+  env = {
+    ...settings,
+    DATABASE_URL: t.db.url,
+    JWT_SECRET,
+    JWT_AUDIENCE: AUDIENCE,
+    TALLY_DATA_DIR: t.config.dataDir,
+    TALLY_PUBLIC_URL: t.config.publicUrl,
+    LOG_LEVEL: 'info',
+  };
   await t.credits.refill({ provider: 'nanobanana', amount: 1_000_000, reason: 'chaos' });
 });
 afterAll(async () => {
@@ -51,53 +59,67 @@ async function load(): Promise<void> {
         if (response.status === 200) bought.set(who, (bought.get(who) ?? 0) + 10);
         return;
       }
-      const response = await t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: pick(['lighting', 'mood', 'style']) } });
+      const response = await t.request('POST', '/api/enhance-image', {
+        auth: token,
+        body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: pick(['lighting', 'mood', 'style']) },
+      });
       expect([202, 402]).toContain(response.status);
     }),
   );
 }
 
-it(`${TRIALS} workers killed at random moments lose nothing and charge each generation once`, async () => {
-  for (let i = 0; i < USERS; i++) {
-    await t.credits.purchase({ userId: `chaos${i}`, packageId: 'starter' });
-    bought.set(`chaos${i}`, 10);
-  }
-  for (let trial = 0; trial < TRIALS; trial++) {
-    nano.set({ processingMs: pick([0, 300, 1500]), callbacks: Math.random() < 0.7, failure: Math.random() < 0.3 ? pick(['server_error', 'generation_failed', 'rate_limited'] as const) : null, failureRate: 0.3 });
-    await load();
-    const worker = startCli(['worker'], env);
-    await worker.waitFor(/worker started/);
-    await load();
-    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 1400)); // a random moment
-    worker.child.kill('SIGKILL');
-    await worker.exited;
-  }
+it(
+  `${TRIALS} workers killed at random moments lose nothing and charge each generation once`,
+  async () => {
+    for (let i = 0; i < USERS; i++) {
+      await t.credits.purchase({ userId: `chaos${i}`, packageId: 'starter' });
+      bought.set(`chaos${i}`, 10);
+    }
+    for (let trial = 0; trial < TRIALS; trial++) {
+      nano.set({
+        processingMs: pick([0, 300, 1500]),
+        callbacks: Math.random() < 0.7,
+        failure: Math.random() < 0.3 ? pick(['server_error', 'generation_failed', 'rate_limited'] as const) : null,
+        failureRate: 0.3,
+      });
+      await load();
+      const worker = startCli(['worker'], env);
+      await worker.waitFor(/worker started/);
+      await load();
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 1400)); // a random moment
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
 
-  nano.set({ processingMs: 0, failure: null, callbacks: true });
-  const last = startCli(['worker'], env);
-  await last.waitFor(/worker started/);
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const open = (await t.db.pool.query<{ n: number }>("select count(*)::int as n from generations where status not in ('completed', 'failed')")).rows[0]!.n;
-    if (open === 0) break;
-    if (Date.now() > deadline) throw new Error(`${open} generations still open`);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the worker process moves on its own clock
-  }
+    nano.set({ processingMs: 0, failure: null, callbacks: true });
+    const last = startCli(['worker'], env);
+    await last.waitFor(/worker started/);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const open = (await t.db.pool.query<{ n: number }>("select count(*)::int as n from generations where status not in ('completed', 'failed')")).rows[0]!.n;
+      if (open === 0) break;
+      if (Date.now() > deadline) throw new Error(`${open} generations still open`);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the worker process moves on its own clock
+    }
 
-  const charged = await t.db.pool.query<{ user_id: string; charged: number; n: number }>(
-    "select user_id, coalesce(sum(credits_charged), 0)::int as charged, count(*)::int as n from generations where status = 'completed' group by user_id",
-  );
-  const total = (await t.db.pool.query<{ n: number }>('select count(*)::int as n from generations')).rows[0]!.n;
-  expect(total).toBeGreaterThan(TRIALS * 5);
-  for (const [who, credits] of bought) {
-    const paid = charged.rows.find((r) => r.user_id === who)?.charged ?? 0;
-    expect((await t.credits.balance(who)).balance, who).toBe(credits - paid);
-  }
-  const pending = await t.db.pool.query<{ n: number }>("select count(*)::int as n from ledger_transfers where state = 'pending'");
-  expect(pending.rows[0]!.n).toBe(0);
-  const report = await t.ledger.checkInvariants(t.credits.invariantChecks());
-  expect(report.ok, JSON.stringify(report)).toBe(true);
-  process.stdout.write(`chaos: ${TRIALS} trials, ${total} generations, ${[...bought.values()].reduce((a, b) => a + b, 0) / 10} purchases; all terminal, balances exact, ledger clean\n`);
-  last.child.kill('SIGINT');
-  await last.exited;
-}, Math.max(120_000, TRIALS * 30_000)); // the short version runs inside the normal suite, whose default timeout is 60 s
+    const charged = await t.db.pool.query<{ user_id: string; charged: number; n: number }>(
+      "select user_id, coalesce(sum(credits_charged), 0)::int as charged, count(*)::int as n from generations where status = 'completed' group by user_id",
+    );
+    const total = (await t.db.pool.query<{ n: number }>('select count(*)::int as n from generations')).rows[0]!.n;
+    expect(total).toBeGreaterThan(TRIALS * 5);
+    for (const [who, credits] of bought) {
+      const paid = charged.rows.find((r) => r.user_id === who)?.charged ?? 0;
+      expect((await t.credits.balance(who)).balance, who).toBe(credits - paid);
+    }
+    const pending = await t.db.pool.query<{ n: number }>("select count(*)::int as n from ledger_transfers where state = 'pending'");
+    expect(pending.rows[0]!.n).toBe(0);
+    const report = await t.ledger.checkInvariants(t.credits.invariantChecks());
+    expect(report.ok, JSON.stringify(report)).toBe(true);
+    process.stdout.write(
+      `chaos: ${TRIALS} trials, ${total} generations, ${[...bought.values()].reduce((a, b) => a + b, 0) / 10} purchases; all terminal, balances exact, ledger clean\n`,
+    );
+    last.child.kill('SIGINT');
+    await last.exited;
+  },
+  Math.max(120_000, TRIALS * 30_000),
+); // the short version runs inside the normal suite, whose default timeout is 60 s

@@ -141,8 +141,17 @@ export class FakeProviderServer {
   }
 
   /** Records a task and schedules its end (callback included) after `processingMs`. */
-  createTask(input: { id?: string; input: Record<string, unknown>; callbackUrl?: string; outcome?: FakeTask['outcome'] }, onEnd: (task: FakeTask) => void): FakeTask {
-    const task: FakeTask = { id: input.id ?? this.newTaskId(), createdAt: Date.now(), input: input.input, callbackUrl: input.callbackUrl, outcome: input.outcome ?? 'success' };
+  createTask(
+    input: { id?: string; input: Record<string, unknown>; callbackUrl?: string; outcome?: FakeTask['outcome'] },
+    onEnd: (task: FakeTask) => void,
+  ): FakeTask {
+    const task: FakeTask = {
+      id: input.id ?? this.newTaskId(),
+      createdAt: Date.now(),
+      input: input.input,
+      callbackUrl: input.callbackUrl,
+      outcome: input.outcome ?? 'success',
+    };
     this.tasks.set(task.id, task);
     const end = () => {
       task.endedAt = Date.now();
@@ -228,7 +237,9 @@ export class FakeProviderServer {
 let image: Promise<Buffer> | undefined;
 /** A small real PNG, made once. */
 export function resultImage(): Promise<Buffer> {
-  image ??= sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 120, b: 40 } } }).png().toBuffer();
+  image ??= sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 120, b: 40 } } })
+    .png()
+    .toBuffer();
   return image;
 }
 

@@ -79,10 +79,13 @@ export class FalFake extends FakeProviderServer {
         if (isSubmitRejection(failure)) return this.rejection(failure);
         const input = parseObject(body);
         const missing = ['prompt', 'image_urls'].filter((field) => !input[field] || (field === 'image_urls' && !Array.isArray(input[field])));
-        if (missing.length > 0) return { status: 422, json: { detail: missing.map((field) => ({ loc: ['body', field], msg: 'Field required', type: 'missing' })) } };
+        if (missing.length > 0)
+          return { status: 422, json: { detail: missing.map((field) => ({ loc: ['body', field], msg: 'Field required', type: 'missing' })) } };
         const [, owner, alias] = SUBMIT.exec(url.pathname)!;
         const outcome = failure === 'generation_failed' || failure === 'content_policy' ? failure : 'success';
-        const task = this.createTask({ id: randomUUID(), input, callbackUrl: url.searchParams.get('fal_webhook') ?? undefined, outcome }, (ended) => this.ended(ended));
+        const task = this.createTask({ id: randomUUID(), input, callbackUrl: url.searchParams.get('fal_webhook') ?? undefined, outcome }, (ended) =>
+          this.ended(ended),
+        );
         this.apps.set(task.id, `${owner}/${alias}`);
         return { status: 200, json: { status: 'IN_QUEUE', request_id: task.id, ...this.urlsOf(task), queue_position: 0 } };
       },
@@ -102,7 +105,8 @@ export class FalFake extends FakeProviderServer {
 
   private statusOf(task: FakeTask): FakeAnswer {
     const base = { request_id: task.id, response_url: this.urlsOf(task).response_url };
-    if (this.isDone(task)) return { status: 200, json: { ...base, status: 'COMPLETED', logs: null, metrics: { inference_time: this.controls.processingMs / 1000 } } };
+    if (this.isDone(task))
+      return { status: 200, json: { ...base, status: 'COMPLETED', logs: null, metrics: { inference_time: this.controls.processingMs / 1000 } } };
     const queued = Date.now() - task.createdAt < this.controls.processingMs / 3;
     return { status: 202, json: queued ? { ...base, status: 'IN_QUEUE', queue_position: 0 } : { ...base, status: 'IN_PROGRESS', logs: null } };
   }
@@ -110,12 +114,33 @@ export class FalFake extends FakeProviderServer {
   /** What the response URL answers: the images, or the error the request stored. */
   private resultOf(task: FakeTask): FakeAnswer {
     if (task.outcome === 'content_policy') {
-      return { status: 422, json: { detail: [{ loc: ['body', 'prompt'], msg: 'The content could not be processed because it contained material flagged by a content checker.', type: 'content_policy_violation' }] } };
+      return {
+        status: 422,
+        json: {
+          detail: [
+            {
+              loc: ['body', 'prompt'],
+              msg: 'The content could not be processed because it contained material flagged by a content checker.',
+              type: 'content_policy_violation',
+            },
+          ],
+        },
+      };
     }
     if (task.outcome === 'generation_failed') {
-      return { status: 500, json: { detail: 'The model crashed while generating', error_type: 'runner_server_error' }, headers: { 'x-fal-error-type': 'runner_server_error' } };
+      return {
+        status: 500,
+        json: { detail: 'The model crashed while generating', error_type: 'runner_server_error' },
+        headers: { 'x-fal-error-type': 'runner_server_error' },
+      };
     }
-    return { status: 200, json: { images: [{ url: this.resultUrl(task), content_type: 'image/png', file_name: `${task.id}.png`, file_size: 1024, width: 64, height: 48 }], description: '' } };
+    return {
+      status: 200,
+      json: {
+        images: [{ url: this.resultUrl(task), content_type: 'image/png', file_name: `${task.id}.png`, file_size: 1024, width: 64, height: 48 }],
+        description: '',
+      },
+    };
   }
 
   private cancel(url: URL): FakeAnswer {
@@ -129,7 +154,8 @@ export class FalFake extends FakeProviderServer {
     if (isServiceFailure(failure)) return this.rejection(failure);
     if (req.headers.authorization === `Key ${this.apiKey}`) return { status: 403, json: { detail: 'This endpoint requires an ADMIN scoped key' } };
     if (req.headers.authorization !== `Key ${this.adminKey}`) return BAD_KEY;
-    const credits = url.searchParams.get('expand') === 'credits' ? { credits: { current_balance: this.locked ? 0 : this.controls.balance, currency: 'USD' } } : {};
+    const credits =
+      url.searchParams.get('expand') === 'credits' ? { credits: { current_balance: this.locked ? 0 : this.controls.balance, currency: 'USD' } } : {};
     return { status: 200, json: { username: this.userId, ...credits } };
   }
 
@@ -138,7 +164,13 @@ export class FalFake extends FakeProviderServer {
     if (!task.callbackUrl || !this.controls.callbacks) return;
     const result = this.resultOf(task);
     const ok = result.status === 200;
-    const rawBody = JSON.stringify({ request_id: task.id, gateway_request_id: task.id, status: ok ? 'OK' : 'ERROR', payload: result.json, error: ok ? null : `Invalid status code: ${result.status}` });
+    const rawBody = JSON.stringify({
+      request_id: task.id,
+      gateway_request_id: task.id,
+      status: ok ? 'OK' : 'ERROR',
+      payload: result.json,
+      error: ok ? null : `Invalid status code: ${result.status}`,
+    });
     void this.sendCallback(task.callbackUrl, undefined, this.signWebhook(rawBody, task.id), rawBody);
   }
 

@@ -164,7 +164,10 @@ export class KieFake extends EnvelopeFake {
     const payload = {
       code: success ? 200 : 501,
       msg: success ? 'Image generated successfully.' : String(record.failMsg),
-      data: { ...record, resultJson: success ? record.resultJson : null, consumeCredits: success ? 4 : 0, remainedCredits: this.controls.balance } as Record<string, unknown>,
+      data: { ...record, resultJson: success ? record.resultJson : null, consumeCredits: success ? 4 : 0, remainedCredits: this.controls.balance } as Record<
+        string,
+        unknown
+      >,
     };
     if (this.callbackTaskIdField === 'task_id') {
       payload.data.task_id = payload.data.taskId;
@@ -187,7 +190,8 @@ function validate(body: Record<string, unknown>): string | undefined {
   if (!input) return 'input is required';
   if (typeof input.prompt !== 'string' || input.prompt.trim() === '' || input.prompt.length > 5000) return 'input.prompt is required (at most 5000 characters)';
   const urls = input.image_urls;
-  if (urls !== undefined && (!Array.isArray(urls) || urls.length > 10 || !urls.every((u) => typeof u === 'string' && /^https?:\/\//.test(u)))) return 'input.image_urls must be at most 10 URLs';
+  if (urls !== undefined && (!Array.isArray(urls) || urls.length > 10 || !urls.every((u) => typeof u === 'string' && /^https?:\/\//.test(u))))
+    return 'input.image_urls must be at most 10 URLs';
   if (body.model === 'google/nano-banana-edit' && (!Array.isArray(urls) || urls.length === 0)) return 'input.image_urls is required';
   if (input.output_format !== undefined && input.output_format !== 'png' && input.output_format !== 'jpeg') return 'input.output_format must be png or jpeg';
   if (input.image_size !== undefined && !IMAGE_SIZES.has(String(input.image_size))) return 'input.image_size is not supported';

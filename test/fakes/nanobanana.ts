@@ -119,9 +119,11 @@ function validate(body: Record<string, unknown>): string | undefined {
   if (typeof body.prompt !== 'string' || body.prompt.trim() === '') return 'prompt is required';
   if (typeof body.type !== 'string' || !TYPES.has(body.type)) return 'type must be TEXTTOIAMGE or IMAGETOIAMGE';
   const urls = body.imageUrls;
-  if (urls !== undefined && (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string' && /^https?:\/\//.test(u)))) return 'imageUrls must be a list of URLs';
+  if (urls !== undefined && (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string' && /^https?:\/\//.test(u))))
+    return 'imageUrls must be a list of URLs';
   if (body.type === 'IMAGETOIAMGE' && (!Array.isArray(urls) || urls.length === 0)) return 'imageUrls is required for IMAGETOIAMGE';
-  if (body.numImages !== undefined && !(Number.isInteger(body.numImages) && (body.numImages as number) >= 1 && (body.numImages as number) <= 4)) return 'numImages must be 1 to 4';
+  if (body.numImages !== undefined && !(Number.isInteger(body.numImages) && (body.numImages as number) >= 1 && (body.numImages as number) <= 4))
+    return 'numImages must be 1 to 4';
   if (body.image_size !== undefined && !IMAGE_SIZES.has(String(body.image_size))) return 'image_size is not supported';
   if (body.callBackUrl !== undefined && typeof body.callBackUrl !== 'string') return 'callBackUrl must be a URL';
   return undefined;

@@ -84,12 +84,25 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       return [200, session];
     }
     if (method === 'POST' && path === '/v1/customers') return [200, { id: id('cus'), object: 'customer', metadata: params.metadata ?? {} }];
-    if (method === 'POST' && path === '/v1/billing_portal/sessions') return [200, { id: id('bps'), object: 'billing_portal.session', customer: params.customer, url: `https://billing.stripe.test/p/session/${randomBytes(6).toString('hex')}`, return_url: params.return_url }];
+    if (method === 'POST' && path === '/v1/billing_portal/sessions')
+      return [
+        200,
+        {
+          id: id('bps'),
+          object: 'billing_portal.session',
+          customer: params.customer,
+          url: `https://billing.stripe.test/p/session/${randomBytes(6).toString('hex')}`,
+          return_url: params.return_url,
+        },
+      ];
     if (method === 'POST' && path === '/v1/refunds') {
       const charge = [...charges.values()].find((c) => c.payment_intent === params.payment_intent);
       if (!charge) return [404, { error: { type: 'invalid_request_error', message: 'No such payment_intent' } }];
       const amount = Number(params.amount ?? (charge.amount as number) - (charge.amount_refunded as number));
-      Object.assign(charge, { amount_refunded: (charge.amount_refunded as number) + amount, refunded: (charge.amount_refunded as number) + amount >= (charge.amount as number) });
+      Object.assign(charge, {
+        amount_refunded: (charge.amount_refunded as number) + amount,
+        refunded: (charge.amount_refunded as number) + amount >= (charge.amount as number),
+      });
       return [200, { id: id('re'), object: 'refund', amount, charge: charge.id, payment_intent: charge.payment_intent, status: 'succeeded' }];
     }
     return [404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path})` } }];
@@ -101,19 +114,32 @@ export async function startFakeStripe(): Promise<FakeStripe> {
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const params = parseForm(req.method === 'GET' ? url.search.slice(1) : raw);
-    const headers = { authorization: req.headers.authorization, 'idempotency-key': req.headers['idempotency-key'] as string | undefined, 'content-type': req.headers['content-type'] };
+    const headers = {
+      authorization: req.headers.authorization,
+      'idempotency-key': req.headers['idempotency-key'] as string | undefined,
+      'content-type': req.headers['content-type'],
+    };
     requests.push({ method: req.method ?? 'GET', path: url.pathname, headers, params });
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'request-id': id('req') });
       res.end(JSON.stringify(body));
     };
-    if (!req.headers.authorization?.startsWith('Bearer sk_test_')) return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
+    if (!req.headers.authorization?.startsWith('Bearer sk_test_'))
+      return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
     if (fake.failWith) return send(fake.failWith, { error: { type: 'api_error', message: 'The fake is down' } });
     // Stripe's idempotency: the same key replays the first answer; other parameters under it are an error.
     const key = headers['idempotency-key'];
     if (key && req.method === 'POST') {
       const stored = replies.get(key);
-      if (stored) return stored.fingerprint === raw ? send(stored.status, stored.body) : send(400, { error: { type: 'idempotency_error', message: 'Keys for idempotent requests can only be used with the same parameters they were first used with.' } });
+      if (stored)
+        return stored.fingerprint === raw
+          ? send(stored.status, stored.body)
+          : send(400, {
+              error: {
+                type: 'idempotency_error',
+                message: 'Keys for idempotent requests can only be used with the same parameters they were first used with.',
+              },
+            });
     }
     const [status, body] = handle(req.method ?? 'GET', url.pathname, params);
     if (key && req.method === 'POST') replies.set(key, { fingerprint: raw, status, body });
@@ -137,13 +163,37 @@ export async function startFakeStripe(): Promise<FakeStripe> {
       const session = sessions.get(sessionId);
       if (!session) throw new Error(`no session ${sessionId}`);
       const paymentIntent = id('pi');
-      const charge: StripeObject = { id: id('ch'), object: 'charge', amount: session.amount_total, amount_refunded: 0, refunded: false, currency: session.currency, payment_intent: paymentIntent, metadata: {} };
+      const charge: StripeObject = {
+        id: id('ch'),
+        object: 'charge',
+        amount: session.amount_total,
+        amount_refunded: 0,
+        refunded: false,
+        currency: session.currency,
+        payment_intent: paymentIntent,
+        metadata: {},
+      };
       charges.set(charge.id, charge);
-      Object.assign(session, { status: 'complete', payment_status: options.async ? 'unpaid' : 'paid', payment_intent: paymentIntent, customer: session.customer ?? id('cus') });
+      Object.assign(session, {
+        status: 'complete',
+        payment_status: options.async ? 'unpaid' : 'paid',
+        payment_intent: paymentIntent,
+        customer: session.customer ?? id('cus'),
+      });
       return { ...session };
     },
     event(type, object, created = Math.floor(Date.now() / 1000)) {
-      return { id: id('evt'), object: 'event', api_version: '2024-06-20', created, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type, data: { object: structuredClone(object) } };
+      return {
+        id: id('evt'),
+        object: 'event',
+        api_version: '2024-06-20',
+        created,
+        livemode: false,
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+        type,
+        data: { object: structuredClone(object) },
+      };
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

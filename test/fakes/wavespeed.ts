@@ -44,7 +44,9 @@ export class WaveSpeedFake extends FakeProviderServer {
 
   /** WaveSpeed's webhook headers for a body. */
   signWebhook(rawBody: string, id: string, timestamp = Math.floor(Date.now() / 1000)): Record<string, string> {
-    const hmac = createHmac('sha256', this.webhookSecret.replace(/^whsec_/, '')).update(`${id}.${timestamp}.${rawBody}`).digest('hex');
+    const hmac = createHmac('sha256', this.webhookSecret.replace(/^whsec_/, ''))
+      .update(`${id}.${timestamp}.${rawBody}`)
+      .digest('hex');
     return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v3,${hmac}` };
   }
 
@@ -66,7 +68,10 @@ export class WaveSpeedFake extends FakeProviderServer {
         if (!Array.isArray(images) || images.length === 0 || images.length > 10) return this.error(REJECTIONS.bad_input);
         const outcome = failure === 'generation_failed' || failure === 'content_policy' ? failure : 'success';
         const model = url.pathname.replace(/^\/api\/v3\//, '');
-        const task = this.createTask({ id: randomBytes(16).toString('hex'), input: { ...input, model }, callbackUrl: url.searchParams.get('webhook') ?? undefined, outcome }, (ended) => this.ended(ended));
+        const task = this.createTask(
+          { id: randomBytes(16).toString('hex'), input: { ...input, model }, callbackUrl: url.searchParams.get('webhook') ?? undefined, outcome },
+          (ended) => this.ended(ended),
+        );
         return envelope({ ...this.prediction(task), status: 'created' });
       },
       failure,
@@ -99,7 +104,11 @@ export class WaveSpeedFake extends FakeProviderServer {
       has_nsfw_contents: status === 'completed' ? [false] : [],
       status,
       created_at: new Date(task.createdAt).toISOString(),
-      error: failed ? (this.failedStatus === 'failed' ? FAILURE_MESSAGES[task.outcome as keyof typeof FAILURE_MESSAGES] : `the prediction was ${this.failedStatus === 'timeout' ? 'timed out' : 'cancelled'}`) : '',
+      error: failed
+        ? this.failedStatus === 'failed'
+          ? FAILURE_MESSAGES[task.outcome as keyof typeof FAILURE_MESSAGES]
+          : `the prediction was ${this.failedStatus === 'timeout' ? 'timed out' : 'cancelled'}`
+        : '',
       executionTime: done ? this.controls.processingMs : 0,
       timings: { inference: done ? this.controls.processingMs : 0 },
     };

@@ -9,7 +9,14 @@ export default defineFixture({
   startFake: startFalFake,
   adapter: (fake, { timeoutMs, apiKey }) =>
     // The fake serves the queue host, the platform host and the JWKS on one server.
-    createFalAdapter({ baseUrl: fake.url, apiBaseUrl: fake.url, jwksUrl: (fake as FalFake).jwksUrl, apiKey: apiKey ?? fake.apiKey, adminKey: (fake as FalFake).adminKey, timeoutMs }),
+    createFalAdapter({
+      baseUrl: fake.url,
+      apiBaseUrl: fake.url,
+      jwksUrl: (fake as FalFake).jwksUrl,
+      apiKey: apiKey ?? fake.apiKey,
+      adminKey: (fake as FalFake).adminKey,
+      timeoutMs,
+    }),
   failures: {
     bad_input: 'bad_input',
     content_policy: 'content_policy',

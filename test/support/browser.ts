@@ -24,7 +24,10 @@ export function ensureWebBuilt(): void {
   const sources = Math.max(newest(path.join(WEB, 'src')), statSync(path.join(WEB, 'index.html')).mtimeMs, statSync(path.join(WEB, 'admin.html')).mtimeMs);
   if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
   // The production build, as users get it: vitest's NODE_ENV=test would make Vite bundle React's development build.
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(WEB, 'scripts', 'build.ts')], { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } });
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(WEB, 'scripts', 'build.ts')], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
 }
 
 export interface Browser {

@@ -25,7 +25,10 @@ export async function stopAllClis(): Promise<void> {
  * group of its own, as a shell runs a foreground command, so a test can send Ctrl-C to the whole group.
  */
 export function startCli(args: string[], env: Record<string, string>, options: { processGroup?: boolean } = {}): RunningCli {
-  const child = spawn(process.execPath, ['bin/tally.mjs', ...args], { env: { ...process.env, LOG_FORMAT: 'json', ...env }, detached: options.processGroup ?? false });
+  const child = spawn(process.execPath, ['bin/tally.mjs', ...args], {
+    env: { ...process.env, LOG_FORMAT: 'json', ...env },
+    detached: options.processGroup ?? false,
+  });
   let output = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

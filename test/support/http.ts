@@ -46,7 +46,12 @@ export interface TestAppOptions {
   log?: Logger;
 }
 
-export async function createTestApp(env: Record<string, string> = {}, overrides: ConfigInput = {}, balances?: ProviderBalancePort, options: TestAppOptions = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  overrides: ConfigInput = {},
+  balances?: ProviderBalancePort,
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const db = await createTestDatabase();
   // Listening comes first, on a port the system picks, so the public URL names a port already ours
   // (a port found free and bound later could be taken in between); requests wait for the app.

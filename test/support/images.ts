@@ -14,7 +14,10 @@ export interface ImageServer {
   close(): Promise<void>;
 }
 
-export const testPng = (color = '#4477aa', width = 40, height = 30) => sharp({ create: { width, height, channels: 3, background: color } }).png().toBuffer();
+export const testPng = (color = '#4477aa', width = 40, height = 30) =>
+  sharp({ create: { width, height, channels: 3, background: color } })
+    .png()
+    .toBuffer();
 
 export async function startImageServer(): Promise<ImageServer> {
   const png = await testPng();
@@ -61,5 +64,10 @@ export function declaredPng(width: number, height: number): Buffer {
   header.writeUInt32BE(height, 4);
   header.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale, deflate, no filter method, no interlace
   const rows = zlib.deflateSync(Buffer.alloc(64 * (width + 1)));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', rows),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }

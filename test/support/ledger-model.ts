@@ -77,7 +77,11 @@ export type StepTemplate = { type: 'fresh'; actions: ActionTemplate[] } | { type
 const sameAssetPairs = ACCOUNT_KINDS.flatMap((debit, i) =>
   ACCOUNT_KINDS.flatMap((credit, j) => (i !== j && debit.asset === credit.asset ? [[i, j] as [number, number]] : [])),
 );
-const fundingPairs: [number, number][] = [[0, 1], [0, 2], [4, 5]];
+const fundingPairs: [number, number][] = [
+  [0, 1],
+  [0, 2],
+  [4, 5],
+];
 
 const pairArb = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...fundingPairs) },
@@ -90,7 +94,11 @@ const legArb: fc.Arbitrary<LegTemplate> = fc.record({
   accounts: pairArb,
   amount: fc.integer({ min: 1, max: 25 }),
   pending: fc.boolean(),
-  expiresIn: fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 3, arbitrary: fc.constantFrom(1, 2, 4) }, { weight: 1, arbitrary: fc.constantFrom(-1, 0) }),
+  expiresIn: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(null) },
+    { weight: 3, arbitrary: fc.constantFrom(1, 2, 4) },
+    { weight: 1, arbitrary: fc.constantFrom(-1, 0) },
+  ),
   expiryAsDate: fc.boolean(),
   withMetadata: fc.boolean(),
 });
@@ -126,7 +134,10 @@ export const actionArb: fc.Arbitrary<ActionTemplate> = fc.oneof(
 );
 
 // Mostly single actions: one failing action refuses the whole operation, so long ones rarely apply.
-const actionsArb = fc.oneof({ weight: 4, arbitrary: fc.array(actionArb, { minLength: 1, maxLength: 1 }) }, { weight: 1, arbitrary: fc.array(actionArb, { minLength: 2, maxLength: 3 }) });
+const actionsArb = fc.oneof(
+  { weight: 4, arbitrary: fc.array(actionArb, { minLength: 1, maxLength: 1 }) },
+  { weight: 1, arbitrary: fc.array(actionArb, { minLength: 2, maxLength: 3 }) },
+);
 
 const stepArb: fc.Arbitrary<StepTemplate> = fc.oneof(
   { weight: 6, arbitrary: actionsArb.map((actions): StepTemplate => ({ type: 'fresh', actions })) },
@@ -224,7 +235,12 @@ export class Materializer {
       }
       const hold = this.resolveHold(template.hold, key, held);
       if (template.type === 'void') actions.push({ type: 'void', hold: hold.key });
-      else if (template.type === 'expire') actions.push({ type: 'expire', hold: hold.key, ...(template.asOfIn === null ? {} : { asOf: new Date(nowMs + template.asOfIn * this.options.timeUnitMs) }) });
+      else if (template.type === 'expire')
+        actions.push({
+          type: 'expire',
+          hold: hold.key,
+          ...(template.asOfIn === null ? {} : { asOf: new Date(nowMs + template.asOfIn * this.options.timeUnitMs) }),
+        });
       else actions.push({ type: 'post', hold: hold.key, ...postAmounts(template, hold.held) });
     }
     const malformed = actions.some((a) => a.type !== 'transfer' && a.hold === key);
@@ -305,7 +321,12 @@ export function reshape(action: Action): Action {
 
 function reverseKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reverseKeys);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reverseKeys(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value)
+        .reverse()
+        .map(([k, v]) => [k, reverseKeys(v)]),
+    );
   return value;
 }
 
@@ -351,14 +372,28 @@ export interface TransferSummary {
   postedAmount: number | null;
 }
 
-export const summarize = (t: Transfer): TransferSummary => ({ debit: t.debitAccountId, credit: t.creditAccountId, amount: t.amount, state: t.state, postedAmount: t.postedAmount });
+export const summarize = (t: Transfer): TransferSummary => ({
+  debit: t.debitAccountId,
+  credit: t.creditAccountId,
+  amount: t.amount,
+  state: t.state,
+  postedAmount: t.postedAmount,
+});
 
 /** What an operation asks for, for the model's own idempotency check (spelling does not count). */
 export function meaningOf(actions: Action[]): string {
   return JSON.stringify(
     actions.map((a) => {
       if (a.type === 'transfer') {
-        return [a.type, a.debit, a.credit, a.amount, a.pending === true, a.expiresAt === undefined ? null : new Date(a.expiresAt).getTime(), sortKeys(a.metadata ?? null)];
+        return [
+          a.type,
+          a.debit,
+          a.credit,
+          a.amount,
+          a.pending === true,
+          a.expiresAt === undefined ? null : new Date(a.expiresAt).getTime(),
+          sortKeys(a.metadata ?? null),
+        ];
       }
       return a.type === 'post' ? [a.type, a.hold, a.amounts ?? null] : [a.type, a.hold];
     }),
@@ -367,7 +402,10 @@ export function meaningOf(actions: Action[]): string {
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') return Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sortKeys(v)]);
+  if (value && typeof value === 'object')
+    return Object.entries(value)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => [k, sortKeys(v)]);
   return value;
 }
 
@@ -463,7 +501,11 @@ export class ReferenceLedger {
       if (hold.some((t) => t.state !== 'pending')) return 'hold_not_pending';
       if (action.type === 'post' && hold.some(expiredAt(nowMs))) return 'hold_expired';
       if (action.type === 'expire' && !hold.every(expiredAt(action.asOf === undefined ? nowMs : new Date(action.asOf).getTime()))) return 'hold_not_expired';
-      if (action.type === 'post' && action.amounts !== undefined && (action.amounts.length !== hold.length || action.amounts.some((a, i) => a > hold[i]!.amount))) {
+      if (
+        action.type === 'post' &&
+        action.amounts !== undefined &&
+        (action.amounts.length !== hold.length || action.amounts.some((a, i) => a > hold[i]!.amount))
+      ) {
         return 'invalid_amount';
       }
       for (const [i, t] of hold.entries()) {

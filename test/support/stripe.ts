@@ -14,7 +14,10 @@ export interface StripeTestApp {
   /** The official client pointed at the stand-in, to act as an operator in Stripe's dashboard would (refunds). */
   client: Stripe;
   buy(userId: string, packageId: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
-  deliver(event: object, options?: { secret?: string; timestamp?: number; body?: (payload: string) => string; signature?: string | null }): Promise<{ status: number; body: any }>;
+  deliver(
+    event: object,
+    options?: { secret?: string; timestamp?: number; body?: (payload: string) => string; signature?: string | null },
+  ): Promise<{ status: number; body: any }>;
   spend(userId: string, credits: number, key: string): Promise<void>;
   purchase(id: string): Promise<Record<string, any>>;
 }
@@ -22,14 +25,19 @@ export interface StripeTestApp {
 export async function createStripeTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<StripeTestApp> {
   const stripe = await startFakeStripe();
   afterAll(() => stripe.close());
-  const t = await createTestApp({
-    STRIPE_SECRET_KEY: 'sk_test_tally',
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    STRIPE_API_BASE: stripe.url,
-    STRIPE_PRICE_TIERS: 'price_plus=plus,price_pro=pro',
-    TALLY_PUBLIC_URL: 'https://tally.example',
-    ...env,
-  }, {}, undefined, options);
+  const t = await createTestApp(
+    {
+      STRIPE_SECRET_KEY: 'sk_test_tally',
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      STRIPE_API_BASE: stripe.url,
+      STRIPE_PRICE_TIERS: 'price_plus=plus,price_pro=pro',
+      TALLY_PUBLIC_URL: 'https://tally.example',
+      ...env,
+    },
+    {},
+    undefined,
+    options,
+  );
   const url = new URL(stripe.url);
   const client = new Stripe('sk_test_operator', { host: url.hostname, port: url.port, protocol: 'http', telemetry: false });
   return {

@@ -82,7 +82,12 @@ const pools = createRoute({
   ...guard('admin'),
   responses: {
     200: json(
-      z.object({ primaryProvider: z.string(), pools: z.array(PoolBody), packages: z.array(z.object({ id: z.string(), credits: z.number().int(), disabled: z.boolean() }).passthrough()), bufferLevels: z.record(z.string(), z.number().int()) }),
+      z.object({
+        primaryProvider: z.string(),
+        pools: z.array(PoolBody),
+        packages: z.array(z.object({ id: z.string(), credits: z.number().int(), disabled: z.boolean() }).passthrough()),
+        bufferLevels: z.record(z.string(), z.number().int()),
+      }),
       'Capacity',
     ),
     ...adminProblems,
@@ -96,7 +101,13 @@ const v1Refill = createRoute({
   summary: 'Book a refill of one pool',
   ...guard('admin'),
   request: {
-    params: z.object({ provider: z.string().min(1).max(64).openapi({ param: { name: 'provider', in: 'path' } }) }),
+    params: z.object({
+      provider: z
+        .string()
+        .min(1)
+        .max(64)
+        .openapi({ param: { name: 'provider', in: 'path' } }),
+    }),
     body: { required: true, content: { 'application/json': { schema: RefillRequest.omit({ provider: true }).openapi('PoolRefill') } } },
   },
   responses: { 200: json(PoolBody, 'The pool after the refill'), ...adminProblems, ...problems(413, 415) },
@@ -109,7 +120,14 @@ const burn = createRoute({
   summary: 'Consumption per day (7 and 30 days) and the projected day each pool runs dry',
   ...guard('admin'),
   responses: {
-    200: json(z.object({ pools: z.array(z.object({ provider: z.string(), perDay7: z.number().int(), perDay30: z.number().int(), runsDryAt: z.string().nullable() }).openapi('BurnRate')) }), 'Burn rates'),
+    200: json(
+      z.object({
+        pools: z.array(
+          z.object({ provider: z.string(), perDay7: z.number().int(), perDay30: z.number().int(), runsDryAt: z.string().nullable() }).openapi('BurnRate'),
+        ),
+      }),
+      'Burn rates',
+    ),
     ...adminProblems,
   },
 });
@@ -122,4 +140,3 @@ export function registerAdminCreditRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(pools, async (c) => c.json(await c.get('deps').credits.capacity(), 200));
   app.openapi(burn, async (c) => c.json({ pools: await c.get('deps').credits.burnRates() }, 200));
 }
-

@@ -73,8 +73,18 @@ const generation = createRoute({
   tags: ['admin'],
   summary: 'Any generation, with its owner and every provider attempt',
   ...guard('admin'),
-  request: { params: z.object({ id: z.string().max(100).openapi({ param: { name: 'id', in: 'path' } }) }) },
-  responses: { 200: json(z.object({ userId: z.string(), task: TaskBody, attempts: z.array(AttemptBody) }), 'The generation'), ...problems(400, 401, 403, 404, 429) },
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .max(100)
+        .openapi({ param: { name: 'id', in: 'path' } }),
+    }),
+  },
+  responses: {
+    200: json(z.object({ userId: z.string(), task: TaskBody, attempts: z.array(AttemptBody) }), 'The generation'),
+    ...problems(400, 401, 403, 404, 429),
+  },
 });
 
 const updateProvider = createRoute({
@@ -94,14 +104,9 @@ const updateProvider = createRoute({
               priority: z.number().int().min(0).max(1_000_000).optional().openapi({ description: 'Lower is tried first' }),
               active: z.boolean().optional(),
               rateLimitPerMinute: z.number().int().min(1).max(1_000_000).optional(),
-              costMicroUsd: z
-                .number()
-                .int()
-                .min(0)
-                .max(1_000_000_000)
-                .nullable()
-                .optional()
-                .openapi({ description: 'What one request costs the platform, in micro-USD, for every model through this provider; null returns to the catalogue’s costs' }),
+              costMicroUsd: z.number().int().min(0).max(1_000_000_000).nullable().optional().openapi({
+                description: 'What one request costs the platform, in micro-USD, for every model through this provider; null returns to the catalogue’s costs',
+              }),
             })
             .refine((v) => Object.keys(v).length > 0, 'give at least one of priority, active, rateLimitPerMinute, costMicroUsd')
             .openapi('UpdateProvider'),
@@ -111,7 +116,15 @@ const updateProvider = createRoute({
   },
   responses: {
     200: json(
-      z.object({ provider: z.string(), priority: z.number().int(), active: z.boolean(), rateLimitPerMinute: z.number().int(), costMicroUsd: z.number().int().nullable() }).openapi('ProviderSettings'),
+      z
+        .object({
+          provider: z.string(),
+          priority: z.number().int(),
+          active: z.boolean(),
+          rateLimitPerMinute: z.number().int(),
+          costMicroUsd: z.number().int().nullable(),
+        })
+        .openapi('ProviderSettings'),
       'The settings now',
     ),
     ...problems(400, 401, 403, 413, 415, 429),
@@ -125,17 +138,37 @@ const modelRouting = createRoute({
   summary: 'Choose a model’s routing: by provider priority (default) or the cheapest healthy route (every process within a second)',
   ...guard('admin'),
   request: {
-    params: z.object({ modelId: z.string().min(1).max(64).openapi({ param: { name: 'modelId', in: 'path' } }) }),
-    body: { required: true, content: { 'application/json': { schema: z.object({ routing: z.enum(['priority', 'cheapest']) }).strict().openapi('ModelRouting') } } },
+    params: z.object({
+      modelId: z
+        .string()
+        .min(1)
+        .max(64)
+        .openapi({ param: { name: 'modelId', in: 'path' } }),
+    }),
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z
+            .object({ routing: z.enum(['priority', 'cheapest']) })
+            .strict()
+            .openapi('ModelRouting'),
+        },
+      },
+    },
   },
-  responses: { 200: json(z.object({ modelId: z.string(), routing: z.enum(['priority', 'cheapest']) }), 'The model’s routing now'), ...problems(400, 401, 403, 404, 413, 415, 429) },
+  responses: {
+    200: json(z.object({ modelId: z.string(), routing: z.enum(['priority', 'cheapest']) }), 'The model’s routing now'),
+    ...problems(400, 401, 403, 404, 413, 415, 429),
+  },
 });
 
 export function registerAdminGenerationRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(modelRouting, async (c) => {
     const { config, generations } = c.get('deps');
     const { modelId } = c.req.valid('param');
-    if (!Object.hasOwn(config.generations.models, modelId)) throw new ApiError('not_found', `There is no model "${modelId}". Known models: ${Object.keys(config.generations.models).join(', ')}.`);
+    if (!Object.hasOwn(config.generations.models, modelId))
+      throw new ApiError('not_found', `There is no model "${modelId}". Known models: ${Object.keys(config.generations.models).join(', ')}.`);
     return c.json(await generations.router.setModelRouting(modelId, c.req.valid('json').routing, actorOf(c.get('caller'))), 200);
   });
 

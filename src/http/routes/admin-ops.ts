@@ -29,7 +29,10 @@ export const AlertBody = z
 const AlertQuery = z.object({
   open: z.enum(['true', 'false']).optional().openapi({ description: 'true: neither acknowledged nor resolved (the default); false: acknowledged or resolved' }),
   level: z.enum(['info', 'warning', 'critical']).optional(),
-  type: z.string().regex(/^[a-z_]{1,64}$/).optional(),
+  type: z
+    .string()
+    .regex(/^[a-z_]{1,64}$/)
+    .optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 
@@ -58,7 +61,14 @@ const ackAlert = createRoute({
   tags: ['admin'],
   summary: 'Acknowledge an alert: it leaves the open list and gets no reminders (its recovery is still sent)',
   ...guard('admin'),
-  request: { params: z.object({ id: z.string().regex(/^alert_[A-Za-z0-9]{1,64}$/).openapi({ param: { name: 'id', in: 'path' } }) }) },
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .regex(/^alert_[A-Za-z0-9]{1,64}$/)
+        .openapi({ param: { name: 'id', in: 'path' } }),
+    }),
+  },
   responses: { 200: json(AlertBody, 'The acknowledged alert'), ...adminProblems, ...problems(404) },
 });
 
@@ -83,7 +93,21 @@ const jobs = createRoute({
   summary: 'Every scheduled job: schedule, last run, next run',
   ...guard('admin'),
   responses: {
-    200: json(z.object({ jobs: z.array(z.object({ name: z.string(), schedule: z.string(), description: z.string(), enabled: z.boolean(), lastRun: JobRunBody.nullable(), nextRunAt: z.string().nullable() })) }), 'Jobs'),
+    200: json(
+      z.object({
+        jobs: z.array(
+          z.object({
+            name: z.string(),
+            schedule: z.string(),
+            description: z.string(),
+            enabled: z.boolean(),
+            lastRun: JobRunBody.nullable(),
+            nextRunAt: z.string().nullable(),
+          }),
+        ),
+      }),
+      'Jobs',
+    ),
     ...adminProblems,
   },
 });

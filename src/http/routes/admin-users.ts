@@ -12,7 +12,9 @@ const cursor = z.string().min(1).max(200).optional().openapi({ description: 'The
 const limit = z.coerce.number().int().min(1).max(200).optional().openapi({ description: 'Default 50' });
 const balance = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional();
 
-const AdminUser = z.object({ id: z.string(), tier: z.string(), nextTier: z.string().nullable(), balance: z.number().int(), createdAt: z.string() }).openapi('AdminUser');
+const AdminUser = z
+  .object({ id: z.string(), tier: z.string(), nextTier: z.string().nullable(), balance: z.number().int(), createdAt: z.string() })
+  .openapi('AdminUser');
 const AdminGeneration = z
   .object({
     id: z.string(),
@@ -38,10 +40,29 @@ const users = createRoute({
   ...guard('admin'),
   request: {
     query: z
-      .object({ q: z.string().min(1).max(200).optional().openapi({ description: 'User id prefix' }), tier: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/).optional(), minBalance: balance, maxBalance: balance, cursor, limit })
-      .refine((q) => q.minBalance === undefined || q.maxBalance === undefined || q.minBalance <= q.maxBalance, { path: ['maxBalance'], message: 'must not be under minBalance' }),
+      .object({
+        q: z.string().min(1).max(200).optional().openapi({ description: 'User id prefix' }),
+        tier: z
+          .string()
+          .regex(/^[a-z][a-z0-9_-]{0,31}$/)
+          .optional(),
+        minBalance: balance,
+        maxBalance: balance,
+        cursor,
+        limit,
+      })
+      .refine((q) => q.minBalance === undefined || q.maxBalance === undefined || q.minBalance <= q.maxBalance, {
+        path: ['maxBalance'],
+        message: 'must not be under minBalance',
+      }),
   },
-  responses: { 200: json(z.object({ users: z.array(AdminUser), cursor: z.string().nullable() }), 'A page of users (a balance filter may leave a page short: follow the cursor until null)'), ...adminProblems },
+  responses: {
+    200: json(
+      z.object({ users: z.array(AdminUser), cursor: z.string().nullable() }),
+      'A page of users (a balance filter may leave a page short: follow the cursor until null)',
+    ),
+    ...adminProblems,
+  },
 });
 
 const user = createRoute({
@@ -54,9 +75,31 @@ const user = createRoute({
   responses: {
     200: json(
       z.object({
-        balance: z.object({ userId: z.string(), balance: z.number().int(), allowance: z.number().int(), purchased: z.number().int(), overflow: z.number().int(), tier: z.string(), resetsAt: z.string() }).passthrough(),
+        balance: z
+          .object({
+            userId: z.string(),
+            balance: z.number().int(),
+            allowance: z.number().int(),
+            purchased: z.number().int(),
+            overflow: z.number().int(),
+            tier: z.string(),
+            resetsAt: z.string(),
+          })
+          .passthrough(),
         generations: z.array(AdminGeneration),
-        purchases: z.array(z.object({ id: z.string(), packageId: z.string(), mode: z.string(), credits: z.number().int(), amount: z.number().int(), currency: z.string(), status: z.string(), amountRefunded: z.number().int(), createdAt: z.string() })),
+        purchases: z.array(
+          z.object({
+            id: z.string(),
+            packageId: z.string(),
+            mode: z.string(),
+            credits: z.number().int(),
+            amount: z.number().int(),
+            currency: z.string(),
+            status: z.string(),
+            amountRefunded: z.number().int(),
+            createdAt: z.string(),
+          }),
+        ),
         transfers: z.array(z.object({ bucket: z.string(), effect: z.number().int(), direction: z.enum(['debit', 'credit']), transfer: TransferSchema })),
       }),
       'The user',
@@ -76,7 +119,10 @@ const generations = createRoute({
     query: z
       .object({
         status: z.enum(['queued', 'processing', 'completed', 'failed']).optional(),
-        provider: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/).optional(),
+        provider: z
+          .string()
+          .regex(/^[a-z][a-z0-9_-]{0,31}$/)
+          .optional(),
         userId: userId.optional(),
         from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional().openapi({ description: 'Created at or after (ISO date or time)' }),
         to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional().openapi({ description: 'Created before (ISO date or time)' }),
@@ -103,6 +149,9 @@ export function registerAdminUserRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(generations, async (c) => {
     const { from, to, limit, ...filter } = c.req.valid('query');
-    return c.json(await c.get('deps').analytics.generations({ ...filter, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined, limit: limit ?? 50 }), 200);
+    return c.json(
+      await c.get('deps').analytics.generations({ ...filter, from: from ? new Date(from) : undefined, to: to ? new Date(to) : undefined, limit: limit ?? 50 }),
+      200,
+    );
   });
 }

@@ -67,7 +67,10 @@ const createKey = createRoute({
       required: true,
       content: {
         'application/json': {
-          schema: z.object({ name: z.string().trim().min(1).max(100), role: z.enum(['admin', 'service']) }).strict().openapi('CreateApiKey'),
+          schema: z
+            .object({ name: z.string().trim().min(1).max(100), role: z.enum(['admin', 'service']) })
+            .strict()
+            .openapi('CreateApiKey'),
         },
       },
     },
@@ -90,7 +93,15 @@ const revokeKey = createRoute({
   tags: ['admin'],
   summary: 'Revoke an API key',
   ...guard('admin'),
-  request: { params: z.object({ keyId: z.string().min(1).max(100).openapi({ param: { name: 'keyId', in: 'path' } }) }) },
+  request: {
+    params: z.object({
+      keyId: z
+        .string()
+        .min(1)
+        .max(100)
+        .openapi({ param: { name: 'keyId', in: 'path' } }),
+    }),
+  },
   responses: { 200: json(ApiKeySchema, 'The revoked key'), ...adminProblems, ...problems(404) },
 });
 
@@ -102,7 +113,9 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>) {
     return c.json(await c.get('deps').ledger.history(c.req.valid('param').accountId, { cursor, limit }), 200);
   });
 
-  app.openapi(ledgerCheck, async (c) => c.json(await c.get('deps').ledger.checkInvariants([...c.get('deps').credits.invariantChecks(), ...c.get('deps').payments.invariantChecks()]), 200));
+  app.openapi(ledgerCheck, async (c) =>
+    c.json(await c.get('deps').ledger.checkInvariants([...c.get('deps').credits.invariantChecks(), ...c.get('deps').payments.invariantChecks()]), 200),
+  );
 
   app.openapi(createKey, async (c) => c.json(await c.get('deps').apiKeys.create(c.req.valid('json')), 201));
 

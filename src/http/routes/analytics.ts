@@ -81,7 +81,10 @@ const margin = createRoute({
   ...guard('admin'),
   request: {
     query: z
-      .object({ from: monthString.optional().openapi({ description: 'First month, default 11 months before `to`' }), to: monthString.optional().openapi({ description: 'Last month, default this month' }) })
+      .object({
+        from: monthString.optional().openapi({ description: 'First month, default 11 months before `to`' }),
+        to: monthString.optional().openapi({ description: 'Last month, default this month' }),
+      })
       .refine((q) => !q.from || !q.to || q.from <= q.to, { path: ['to'], message: 'must not be before from' }),
   },
   responses: {
@@ -100,7 +103,9 @@ const margin = createRoute({
           }),
           revenueByCurrency: z.array(z.object({ currency: z.string(), amountMinor: z.number().int(), converted: z.boolean() })),
           months: z.array(z.object({ month: z.string(), ...Money, creditsSold: z.number().int(), creditsConsumed: z.number().int() })),
-          packages: z.array(z.object({ packageId: z.string(), purchases: z.number().int(), developmentGrants: z.number().int(), creditsSold: z.number().int(), ...Money })),
+          packages: z.array(
+            z.object({ packageId: z.string(), purchases: z.number().int(), developmentGrants: z.number().int(), creditsSold: z.number().int(), ...Money }),
+          ),
           providers: z.array(z.object({ provider: z.string(), units: z.number().int(), costMicroUsd: z.number().int() })),
         })
         .openapi('Margin'),
@@ -117,7 +122,10 @@ const burn = createRoute({
   summary: 'Per pool: consumption per day over 7 and 30 days and the projected run-dry date',
   ...guard('admin'),
   responses: {
-    200: json(z.object({ pools: z.array(z.object({ provider: z.string(), perDay7: z.number().int(), perDay30: z.number().int(), runsDryAt: z.string().nullable() })) }), 'Burn rates'),
+    200: json(
+      z.object({ pools: z.array(z.object({ provider: z.string(), perDay7: z.number().int(), perDay30: z.number().int(), runsDryAt: z.string().nullable() })) }),
+      'Burn rates',
+    ),
     ...adminProblems,
   },
 });

@@ -8,7 +8,8 @@ const processTasks = createRoute({
   path: '/api/background/process-tasks',
   tags: ['jobs'],
   summary: 'Run the pending-work processor once and report what it did',
-  description: 'Fails and refunds generations past their deadline, takes up open generations nobody is working on (a lost job or a dead worker), and voids expired holds. Normal work is event-driven; this is the safety net.',
+  description:
+    'Fails and refunds generations past their deadline, takes up open generations nobody is working on (a lost job or a dead worker), and voids expired holds. Normal work is event-driven; this is the safety net.',
   ...guard('job'),
   responses: {
     200: json(
@@ -30,6 +31,9 @@ export function registerBackgroundRoutes(app: OpenAPIHono<AppEnv>) {
     const { ledger, generations } = c.get('deps');
     const { swept, resumed } = await generations.maintenance();
     const expiredHolds = await ledger.expireHolds();
-    return c.json({ success: true as const, processed: swept + resumed + expiredHolds, sweptGenerations: swept, resumedGenerations: resumed, expiredHolds }, 200);
+    return c.json(
+      { success: true as const, processed: swept + resumed + expiredHolds, sweptGenerations: swept, resumedGenerations: resumed, expiredHolds },
+      200,
+    );
   });
 }

@@ -39,8 +39,13 @@ const createPause = createRoute({
           schema: z
             .object({
               scope: z.enum(['purchases', 'generations']),
-              provider: z.enum(AI_PROVIDER_NAMES).optional().openapi({ description: 'Generations: routing skips this provider. Purchases: only the primary provider (its pool backs every sale)' }),
-              message: text(300).optional().openapi({ description: `What users are told (default "${DEFAULT_PAUSE_MESSAGE}")` }),
+              provider: z
+                .enum(AI_PROVIDER_NAMES)
+                .optional()
+                .openapi({ description: 'Generations: routing skips this provider. Purchases: only the primary provider (its pool backs every sale)' }),
+              message: text(300)
+                .optional()
+                .openapi({ description: `What users are told (default "${DEFAULT_PAUSE_MESSAGE}")` }),
               reason: text(1000).openapi({ description: 'Why; kept in the audit, never shown to users' }),
             })
             .strict()
@@ -68,8 +73,19 @@ const resumePause = createRoute({
   summary: 'Resume: end a pause (audited and alerted)',
   ...guard('admin'),
   request: {
-    params: z.object({ id: z.string().max(100).openapi({ param: { name: 'id', in: 'path' } }) }),
-    query: z.object({ reason: z.string().max(1000).optional().openapi({ param: { name: 'reason', in: 'query' }, description: 'Why it is resumed (kept in the audit)' }) }),
+    params: z.object({
+      id: z
+        .string()
+        .max(100)
+        .openapi({ param: { name: 'id', in: 'path' } }),
+    }),
+    query: z.object({
+      reason: z
+        .string()
+        .max(1000)
+        .optional()
+        .openapi({ param: { name: 'reason', in: 'query' }, description: 'Why it is resumed (kept in the audit)' }),
+    }),
   },
   responses: { 200: json(PauseBody, 'The pause, ended'), ...problems(400, 401, 403, 404, 409, 429) },
 });

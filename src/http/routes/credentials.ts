@@ -35,8 +35,17 @@ const putCredentials = createRoute({
         'application/json': {
           schema: z
             .object({
-              apiKey: z.string().min(8).max(4096).regex(/^[\x21-\x7e]+$/, 'printable characters without spaces'),
-              baseUrl: z.string().url().max(2000).refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').optional(),
+              apiKey: z
+                .string()
+                .min(8)
+                .max(4096)
+                .regex(/^[\x21-\x7e]+$/, 'printable characters without spaces'),
+              baseUrl: z
+                .string()
+                .url()
+                .max(2000)
+                .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+                .optional(),
             })
             .strict()
             .openapi('PutProviderCredentials'),

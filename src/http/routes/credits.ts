@@ -17,7 +17,14 @@ const BalanceBody = z
   .openapi('CreditBalance');
 
 const PackageBody = z
-  .object({ id: z.string(), credits: z.number().int(), price: z.number().int().openapi({ description: 'Minor units (cents)' }), currency: z.string(), disabled: z.boolean(), message: z.string().nullable() })
+  .object({
+    id: z.string(),
+    credits: z.number().int(),
+    price: z.number().int().openapi({ description: 'Minor units (cents)' }),
+    currency: z.string(),
+    disabled: z.boolean(),
+    message: z.string().nullable(),
+  })
   .openapi('Package');
 
 const CompatPackagesBody = z.object({
@@ -36,21 +43,53 @@ const CompatPackagesBody = z.object({
 const PurchaseRequest = z.object({ packageId: z.string().min(1).max(64) }).openapi('PurchaseRequest');
 const PurchaseBody = z
   .union([
-    z.object({ checkoutUrl: z.string().openapi({ description: 'Stripe Checkout: send the buyer here; credits are granted when Stripe confirms the payment' }), purchaseId: z.string(), packageId: z.string(), mode: z.literal('stripe') }),
-    z.object({ granted: z.number().int(), balance: z.number().int(), purchaseId: z.string(), packageId: z.string(), mode: z.literal('development').openapi({ description: 'Granted without payment (demo or TALLY_DEV_PURCHASES)' }) }),
+    z.object({
+      checkoutUrl: z.string().openapi({ description: 'Stripe Checkout: send the buyer here; credits are granted when Stripe confirms the payment' }),
+      purchaseId: z.string(),
+      packageId: z.string(),
+      mode: z.literal('stripe'),
+    }),
+    z.object({
+      granted: z.number().int(),
+      balance: z.number().int(),
+      purchaseId: z.string(),
+      packageId: z.string(),
+      mode: z.literal('development').openapi({ description: 'Granted without payment (demo or TALLY_DEV_PURCHASES)' }),
+    }),
   ])
   .openapi('Purchase');
 const idempotencyHeader = z.object({
-  'idempotency-key': z.string().regex(/^[\x21-\x7e]{1,100}$/).optional().openapi({ param: { name: 'idempotency-key', in: 'header' }, description: 'Retrying with the same key buys once and gets the first answer unchanged; the same key with another body is a 409' }),
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,100}$/)
+    .optional()
+    .openapi({
+      param: { name: 'idempotency-key', in: 'header' },
+      description: 'Retrying with the same key buys once and gets the first answer unchanged; the same key with another body is a 409',
+    }),
 });
 
-const compatBalance = createRoute({ method: 'get', path: '/api/credits/balance', tags: ['credits'], summary: 'The caller’s credits by bucket', ...guard('user'), responses: { 200: json(BalanceBody, 'Balance'), ...problems(400, 401, 403, 429) } });
+const compatBalance = createRoute({
+  method: 'get',
+  path: '/api/credits/balance',
+  tags: ['credits'],
+  summary: 'The caller’s credits by bucket',
+  ...guard('user'),
+  responses: { 200: json(BalanceBody, 'Balance'), ...problems(400, 401, 403, 429) },
+});
 const V1BalanceBody = BalanceBody.extend({
   overflow: z.number().int().openapi({ description: 'Overflow left this month (paid tiers with overflow enabled)' }),
   overflowUsed: z.number().int().openapi({ description: 'Overflow drawn this month' }),
   nextTier: z.string().nullable().openapi({ description: 'A downgrade waiting for the next reset' }),
 }).openapi('CreditBalanceDetail');
-const v1Balance = createRoute({ method: 'get', path: '/v1/credits/balance', tags: ['credits'], summary: 'The caller’s credits by bucket', ...guard('user'), responses: { 200: json(V1BalanceBody, 'Balance'), ...problems(400, 401, 403, 429) } });
+const v1Balance = createRoute({
+  method: 'get',
+  path: '/v1/credits/balance',
+  tags: ['credits'],
+  summary: 'The caller’s credits by bucket',
+  ...guard('user'),
+  responses: { 200: json(V1BalanceBody, 'Balance'), ...problems(400, 401, 403, 429) },
+});
 
 const compatPackages = createRoute({
   method: 'get',
@@ -69,7 +108,10 @@ const v1Packages = createRoute({
   responses: { 200: json(z.object({ packages: z.array(PackageBody), sellableUserCredits: z.number().int() }), 'Packages'), ...problems(401) },
 });
 
-const purchaseResponses = { 200: json(PurchaseBody, 'A Stripe Checkout link, or (development purchases only) the credits granted'), ...problems(400, 401, 403, 409, 413, 415, 429, 502, 503) };
+const purchaseResponses = {
+  200: json(PurchaseBody, 'A Stripe Checkout link, or (development purchases only) the credits granted'),
+  ...problems(400, 401, 403, 409, 413, 415, 429, 502, 503),
+};
 const compatPurchase = createRoute({
   method: 'post',
   path: '/api/credits/purchase',
@@ -88,10 +130,18 @@ const setTier = createRoute({
   summary: 'Set a user’s tier (upgrades now, downgrades at the next monthly reset)',
   ...guard('service'),
   request: {
-    params: z.object({ userId: z.string().regex(/^[A-Za-z0-9_:.@-]{1,200}$/).openapi({ param: { name: 'userId', in: 'path' } }) }),
+    params: z.object({
+      userId: z
+        .string()
+        .regex(/^[A-Za-z0-9_:.@-]{1,200}$/)
+        .openapi({ param: { name: 'userId', in: 'path' } }),
+    }),
     body: { required: true, content: { 'application/json': { schema: z.object({ tier: z.string().min(1).max(32) }).openapi('SetTier') } } },
   },
-  responses: { 200: json(BalanceBody.extend({ nextTier: z.string().nullable() }), 'The user’s balance after the change'), ...problems(400, 401, 403, 413, 415, 429) },
+  responses: {
+    200: json(BalanceBody.extend({ nextTier: z.string().nullable() }), 'The user’s balance after the change'),
+    ...problems(400, 401, 403, 413, 415, 429),
+  },
 });
 
 export function registerCreditRoutes(app: OpenAPIHono<AppEnv>) {

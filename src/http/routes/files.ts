@@ -12,7 +12,8 @@ export function registerFileRoutes(app: OpenAPIHono<AppEnv>) {
     const expires = c.req.query('expires') ?? '';
     const signature = c.req.query('signature') ?? '';
     const { store, signingSecret } = c.get('deps');
-    if (!verifyFileSignature({ key, expires, signature, secret: signingSecret })) throw new ApiError('not_found', 'This link is invalid or has expired; ask for the task again for a fresh one.');
+    if (!verifyFileSignature({ key, expires, signature, secret: signingSecret }))
+      throw new ApiError('not_found', 'This link is invalid or has expired; ask for the task again for a fresh one.');
     const file = await store.get(key);
     if (!file) throw new ApiError('not_found', 'The file is no longer stored.');
     return c.body(new Uint8Array(file.data), 200, { 'content-type': file.mime, 'cache-control': 'private, max-age=300', 'x-content-type-options': 'nosniff' });

@@ -33,7 +33,11 @@ export const TaskBody = z
 const enhancementType = z.enum(ENHANCEMENT_TYPES);
 const prompt = z.string().max(5000, 'must be at most 5000 characters');
 const strength = z.coerce.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
-const imageUrl = z.string().max(2048).url('must be an http(s) URL').refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL');
+const imageUrl = z
+  .string()
+  .max(2048)
+  .url('must be an http(s) URL')
+  .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL');
 
 const EnhanceJson = z
   .object({
@@ -46,7 +50,10 @@ const EnhanceJson = z
   .openapi('EnhanceRequest');
 const EnhanceForm = z
   .object({
-    image: z.instanceof(File).optional().openapi({ type: 'string', format: 'binary', description: 'The input image (JPEG, PNG, WebP, GIF, AVIF, TIFF; checked by content)' }),
+    image: z
+      .instanceof(File)
+      .optional()
+      .openapi({ type: 'string', format: 'binary', description: 'The input image (JPEG, PNG, WebP, GIF, AVIF, TIFF; checked by content)' }),
     inputImageUrl: imageUrl.optional(),
     enhancementType,
     prompt: prompt.optional(),
@@ -54,10 +61,14 @@ const EnhanceForm = z
     moodboardId: z.string().max(200).optional(),
   })
   .openapi('EnhanceUpload');
-const V1Json = EnhanceJson.extend({ enhancementType: enhancementType.optional(), modelId: z.string().max(64).optional(), prompt: prompt.optional() }).openapi('GenerationRequest');
+const V1Json = EnhanceJson.extend({ enhancementType: enhancementType.optional(), modelId: z.string().max(64).optional(), prompt: prompt.optional() }).openapi(
+  'GenerationRequest',
+);
 const V1Form = EnhanceForm.extend({ enhancementType: enhancementType.optional(), modelId: z.string().max(64).optional() }).openapi('GenerationUpload');
 
-const Accepted = z.object({ taskId: z.string(), status: z.literal('queued'), creditsCharged: z.number().int(), remainingBalance: z.number().int() }).openapi('EnhanceAccepted');
+const Accepted = z
+  .object({ taskId: z.string(), status: z.literal('queued'), creditsCharged: z.number().int(), remainingBalance: z.number().int() })
+  .openapi('EnhanceAccepted');
 const submitProblems = problems(400, 401, 402, 403, 404, 413, 415, 429, 503);
 
 const compatSubmit = createRoute({
@@ -67,7 +78,13 @@ const compatSubmit = createRoute({
   summary: 'Submit an enhancement; answers at once with a task id to poll (402 when the user cannot pay)',
   ...guard('user'),
   // Not `required`: with two media types the validator must run only for the one that was sent.
-  request: { body: { required: false, description: 'JSON with an image URL, or multipart with an uploaded image', content: { 'application/json': { schema: EnhanceJson }, 'multipart/form-data': { schema: EnhanceForm } } } },
+  request: {
+    body: {
+      required: false,
+      description: 'JSON with an image URL, or multipart with an uploaded image',
+      content: { 'application/json': { schema: EnhanceJson }, 'multipart/form-data': { schema: EnhanceForm } },
+    },
+  },
   responses: { 202: json(Accepted, 'Queued; the credit is held'), ...submitProblems },
 });
 const compatRead = createRoute({
@@ -78,11 +95,24 @@ const compatRead = createRoute({
   ...guard('user'),
   request: {
     query: z.object({
-      taskId: z.string().max(100).optional().openapi({ param: { name: 'taskId', in: 'query' } }),
-      limit: z.coerce.number().int().min(1).max(100).default(10).openapi({ param: { name: 'limit', in: 'query' } }),
+      taskId: z
+        .string()
+        .max(100)
+        .optional()
+        .openapi({ param: { name: 'taskId', in: 'query' } }),
+      limit: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(10)
+        .openapi({ param: { name: 'limit', in: 'query' } }),
     }),
   },
-  responses: { 200: json(z.union([z.object({ task: TaskBody }), z.object({ tasks: z.array(TaskBody) })]), 'The task, or the list'), ...problems(400, 401, 403, 404, 429) },
+  responses: {
+    200: json(z.union([z.object({ task: TaskBody }), z.object({ tasks: z.array(TaskBody) })]), 'The task, or the list'),
+    ...problems(400, 401, 403, 404, 429),
+  },
 });
 const v1Submit = createRoute({
   method: 'post',
@@ -90,8 +120,17 @@ const v1Submit = createRoute({
   tags: ['generations'],
   summary: 'Submit a generation (a catalogue model, or an enhancement type’s default model)',
   ...guard('user'),
-  request: { body: { required: false, description: 'JSON with an image URL, or multipart with an uploaded image', content: { 'application/json': { schema: V1Json }, 'multipart/form-data': { schema: V1Form } } } },
-  responses: { 202: json(z.object({ task: TaskBody, remainingBalance: z.number().int() }).openapi('GenerationAccepted'), 'Queued; the credit is held'), ...submitProblems },
+  request: {
+    body: {
+      required: false,
+      description: 'JSON with an image URL, or multipart with an uploaded image',
+      content: { 'application/json': { schema: V1Json }, 'multipart/form-data': { schema: V1Form } },
+    },
+  },
+  responses: {
+    202: json(z.object({ task: TaskBody, remainingBalance: z.number().int() }).openapi('GenerationAccepted'), 'Queued; the credit is held'),
+    ...submitProblems,
+  },
 });
 const v1Get = createRoute({
   method: 'get',
@@ -99,7 +138,14 @@ const v1Get = createRoute({
   tags: ['generations'],
   summary: 'One of the caller’s generations',
   ...guard('user'),
-  request: { params: z.object({ id: z.string().max(100).openapi({ param: { name: 'id', in: 'path' } }) }) },
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .max(100)
+        .openapi({ param: { name: 'id', in: 'path' } }),
+    }),
+  },
   responses: { 200: json(TaskBody, 'The generation'), ...problems(400, 401, 403, 404, 429) },
 });
 const v1List = createRoute({
@@ -108,7 +154,17 @@ const v1List = createRoute({
   tags: ['generations'],
   summary: 'The caller’s recent generations, newest first',
   ...guard('user'),
-  request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(10).openapi({ param: { name: 'limit', in: 'query' } }) }) },
+  request: {
+    query: z.object({
+      limit: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(10)
+        .openapi({ param: { name: 'limit', in: 'query' } }),
+    }),
+  },
   responses: { 200: json(z.object({ tasks: z.array(TaskBody) }), 'Generations'), ...problems(400, 401, 403, 429) },
 });
 
@@ -120,7 +176,14 @@ const InferRequest = z
   })
   .openapi('InferRequest');
 const InferBody = z
-  .object({ generationId: z.string(), status: z.literal('success'), url: z.string(), creditsUsed: z.number().int(), balance: z.number().int(), degraded: z.boolean() })
+  .object({
+    generationId: z.string(),
+    status: z.literal('success'),
+    url: z.string(),
+    creditsUsed: z.number().int(),
+    balance: z.number().int(),
+    degraded: z.boolean(),
+  })
   .openapi('InferResult');
 const infer = createRoute({
   method: 'post',
@@ -158,12 +221,17 @@ export function registerGenerationRoutes(app: OpenAPIHono<AppEnv>) {
         { userId, modelId: body.modelId, prompt: body.inputs.prompt, inputUrl: body.inputs.imageUrl ?? body.inputs.image_urls?.[0], params: body.params },
         config.generations.syncWaitSeconds * 1000,
       );
-      if (!finished) throw new ApiError('gateway_timeout', `The generation is still running; poll GET /v1/generations/${row.id}.`, { extra: { generationId: row.id } });
+      if (!finished)
+        throw new ApiError('gateway_timeout', `The generation is still running; poll GET /v1/generations/${row.id}.`, { extra: { generationId: row.id } });
       const task = await generations.present(row);
-      if (task.status !== 'completed' || !task.resultUrl) throw new ApiError('bad_gateway', task.errorMessage ?? 'The providers could not complete the generation.', { extra: { generationId: row.id } });
+      if (task.status !== 'completed' || !task.resultUrl)
+        throw new ApiError('bad_gateway', task.errorMessage ?? 'The providers could not complete the generation.', { extra: { generationId: row.id } });
       // Charged as held: the balance is what the hold left. Refunded (degraded): read it again.
       const balance = task.creditsCharged === row.credits_held ? remainingBalance : (await c.get('deps').credits.balance(userId)).balance;
-      return c.json({ generationId: task.id, status: 'success' as const, url: task.resultUrl, creditsUsed: task.creditsCharged, balance, degraded: task.degraded }, 200);
+      return c.json(
+        { generationId: task.id, status: 'success' as const, url: task.resultUrl, creditsUsed: task.creditsCharged, balance, degraded: task.degraded },
+        200,
+      );
     });
   }
 }
@@ -173,9 +241,15 @@ async function submission(c: Context<AppEnv>): Promise<SubmitInput> {
   const type = c.req.header('content-type') ?? '';
   const valid = (target: 'json' | 'form') => (c.req.valid as (t: 'json' | 'form') => z.infer<typeof V1Form>).call(c.req, target);
   const body = /multipart\/form-data/i.test(type) ? valid('form') : valid('json');
-  if (!body.enhancementType && !body.modelId) throw new ApiError('validation_failed', 'give an enhancementType or a modelId', { errors: [{ path: 'body.enhancementType', message: 'required when modelId is not given' }] });
+  if (!body.enhancementType && !body.modelId)
+    throw new ApiError('validation_failed', 'give an enhancementType or a modelId', {
+      errors: [{ path: 'body.enhancementType', message: 'required when modelId is not given' }],
+    });
   const upload = body.image ? Buffer.from(await body.image.arrayBuffer()) : undefined;
-  if (upload && body.inputImageUrl) throw new ApiError('validation_failed', 'give either an uploaded image or inputImageUrl, not both', { errors: [{ path: 'body.image', message: 'not with inputImageUrl' }] });
+  if (upload && body.inputImageUrl)
+    throw new ApiError('validation_failed', 'give either an uploaded image or inputImageUrl, not both', {
+      errors: [{ path: 'body.image', message: 'not with inputImageUrl' }],
+    });
   return {
     userId: currentUserId(c),
     modelId: body.modelId,

@@ -33,14 +33,25 @@ const dismiss = createRoute({
   tags: ['users'],
   summary: 'Dismiss one of your notices (again: unchanged)',
   ...guard('user'),
-  request: { params: z.object({ id: z.string().min(1).max(100).openapi({ param: { name: 'id', in: 'path' } }) }) },
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .min(1)
+        .max(100)
+        .openapi({ param: { name: 'id', in: 'path' } }),
+    }),
+  },
   responses: { 200: json(Notification, 'The notice, dismissed'), ...problems(400, 401, 403, 404, 429) },
 });
 
 export function registerNotificationRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(list, async (c) => {
     const query = c.req.valid('query');
-    return c.json({ notifications: await c.get('deps').notifications.list(currentUserId(c), { includeDismissed: query.all === 'true', limit: query.limit }) }, 200);
+    return c.json(
+      { notifications: await c.get('deps').notifications.list(currentUserId(c), { includeDismissed: query.all === 'true', limit: query.limit }) },
+      200,
+    );
   });
 
   app.openapi(dismiss, async (c) => {

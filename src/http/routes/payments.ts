@@ -14,7 +14,10 @@ const stripeWebhook = createRoute({
   summary: 'Stripe events (signed with STRIPE_WEBHOOK_SECRET; each handled once by its id)',
   ...guard('public'),
   responses: {
-    200: json(z.object({ received: z.literal(true), duplicate: z.boolean().openapi({ description: 'true when this event id was handled before: nothing changed' }) }), 'Taken'),
+    200: json(
+      z.object({ received: z.literal(true), duplicate: z.boolean().openapi({ description: 'true when this event id was handled before: nothing changed' }) }),
+      'Taken',
+    ),
     ...problems(400, 413, 415, 503),
   },
 });
@@ -43,10 +46,23 @@ const PurchaseView = z
     expiresAt: z.string().nullable(),
   })
   .openapi('PurchaseRecord');
-const PurchasePage = z.object({ purchases: z.array(PurchaseView), cursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page' }) });
+const PurchasePage = z.object({
+  purchases: z.array(PurchaseView),
+  cursor: z.string().nullable().openapi({ description: 'Pass as `cursor` for the next page' }),
+});
 const page = {
-  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ param: { name: 'limit', in: 'query' } }),
-  cursor: z.string().max(64).optional().openapi({ param: { name: 'cursor', in: 'query' } }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .default(50)
+    .openapi({ param: { name: 'limit', in: 'query' } }),
+  cursor: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query' } }),
 };
 
 const myPurchases = createRoute({
@@ -68,10 +84,25 @@ const adminPurchases = createRoute({
   request: {
     query: z.object({
       ...page,
-      status: z.enum(PURCHASE_STATUSES as [PurchaseStatus, ...PurchaseStatus[]]).optional().openapi({ param: { name: 'status', in: 'query' } }),
-      userId: z.string().regex(/^[A-Za-z0-9_:.@-]{1,200}$/).optional().openapi({ param: { name: 'userId', in: 'query' } }),
-      from: z.string().datetime({ offset: true }).optional().openapi({ param: { name: 'from', in: 'query' }, description: 'Created at or after (ISO 8601)' }),
-      to: z.string().datetime({ offset: true }).optional().openapi({ param: { name: 'to', in: 'query' }, description: 'Created before (ISO 8601)' }),
+      status: z
+        .enum(PURCHASE_STATUSES as [PurchaseStatus, ...PurchaseStatus[]])
+        .optional()
+        .openapi({ param: { name: 'status', in: 'query' } }),
+      userId: z
+        .string()
+        .regex(/^[A-Za-z0-9_:.@-]{1,200}$/)
+        .optional()
+        .openapi({ param: { name: 'userId', in: 'query' } }),
+      from: z
+        .string()
+        .datetime({ offset: true })
+        .optional()
+        .openapi({ param: { name: 'from', in: 'query' }, description: 'Created at or after (ISO 8601)' }),
+      to: z
+        .string()
+        .datetime({ offset: true })
+        .optional()
+        .openapi({ param: { name: 'to', in: 'query' }, description: 'Created before (ISO 8601)' }),
     }),
   },
   responses: { 200: json(PurchasePage, 'Purchases'), ...problems(400, 401, 403, 429) },
@@ -101,7 +132,8 @@ export function registerPaymentRoutes(app: OpenAPIHono<AppEnv>) {
     const { config, payments } = c.get('deps');
     // The signature covers the exact bytes Stripe sent: read them raw, never re-serialised JSON.
     const raw = Buffer.from(await c.req.arrayBuffer());
-    if (raw.length > config.payments.webhookMaxBytes) throw new ApiError('payload_too_large', `Stripe webhook bodies are limited to ${config.payments.webhookMaxBytes} bytes`);
+    if (raw.length > config.payments.webhookMaxBytes)
+      throw new ApiError('payload_too_large', `Stripe webhook bodies are limited to ${config.payments.webhookMaxBytes} bytes`);
     const result = await payments.receiveWebhook(raw, c.req.header('stripe-signature'));
     return c.json({ received: true as const, duplicate: result.duplicate }, 200);
   });
@@ -113,7 +145,14 @@ export function registerPaymentRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(adminPurchases, async (c) => {
     const q = c.req.valid('query');
-    const filter = { limit: q.limit, cursor: q.cursor, status: q.status, userId: q.userId, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined };
+    const filter = {
+      limit: q.limit,
+      cursor: q.cursor,
+      status: q.status,
+      userId: q.userId,
+      from: q.from ? new Date(q.from) : undefined,
+      to: q.to ? new Date(q.to) : undefined,
+    };
     return c.json(await c.get('deps').payments.list(filter), 200);
   });
 

@@ -41,10 +41,15 @@ export function registerSystemRoutes(app: OpenAPIHono<AppEnv>) {
     } catch (error) {
       // Why, without addresses: the code (ECONNREFUSED, 57P03 "shutting down", …) is enough to act on.
       const code = typeof (error as { code?: unknown }).code === 'string' ? ` (${(error as { code: string }).code})` : '';
-      throw new ApiError('unavailable', `the database is unreachable${code}; requests get 503 until it is back, and work resumes by itself`, { retryAfterSeconds: 5 });
+      throw new ApiError('unavailable', `the database is unreachable${code}; requests get 503 until it is back, and work resumes by itself`, {
+        retryAfterSeconds: 5,
+      });
     }
     if (!status.compatible) {
-      throw new ApiError('unavailable', `migrations not current (${status.pending.length} pending, ${status.changed.length} changed, ${status.unknown.length} unknown): run \`tally migrate\``);
+      throw new ApiError(
+        'unavailable',
+        `migrations not current (${status.pending.length} pending, ${status.changed.length} changed, ${status.unknown.length} unknown): run \`tally migrate\``,
+      );
     }
     return c.json({ status: 'ready' as const, migrations: status.applied.length }, 200);
   });

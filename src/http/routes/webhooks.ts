@@ -17,11 +17,20 @@ const providerCallback = createRoute({
   request: {
     params: z.object({ provider: z.enum(AI_PROVIDER_NAMES).openapi({ param: { name: 'provider', in: 'path' } }) }),
     query: z.object({
-      attempt: z.string().max(100).openapi({ param: { name: 'attempt', in: 'query' } }),
-      token: z.string().max(200).openapi({ param: { name: 'token', in: 'query' } }),
+      attempt: z
+        .string()
+        .max(100)
+        .openapi({ param: { name: 'attempt', in: 'query' } }),
+      token: z
+        .string()
+        .max(200)
+        .openapi({ param: { name: 'token', in: 'query' } }),
     }),
   },
-  responses: { 200: json(z.object({ received: z.boolean().openapi({ description: 'false for a duplicate or a late, out-of-order callback: nothing changed' }) }), 'Taken'), ...problems(400, 401, 404, 413, 415) },
+  responses: {
+    200: json(z.object({ received: z.boolean().openapi({ description: 'false for a duplicate or a late, out-of-order callback: nothing changed' }) }), 'Taken'),
+    ...problems(400, 401, 404, 413, 415),
+  },
 });
 
 const WebhookBody = z.object({ url: z.string(), createdAt: z.string() }).openapi('UserWebhook');
@@ -31,7 +40,24 @@ const setWebhook = createRoute({
   tags: ['webhooks'],
   summary: 'Set where your generations’ results are POSTed; the signing secret is shown this once',
   ...guard('user'),
-  request: { body: { required: true, content: { 'application/json': { schema: z.object({ url: z.string().url().max(2048).refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL') }).openapi('SetUserWebhook') } } } },
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z
+            .object({
+              url: z
+                .string()
+                .url()
+                .max(2048)
+                .refine((v) => /^https?:\/\//i.test(v), 'must be an http(s) URL'),
+            })
+            .openapi('SetUserWebhook'),
+        },
+      },
+    },
+  },
   responses: {
     200: json(WebhookBody.extend({ secret: z.string().openapi({ description: 'Verify `Tally-Signature: t=…,v1=…` = HMAC-SHA256(secret, "t.body")' }) }), 'Set'),
     ...problems(400, 401, 403, 413, 415, 429),
@@ -44,8 +70,22 @@ const WebhookStatus = WebhookBody.extend({
   nextAttemptAt: z.string().nullable().openapi({ description: 'Deliveries wait until then (the endpoint is backed off); none is lost' }),
   undelivered: z.number().int().openapi({ description: 'Deliveries given up after their last try' }),
 }).openapi('UserWebhookStatus');
-const getWebhook = createRoute({ method: 'get', path: '/v1/webhook', tags: ['webhooks'], summary: 'Your result webhook and how its deliveries fare', ...guard('user'), responses: { 200: json(WebhookStatus, 'The webhook'), ...problems(401, 403, 404, 429) } });
-const deleteWebhook = createRoute({ method: 'delete', path: '/v1/webhook', tags: ['webhooks'], summary: 'Stop result webhooks', ...guard('user'), responses: { 204: { description: 'Removed' }, ...problems(401, 403, 404, 429) } });
+const getWebhook = createRoute({
+  method: 'get',
+  path: '/v1/webhook',
+  tags: ['webhooks'],
+  summary: 'Your result webhook and how its deliveries fare',
+  ...guard('user'),
+  responses: { 200: json(WebhookStatus, 'The webhook'), ...problems(401, 403, 404, 429) },
+});
+const deleteWebhook = createRoute({
+  method: 'delete',
+  path: '/v1/webhook',
+  tags: ['webhooks'],
+  summary: 'Stop result webhooks',
+  ...guard('user'),
+  responses: { 204: { description: 'Removed' }, ...problems(401, 403, 404, 429) },
+});
 
 export function registerWebhookRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(providerCallback, async (c) => {
@@ -59,9 +99,12 @@ export function registerWebhookRoutes(app: OpenAPIHono<AppEnv>) {
 
   app.openapi(setWebhook, async (c) => {
     const { url } = c.req.valid('json');
-    await c.get('deps').checkPublicUrl(url).catch((error: Error) => {
-      throw new ApiError('validation_failed', `The webhook URL cannot be used: ${error.message}`, { errors: [{ path: 'body.url', message: error.message }] });
-    });
+    await c
+      .get('deps')
+      .checkPublicUrl(url)
+      .catch((error: Error) => {
+        throw new ApiError('validation_failed', `The webhook URL cannot be used: ${error.message}`, { errors: [{ path: 'body.url', message: error.message }] });
+      });
     return c.json(await setUserWebhook(c.get('deps').pool, { userId: currentUserId(c), url }), 200);
   });
   app.openapi(getWebhook, async (c) => {

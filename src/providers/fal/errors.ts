@@ -37,7 +37,10 @@ export function falError(response: ProviderResponse): ProviderError {
   let kind: ProviderErrorKind = kindOfStatus(response.status);
   if (response.status === 403 && EXHAUSTED_BALANCE.test(message)) kind = 'insufficient_balance';
   if (kind === 'bad_input' && body.types.includes(CONTENT_POLICY_TYPE)) kind = 'content_policy';
-  const detail: ProviderError['detail'] = { status: response.status, code: body.errorType ?? body.types[0] ?? response.headers.get('x-fal-error-type') ?? undefined };
+  const detail: ProviderError['detail'] = {
+    status: response.status,
+    code: body.errorType ?? body.types[0] ?? response.headers.get('x-fal-error-type') ?? undefined,
+  };
   if (kind === 'rate_limited') detail.retryAfterMs = retryAfterMs(response.headers);
   return new ProviderError('fal', kind, `fal: ${message}`, detail);
 }

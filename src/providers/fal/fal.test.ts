@@ -11,7 +11,15 @@ afterAll(() => fake.close());
 beforeEach(() => fake.reset());
 
 const adapterFor = (overrides: Partial<FalOptions> = {}): ProviderAdapter =>
-  createFalAdapter({ baseUrl: fake.url, apiBaseUrl: fake.url, jwksUrl: fake.jwksUrl, apiKey: fake.apiKey, adminKey: fake.adminKey, timeoutMs: 2_000, ...overrides });
+  createFalAdapter({
+    baseUrl: fake.url,
+    apiBaseUrl: fake.url,
+    jwksUrl: fake.jwksUrl,
+    apiKey: fake.apiKey,
+    adminKey: fake.adminKey,
+    timeoutMs: 2_000,
+    ...overrides,
+  });
 const request = (overrides: Partial<SubmitRequest> = {}): SubmitRequest => ({
   generationId: 'gen_1',
   model: 'fal-ai/nano-banana/edit',
@@ -20,14 +28,31 @@ const request = (overrides: Partial<SubmitRequest> = {}): SubmitRequest => ({
   images: [],
   ...overrides,
 });
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.unreachable('expected a failure'), (error: unknown) => error as ProviderError);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.unreachable('expected a failure'),
+    (error: unknown) => error as ProviderError,
+  );
 
 /** A webhook as it reaches our route: fal's signed body, with the query our URL carried. */
-function webhook(body: Record<string, unknown>, options: { query?: Record<string, string>; timestamp?: number; headers?: Record<string, string> } = {}): CallbackRequest {
+function webhook(
+  body: Record<string, unknown>,
+  options: { query?: Record<string, string>; timestamp?: number; headers?: Record<string, string> } = {},
+): CallbackRequest {
   const rawBody = JSON.stringify(body);
-  return { rawBody: Buffer.from(rawBody), query: options.query ?? {}, headers: { ...fake.signWebhook(rawBody, String(body.request_id), options.timestamp), ...options.headers } };
+  return {
+    rawBody: Buffer.from(rawBody),
+    query: options.query ?? {},
+    headers: { ...fake.signWebhook(rawBody, String(body.request_id), options.timestamp), ...options.headers },
+  };
 }
-const okBody = (requestId: string) => ({ request_id: requestId, gateway_request_id: requestId, status: 'OK', payload: { images: [{ url: `${fake.url}/files/x.png`, content_type: 'image/png' }] }, error: null });
+const okBody = (requestId: string) => ({
+  request_id: requestId,
+  gateway_request_id: requestId,
+  status: 'OK',
+  payload: { images: [{ url: `${fake.url}/files/x.png`, content_type: 'image/png' }] },
+  error: null,
+});
 
 describe('fal queue URLs', () => {
   it('submits under the model id and polls under the app the answer names', async () => {
@@ -63,7 +88,9 @@ describe('fal errors', () => {
 
   it('tells an exhausted balance from a refused key, both 403', async () => {
     const forbidden = (detail: string) => async () => new Response(JSON.stringify({ detail }), { status: 403 });
-    expect((await failure(adapterFor({ fetch: forbidden('User is locked. Reason: Exhausted balance. Top up.') }).submit(request()))).kind).toBe('insufficient_balance');
+    expect((await failure(adapterFor({ fetch: forbidden('User is locked. Reason: Exhausted balance. Top up.') }).submit(request()))).kind).toBe(
+      'insufficient_balance',
+    );
     expect((await failure(adapterFor({ fetch: forbidden('Forbidden') }).submit(request()))).kind).toBe('unauthorized');
   });
 
@@ -73,7 +100,9 @@ describe('fal errors', () => {
     const taskId = 'fal-ai/nano-banana/requests/r1';
     const crashed = adapterFor({ fetch: answers(() => new Response(JSON.stringify({ detail: 'boom', error_type: 'runner_disconnected' }), { status: 503 })) });
     expect(await crashed.status(taskId)).toMatchObject({ state: 'failed', error: { kind: 'generation_failed' } });
-    const refused = adapterFor({ fetch: answers(() => new Response(JSON.stringify({ detail: [{ loc: ['body'], msg: 'no', type: 'content_policy_violation' }] }), { status: 422 })) });
+    const refused = adapterFor({
+      fetch: answers(() => new Response(JSON.stringify({ detail: [{ loc: ['body'], msg: 'no', type: 'content_policy_violation' }] }), { status: 422 })),
+    });
     expect(await refused.status(taskId)).toMatchObject({ state: 'failed', error: { kind: 'content_policy', retryable: false } });
     const gateway = adapterFor({ fetch: answers(() => new Response('<html>Bad Gateway</html>', { status: 502 })) });
     expect((await failure(gateway.status(taskId))).kind).toBe('unavailable');
@@ -144,10 +173,17 @@ describe('fal webhooks', () => {
 
   it('maps ERROR payloads and a missing payload', async () => {
     const adapter = adapterFor();
-    const error = (payload: unknown, message: string) => adapter.parseCallback!(webhook({ request_id: 'r-5', gateway_request_id: 'r-5', status: 'ERROR', payload, error: message }));
-    expect(await error({ detail: [{ loc: ['body', 'prompt'], msg: 'flagged', type: 'content_policy_violation' }] }, 'Invalid status code: 422')).toMatchObject({ status: { state: 'failed', error: { kind: 'content_policy' } } });
-    expect(await error({ detail: [{ loc: ['body', 'image_urls'], msg: 'bad image', type: 'image_load_error' }] }, 'Invalid status code: 422')).toMatchObject({ status: { state: 'failed', error: { kind: 'bad_input' } } });
-    expect(await error({ detail: 'runner crashed' }, 'Invalid status code: 500')).toMatchObject({ status: { state: 'failed', error: { kind: 'generation_failed', retryable: true } } });
+    const error = (payload: unknown, message: string) =>
+      adapter.parseCallback!(webhook({ request_id: 'r-5', gateway_request_id: 'r-5', status: 'ERROR', payload, error: message }));
+    expect(await error({ detail: [{ loc: ['body', 'prompt'], msg: 'flagged', type: 'content_policy_violation' }] }, 'Invalid status code: 422')).toMatchObject({
+      status: { state: 'failed', error: { kind: 'content_policy' } },
+    });
+    expect(await error({ detail: [{ loc: ['body', 'image_urls'], msg: 'bad image', type: 'image_load_error' }] }, 'Invalid status code: 422')).toMatchObject({
+      status: { state: 'failed', error: { kind: 'bad_input' } },
+    });
+    expect(await error({ detail: 'runner crashed' }, 'Invalid status code: 500')).toMatchObject({
+      status: { state: 'failed', error: { kind: 'generation_failed', retryable: true } },
+    });
     // Too large to attach: fal completed the request, polling fetches the result.
     const unattached = await adapter.parseCallback!(webhook({ request_id: 'r-6', status: 'OK', payload: null, payload_error: 'Response payload too large' }));
     expect(unattached.status).toEqual({ state: 'pending' });

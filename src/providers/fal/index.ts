@@ -2,7 +2,19 @@
 // status URL fal returns (202 while queued or running, 200 once COMPLETED), then read the result from
 // its response URL. Webhooks are Ed25519-signed (webhook.ts); the balance lives on a second host.
 import { asRecord, callProvider, usdToMicro } from '../http.ts';
-import { ProviderError, type CallbackEvent, type CallbackRequest, type CallOptions, type HttpProviderOptions, type ProviderAdapter, type ProviderBalance, type ProviderOutput, type SubmitRequest, type SubmitResult, type TaskStatus } from '../types.ts';
+import {
+  ProviderError,
+  type CallbackEvent,
+  type CallbackRequest,
+  type CallOptions,
+  type HttpProviderOptions,
+  type ProviderAdapter,
+  type ProviderBalance,
+  type ProviderOutput,
+  type SubmitRequest,
+  type SubmitResult,
+  type TaskStatus,
+} from '../types.ts';
 import { falError, protocolError, taskFailure } from './errors.ts';
 import { appOf, taskIdFor, taskIdFromSubmit, taskUrls } from './task-id.ts';
 import { createWebhookVerifier } from './webhook.ts';
@@ -41,7 +53,13 @@ export function createFalAdapter(options: FalOptions): ProviderAdapter {
   const apiBaseUrl = (options.apiBaseUrl ?? FAL_DEFAULT_API_BASE_URL).replace(/\/+$/, '');
   const defaultApp = appOf(options.defaultModel ?? FAL_DEFAULT_MODEL);
   const auth = { authorization: `Key ${options.apiKey}` };
-  const verifier = createWebhookVerifier({ jwksUrl: options.jwksUrl ?? FAL_DEFAULT_JWKS_URL, cacheMs: options.jwksCacheMs, timeoutMs: options.timeoutMs, fetch: options.fetch, now: options.now });
+  const verifier = createWebhookVerifier({
+    jwksUrl: options.jwksUrl ?? FAL_DEFAULT_JWKS_URL,
+    cacheMs: options.jwksCacheMs,
+    timeoutMs: options.timeoutMs,
+    fetch: options.fetch,
+    now: options.now,
+  });
   const get = (url: string, call?: CallOptions, headers: Record<string, string> = auth) => callProvider('fal', options, { url, headers, signal: call?.signal });
 
   async function result(responseUrl: string, call?: CallOptions): Promise<TaskStatus> {
@@ -72,7 +90,13 @@ export function createFalAdapter(options: FalOptions): ProviderAdapter {
       if (!/^[\w.-]+(\/[\w.-]+)+$/.test(request.model)) throw new ProviderError('fal', 'bad_input', `fal: not a model id: ${request.model}`);
       const url = new URL(`${queueBaseUrl}/${request.model}`);
       if (request.callbackUrl) url.searchParams.set('fal_webhook', webhookUrl(request.callbackUrl, appOf(request.model)));
-      const response = await callProvider('fal', options, { method: 'POST', url: url.toString(), headers: auth, body: modelInput(request), signal: call?.signal });
+      const response = await callProvider('fal', options, {
+        method: 'POST',
+        url: url.toString(),
+        headers: auth,
+        body: modelInput(request),
+        signal: call?.signal,
+      });
       if (response.status < 200 || response.status >= 300) throw falError(response);
       return { state: 'pending', providerTaskId: taskIdFromSubmit(asRecord(response.json), queueBaseUrl) };
     },
@@ -105,7 +129,12 @@ export function createFalAdapter(options: FalOptions): ProviderAdapter {
       if (response.status >= 500 || [401, 403, 429].includes(response.status)) throw falError(response);
       if (!options.adminKey) return;
       const { amount } = await readBalance(call);
-      if (amount <= 0) throw new ProviderError('fal', 'insufficient_balance', 'fal: the account has no credit left, so fal has locked it (top up at fal.ai/dashboard/billing)');
+      if (amount <= 0)
+        throw new ProviderError(
+          'fal',
+          'insufficient_balance',
+          'fal: the account has no credit left, so fal has locked it (top up at fal.ai/dashboard/billing)',
+        );
     },
   };
 }
@@ -126,9 +155,11 @@ function webhookUrl(callbackUrl: string, app: string): string {
 /** `{images: [{url, content_type}]}`; a completed result without one image is unreadable. */
 function outputsOf(json: unknown): ProviderOutput[] {
   const images = asRecord(json).images;
-  const outputs = (Array.isArray(images) ? images : []).map(asRecord).flatMap((image): ProviderOutput[] =>
-    typeof image.url === 'string' && image.url ? [{ url: image.url, ...(typeof image.content_type === 'string' ? { mime: image.content_type } : {}) }] : [],
-  );
+  const outputs = (Array.isArray(images) ? images : [])
+    .map(asRecord)
+    .flatMap((image): ProviderOutput[] =>
+      typeof image.url === 'string' && image.url ? [{ url: image.url, ...(typeof image.content_type === 'string' ? { mime: image.content_type } : {}) }] : [],
+    );
   if (outputs.length === 0) throw protocolError('the result holds no image');
   return outputs;
 }

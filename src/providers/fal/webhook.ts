@@ -43,7 +43,9 @@ export interface WebhookVerifier {
   verify(request: CallbackRequest): Promise<SignedWebhook>;
 }
 
-export function createWebhookVerifier(options: Pick<HttpProviderOptions, 'timeoutMs' | 'fetch'> & { jwksUrl: string; cacheMs?: number; now?: () => number }): WebhookVerifier {
+export function createWebhookVerifier(
+  options: Pick<HttpProviderOptions, 'timeoutMs' | 'fetch'> & { jwksUrl: string; cacheMs?: number; now?: () => number },
+): WebhookVerifier {
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? FAL_JWKS_CACHE_MS;
   let cached: { keys: KeyObject[]; fetchedAt: number } | undefined;
@@ -78,7 +80,11 @@ export function createWebhookVerifier(options: Pick<HttpProviderOptions, 'timeou
 /** The Ed25519 keys of a JWKS; other key types are skipped, none at all is a protocol error. */
 async function loadJwks(options: Pick<HttpProviderOptions, 'timeoutMs' | 'fetch'> & { jwksUrl: string }): Promise<KeyObject[]> {
   // The JWKS is public: our key is not sent to it.
-  const response = await callProvider('fal', { baseUrl: options.jwksUrl, apiKey: '', timeoutMs: options.timeoutMs, fetch: options.fetch }, { url: options.jwksUrl });
+  const response = await callProvider(
+    'fal',
+    { baseUrl: options.jwksUrl, apiKey: '', timeoutMs: options.timeoutMs, fetch: options.fetch },
+    { url: options.jwksUrl },
+  );
   if (response.status !== 200) throw falError(response);
   const entries = asRecord(response.json).keys;
   const keys = (Array.isArray(entries) ? entries : [])

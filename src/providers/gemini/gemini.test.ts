@@ -48,7 +48,12 @@ describe('gemini adapter against its fake', () => {
     expect(sent.path).toBe('/v1beta/models/gemini-2.5-flash-image:generateContent');
     expect(sent.headers['x-goog-api-key']).toBe(fake.apiKey);
     expect(JSON.parse(sent.body)).toEqual({
-      contents: [{ role: 'user', parts: [{ text: 'make it dusk' }, { inline_data: { mime_type: 'image/png', data: Buffer.from('not really a png').toString('base64') } }] }],
+      contents: [
+        {
+          role: 'user',
+          parts: [{ text: 'make it dusk' }, { inline_data: { mime_type: 'image/png', data: Buffer.from('not really a png').toString('base64') } }],
+        },
+      ],
       generationConfig: { responseModalities: ['TEXT', 'IMAGE'], imageConfig: { aspectRatio: '16:9' } },
     });
   });
@@ -120,7 +125,8 @@ describe('gemini adapter reading answers', () => {
       baseUrl: 'http://gemini.test',
       apiKey: 'k',
       timeoutMs: 1_000,
-      fetch: async () => new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } }),
+      fetch: async () =>
+        new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } }),
     });
   const googleError = (code: number, status: string, details: unknown[] = []) => ({ error: { code, status, message: 'm', details } });
   const retryInfo = (retryDelay: unknown) => ({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay });
@@ -168,7 +174,10 @@ describe('gemini adapter reading answers', () => {
 
   it('skips draft images shown as thoughts, and generates an id when there is no responseId', async () => {
     const png = Buffer.from('png bytes');
-    const parts = [{ thought: true, inlineData: { mimeType: 'image/png', data: 'AAAA' } }, { inlineData: { mimeType: 'image/png', data: png.toString('base64') } }];
+    const parts = [
+      { thought: true, inlineData: { mimeType: 'image/png', data: 'AAAA' } },
+      { inlineData: { mimeType: 'image/png', data: png.toString('base64') } },
+    ];
     const result = await answering(200, { candidates: [{ content: { parts }, finishReason: 'STOP' }] }).submit(request());
     expect(result.providerTaskId).toMatch(/^gemini-/);
     expect(result.state === 'completed' && result.outputs).toEqual([{ inline: { mime: 'image/png', data: png } }]);

@@ -49,7 +49,10 @@ export function readGeneratedContent(json: unknown): GeneratedContent {
   if (policyReason) {
     throw new ProviderError('gemini', 'content_policy', `gemini refused the image (${policyReason})`, { code: policyReason });
   }
-  const text = candidates.flatMap(partsOf).map((part) => part.text).find((t): t is string => typeof t === 'string' && t.trim() !== '');
+  const text = candidates
+    .flatMap(partsOf)
+    .map((part) => part.text)
+    .find((t): t is string => typeof t === 'string' && t.trim() !== '');
   const reason = finishReasons[0] ?? 'no candidates';
   throw new ProviderError('gemini', 'generation_failed', `gemini returned no image (${reason})${text ? `: ${text.slice(0, 200)}` : ''}`, { code: reason });
 }

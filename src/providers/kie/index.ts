@@ -23,7 +23,8 @@ export interface KieOptions extends HttpProviderOptions {
 }
 
 export function createKieAdapter(options: KieOptions): ProviderAdapter {
-  const call = (request: Parameters<typeof callProvider>[2]) => callProvider('kie', options, { ...request, headers: { authorization: `Bearer ${options.apiKey}`, ...request.headers } });
+  const call = (request: Parameters<typeof callProvider>[2]) =>
+    callProvider('kie', options, { ...request, headers: { authorization: `Bearer ${options.apiKey}`, ...request.headers } });
 
   async function credits(callOptions?: CallOptions): Promise<number> {
     const response = await call({ url: '/api/v1/chat/credit', signal: callOptions?.signal });

@@ -72,7 +72,9 @@ describe('submit', () => {
 
   it('refuses inputs over the documented limits without calling Kie', async () => {
     expect((await errorOf(adapter.submit(request({ prompt: 'x'.repeat(5001) })))).kind).toBe('bad_input');
-    expect((await errorOf(adapter.submit(request({ imageUrls: Array.from({ length: 11 }, (_, i) => `https://example.com/${i}.png`) })))).kind).toBe('bad_input');
+    expect((await errorOf(adapter.submit(request({ imageUrls: Array.from({ length: 11 }, (_, i) => `https://example.com/${i}.png`) })))).kind).toBe(
+      'bad_input',
+    );
     expect(fake.requests).toHaveLength(0);
   });
 
@@ -83,7 +85,10 @@ describe('submit', () => {
 
 describe('signed callbacks', () => {
   it('accepts a correctly signed callback, whatever the body', async () => {
-    expect(await adapter.parseCallback!(callback(success))).toEqual({ providerTaskId: 'kie-1', status: { state: 'completed', outputs: [{ url: 'https://files.example/1.png' }] } });
+    expect(await adapter.parseCallback!(callback(success))).toEqual({
+      providerTaskId: 'kie-1',
+      status: { state: 'completed', outputs: [{ url: 'https://files.example/1.png' }] },
+    });
   });
 
   it.each([

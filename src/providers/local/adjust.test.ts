@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { adjustImage, cssFilterFor, NotAnImageError } from './adjust.ts';
 
 const grey = (format: 'png' | 'jpeg' = 'png') =>
-  sharp({ create: { width: 32, height: 24, channels: 3, background: { r: 110, g: 110, b: 110 } } })[format]().toBuffer();
+  sharp({ create: { width: 32, height: 24, channels: 3, background: { r: 110, g: 110, b: 110 } } })
+    [format]()
+    .toBuffer();
 
 const channelMeans = async (image: Buffer) => (await sharp(image).stats()).channels.map((c) => c.mean);
 

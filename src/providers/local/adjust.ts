@@ -47,7 +47,11 @@ const format = (n: number) => String(Math.round(n * 100) / 100);
 
 export function cssFilterFor(type: EnhancementType, strength = 1): string {
   const r = RECIPES[type];
-  const parts = [`brightness(${format(scaled(r.brightness, strength))})`, `contrast(${format(scaled(r.contrast, strength))})`, `saturate(${format(scaled(r.saturation, strength))})`];
+  const parts = [
+    `brightness(${format(scaled(r.brightness, strength))})`,
+    `contrast(${format(scaled(r.contrast, strength))})`,
+    `saturate(${format(scaled(r.saturation, strength))})`,
+  ];
   if (r.cssTint) parts.push(r.cssTint(strength));
   return parts.join(' ');
 }
@@ -63,7 +67,9 @@ export async function adjustImage(input: Buffer, type: EnhancementType, strength
   }
   // Refused from the header, before the decode below would pay for every declared pixel.
   if ((metadata.width ?? 0) * (metadata.height ?? 0) > maxPixels) {
-    throw new NotAnImageError(`the image is ${metadata.width}x${metadata.height} pixels, more than the ${Math.floor(maxPixels / 1_000_000)} MP this service processes`);
+    throw new NotAnImageError(
+      `the image is ${metadata.width}x${metadata.height} pixels, more than the ${Math.floor(maxPixels / 1_000_000)} MP this service processes`,
+    );
   }
   // sharp names AVIF "heif" (with AV1 compression); other HEIF (HEVC) is not supported by its build.
   const format = metadata.format === 'heif' && metadata.compression === 'av1' ? 'avif' : metadata.format;
@@ -77,7 +83,10 @@ export async function adjustImage(input: Buffer, type: EnhancementType, strength
     .rotate() // honour EXIF orientation
     .modulate({ brightness: scaled(r.brightness, strength), saturation: scaled(r.saturation, strength) })
     // Contrast around mid-grey, with the tint's per-channel gains folded into the same linear step.
-    .linear(tint.map((gain) => gain * contrast), tint.map(() => 128 * (1 - contrast)));
+    .linear(
+      tint.map((gain) => gain * contrast),
+      tint.map(() => 128 * (1 - contrast)),
+    );
   const out = metadata.format === 'jpeg' ? 'jpeg' : metadata.format === 'webp' ? 'webp' : 'png';
   pipeline = out === 'jpeg' ? pipeline.jpeg({ quality: 90 }) : out === 'webp' ? pipeline.webp({ quality: 90 }) : pipeline.png();
   const { data, info } = await pipeline.toBuffer({ resolveWithObject: true });

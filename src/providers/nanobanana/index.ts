@@ -32,7 +32,11 @@ export function createNanoBananaAdapter(options: NanoBananaOptions): ProviderAda
     synchronous: false,
 
     async submit(request, callOptions) {
-      const response = await call({ url: '/api/v1/nanobanana/generate', body: generateBody(request, options.fallbackCallbackUrl), signal: callOptions?.signal });
+      const response = await call({
+        url: '/api/v1/nanobanana/generate',
+        body: generateBody(request, options.fallbackCallbackUrl),
+        signal: callOptions?.signal,
+      });
       const taskId = taskIdOf(asRecord(readEnvelope('nanobanana', response)).taskId);
       if (!taskId) throw protocolError('nanobanana', 'generate answered without a taskId');
       return { state: 'pending', providerTaskId: taskId };

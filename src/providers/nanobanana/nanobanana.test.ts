@@ -57,7 +57,13 @@ describe('submit', () => {
     await adapter.submit(request({ callbackUrl: 'http://127.0.0.1:1/cb', aspectRatio: '16:9' }));
     await adapter.submit(request({ imageUrls: [] }));
     const [edit, text] = fake.requests.filter((r) => r.method === 'POST').map((r) => JSON.parse(r.body) as Record<string, unknown>);
-    expect(edit).toMatchObject({ type: 'IMAGETOIAMGE', imageUrls: request().imageUrls.map(() => expect.any(String)), callBackUrl: 'http://127.0.0.1:1/cb', image_size: '16:9', numImages: 1 });
+    expect(edit).toMatchObject({
+      type: 'IMAGETOIAMGE',
+      imageUrls: request().imageUrls.map(() => expect.any(String)),
+      callBackUrl: 'http://127.0.0.1:1/cb',
+      image_size: '16:9',
+      numImages: 1,
+    });
     expect(text).toMatchObject({ type: 'TEXTTOIAMGE' });
     expect(text).not.toHaveProperty('imageUrls');
     expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${fake.apiKey}`);
@@ -89,7 +95,10 @@ describe.each<ResultShape>(['string', 'array', 'resultUrls'])('a result link giv
     try {
       const submitted = await adapter.submit(request({ callbackUrl: receiver.url }));
       const event = await adapter.parseCallback!({ headers: {}, rawBody: await receiver.next(), query: {} });
-      expect(event).toEqual({ providerTaskId: submitted.providerTaskId, status: { state: 'completed', outputs: [{ url: fake.resultUrl(fake.tasks.get(submitted.providerTaskId)!) }] } });
+      expect(event).toEqual({
+        providerTaskId: submitted.providerTaskId,
+        status: { state: 'completed', outputs: [{ url: fake.resultUrl(fake.tasks.get(submitted.providerTaskId)!) }] },
+      });
     } finally {
       await receiver.close();
     }
@@ -166,11 +175,15 @@ describe('answers', () => {
 
   it('falls back on the origin link when no result link is given', async () => {
     const data = { successFlag: '1', response: { originImageUrl: 'https://cdn.example/origin.png', resultImageUrl: null } };
-    expect(await answering(JSON.stringify({ code: 200, msg: 'success', data })).status('t')).toEqual({ state: 'completed', outputs: [{ url: 'https://cdn.example/origin.png' }] });
+    expect(await answering(JSON.stringify({ code: 200, msg: 'success', data })).status('t')).toEqual({
+      state: 'completed',
+      outputs: [{ url: 'https://cdn.example/origin.png' }],
+    });
   });
 
   it('reads create and generate failures by their error code', async () => {
-    const record = (successFlag: number, errorCode: number, errorMessage: string) => answering(JSON.stringify({ code: 200, msg: 'success', data: { successFlag, errorCode, errorMessage } })).status('t');
+    const record = (successFlag: number, errorCode: number, errorMessage: string) =>
+      answering(JSON.stringify({ code: 200, msg: 'success', data: { successFlag, errorCode, errorMessage } })).status('t');
     const policy = await record(2, 400, 'flagged');
     const failed = await record(3, 500, 'internal error');
     expect(policy.state === 'failed' && policy.error.kind).toBe('content_policy');

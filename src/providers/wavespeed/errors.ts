@@ -4,7 +4,8 @@
 import { asRecord, kindOfStatus, retryAfterMs, type ProviderResponse } from '../http.ts';
 import { ProviderError, type ProviderErrorKind, type ProviderOutput, type TaskStatus } from '../types.ts';
 
-const OUT_OF_BALANCE = /insufficient (account )?(balance|credit|fund)|balance (is )?(not enough|insufficient|too low)|not enough (balance|credit)|top.?up|recharge/i;
+const OUT_OF_BALANCE =
+  /insufficient (account )?(balance|credit|fund)|balance (is )?(not enough|insufficient|too low)|not enough (balance|credit)|top.?up|recharge/i;
 const REFUSED_CONTENT = /sensitive|nsfw|content (policy|moderation|filter|check|safety)|safety (check|filter|system)|flagged|prohibited|inappropriate/i;
 
 export const protocolError = (message: string, status?: number) => new ProviderError('wavespeed', 'protocol', `wavespeed: ${message}`, { status });
@@ -16,7 +17,8 @@ function bodyCode(body: Record<string, unknown>): number | undefined {
 }
 
 const messageOf = (body: Record<string, unknown>, response: ProviderResponse) =>
-  [body.message, body.msg, body.error].find((value): value is string => typeof value === 'string' && value.length > 0) ?? (response.text.slice(0, 200) || `HTTP ${response.status}`);
+  [body.message, body.msg, body.error].find((value): value is string => typeof value === 'string' && value.length > 0) ??
+  (response.text.slice(0, 200) || `HTTP ${response.status}`);
 
 export function wavespeedError(response: ProviderResponse): ProviderError {
   const body = asRecord(response.json);
@@ -53,7 +55,10 @@ export function predictionStatus(prediction: Record<string, unknown>): TaskStatu
     case 'failed':
     case 'cancelled':
     case 'timeout': {
-      const message = typeof prediction.error === 'string' && prediction.error ? prediction.error : `the prediction ${prediction.status === 'failed' ? 'failed' : `ended ${prediction.status}`}`;
+      const message =
+        typeof prediction.error === 'string' && prediction.error
+          ? prediction.error
+          : `the prediction ${prediction.status === 'failed' ? 'failed' : `ended ${prediction.status}`}`;
       const kind: ProviderErrorKind = REFUSED_CONTENT.test(message) ? 'content_policy' : 'generation_failed';
       return { state: 'failed', error: new ProviderError('wavespeed', kind, `wavespeed: ${message}`) };
     }

@@ -2,7 +2,18 @@
 // endpoint, or take the HMAC-signed webhook. Every answer comes in the `{code, message, data}` envelope.
 // WaveSpeed asks clients to poll no faster than every 2 s: the router's poll interval should respect it.
 import { asRecord, callProvider, usdToMicro } from '../http.ts';
-import { ProviderError, type CallbackEvent, type CallbackRequest, type CallOptions, type HttpProviderOptions, type ProviderAdapter, type ProviderBalance, type SubmitRequest, type SubmitResult, type TaskStatus } from '../types.ts';
+import {
+  ProviderError,
+  type CallbackEvent,
+  type CallbackRequest,
+  type CallOptions,
+  type HttpProviderOptions,
+  type ProviderAdapter,
+  type ProviderBalance,
+  type SubmitRequest,
+  type SubmitResult,
+  type TaskStatus,
+} from '../types.ts';
 import { envelopeData, predictionStatus, protocolError } from './errors.ts';
 import { verifyWebhook } from './webhook.ts';
 
@@ -36,9 +47,16 @@ export function createWaveSpeedAdapter(options: WaveSpeedOptions): ProviderAdapt
 
     async submit(request: SubmitRequest, call?: CallOptions): Promise<SubmitResult> {
       if (!/^[\w.-]+(\/[\w.-]+)+$/.test(request.model)) throw new ProviderError('wavespeed', 'bad_input', `wavespeed: not a model path: ${request.model}`);
-      if (request.imageUrls.length > WAVESPEED_MAX_IMAGES) throw new ProviderError('wavespeed', 'bad_input', `wavespeed: at most ${WAVESPEED_MAX_IMAGES} input images`);
+      if (request.imageUrls.length > WAVESPEED_MAX_IMAGES)
+        throw new ProviderError('wavespeed', 'bad_input', `wavespeed: at most ${WAVESPEED_MAX_IMAGES} input images`);
       const query = request.callbackUrl ? `?webhook=${encodeURIComponent(request.callbackUrl)}` : '';
-      const response = await callProvider('wavespeed', options, { method: 'POST', url: `/api/v3/${request.model}${query}`, headers: auth, body: predictionInput(request), signal: call?.signal });
+      const response = await callProvider('wavespeed', options, {
+        method: 'POST',
+        url: `/api/v3/${request.model}${query}`,
+        headers: auth,
+        body: predictionInput(request),
+        signal: call?.signal,
+      });
       const id = envelopeData(response).id;
       if (typeof id !== 'string' || !id) throw protocolError('the submit answer has no prediction id', response.status);
       return { state: 'pending', providerTaskId: id };

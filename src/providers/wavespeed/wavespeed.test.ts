@@ -21,8 +21,15 @@ const request = (overrides: Partial<SubmitRequest> = {}): SubmitRequest => ({
   images: [],
   ...overrides,
 });
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.unreachable('expected a failure'), (error: unknown) => error as ProviderError);
-const answering = (status: number, json: unknown, headers: Record<string, string> = {}) => async () => new Response(JSON.stringify(json), { status, headers });
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.unreachable('expected a failure'),
+    (error: unknown) => error as ProviderError,
+  );
+const answering =
+  (status: number, json: unknown, headers: Record<string, string> = {}) =>
+  async () =>
+    new Response(JSON.stringify(json), { status, headers });
 
 function webhook(prediction: Record<string, unknown>, options: { timestamp?: number; headers?: Record<string, string> } = {}): CallbackRequest {
   const rawBody = JSON.stringify(prediction);
@@ -41,23 +48,35 @@ describe('WaveSpeed envelope codes', () => {
   it('keeps Retry-After on a 429 either way', async () => {
     fake.set({ failure: 'rate_limited', retryAfterSeconds: 3 });
     const errors = [await failure(adapterFor().submit(request())), await failure(adapterFor().submit(request()))];
-    expect(errors.map((e) => [e.kind, e.retryAfterMs])).toEqual([['rate_limited', 3_000], ['rate_limited', 3_000]]);
+    expect(errors.map((e) => [e.kind, e.retryAfterMs])).toEqual([
+      ['rate_limited', 3_000],
+      ['rate_limited', 3_000],
+    ]);
   });
 
   it('knows balance and content refusals by their message when the code is generic', async () => {
-    expect((await failure(adapterFor({ fetch: answering(400, { code: 400, message: 'Your balance is not enough', data: null }) }).submit(request()))).kind).toBe('insufficient_balance');
-    expect((await failure(adapterFor({ fetch: answering(200, { code: 400, message: 'Prompt flagged as sensitive content', data: null }) }).submit(request()))).kind).toBe('content_policy');
+    expect(
+      (await failure(adapterFor({ fetch: answering(400, { code: 400, message: 'Your balance is not enough', data: null }) }).submit(request()))).kind,
+    ).toBe('insufficient_balance');
+    expect(
+      (await failure(adapterFor({ fetch: answering(200, { code: 400, message: 'Prompt flagged as sensitive content', data: null }) }).submit(request()))).kind,
+    ).toBe('content_policy');
   });
 
   it('a failed prediction is still code 200: the task fails, the call does not', async () => {
-    const failed = adapterFor({ fetch: answering(200, { code: 200, message: 'success', data: { id: 'p1', status: 'failed', outputs: [], error: 'Internal error' } }) });
+    const failed = adapterFor({
+      fetch: answering(200, { code: 200, message: 'success', data: { id: 'p1', status: 'failed', outputs: [], error: 'Internal error' } }),
+    });
     expect(await failed.status('p1')).toMatchObject({ state: 'failed', error: { kind: 'generation_failed', retryable: true } });
   });
 
   it('takes a lone output URL string, and calls an unreadable answer a protocol error', async () => {
     const lone = adapterFor({ fetch: answering(200, { code: 200, data: { id: 'p1', status: 'completed', outputs: 'https://cdn.example/p1.png' } }) });
     expect(await lone.status('p1')).toEqual({ state: 'completed', outputs: [{ url: 'https://cdn.example/p1.png' }] });
-    for (const adapter of [adapterFor({ fetch: async () => new Response('<html>', { status: 200 }) }), adapterFor({ fetch: answering(200, { code: 200, data: { id: 'p1', status: 'weird' } }) })]) {
+    for (const adapter of [
+      adapterFor({ fetch: async () => new Response('<html>', { status: 200 }) }),
+      adapterFor({ fetch: answering(200, { code: 200, data: { id: 'p1', status: 'weird' } }) }),
+    ]) {
       expect((await failure(adapter.status('p1'))).kind).toBe('protocol');
     }
   });
@@ -78,7 +97,10 @@ describe('WaveSpeed webhooks', () => {
     const { 'webhook-id': id, 'webhook-timestamp': timestamp } = delivery.headers;
     const expected = createHmac('sha256', fake.webhookSecret.slice('whsec_'.length)).update(`${id}.${timestamp}.${delivery.rawBody.toString()}`).digest('hex');
     expect(delivery.headers['webhook-signature']).toBe(`v3,${expected}`);
-    expect(await adapterFor().parseCallback!(delivery)).toEqual({ providerTaskId: 'p1', status: { state: 'completed', outputs: [{ url: 'https://cdn.example/p1.png' }] } });
+    expect(await adapterFor().parseCallback!(delivery)).toEqual({
+      providerTaskId: 'p1',
+      status: { state: 'completed', outputs: [{ url: 'https://cdn.example/p1.png' }] },
+    });
   });
 
   it('refuses every callback when no secret is configured, rather than trusting it', async () => {
@@ -125,6 +147,10 @@ describe('Seedream size', () => {
 
   it('sends size and the images, with no sync mode', async () => {
     await adapterFor().submit(request({ aspectRatio: '4:3' }));
-    expect(JSON.parse(fake.requests.find((r) => r.method === 'POST')!.body)).toMatchObject({ size: '2368*1792', enable_sync_mode: false, images: [expect.any(String)] });
+    expect(JSON.parse(fake.requests.find((r) => r.method === 'POST')!.body)).toMatchObject({
+      size: '2368*1792',
+      enable_sync_mode: false,
+      images: [expect.any(String)],
+    });
   });
 });

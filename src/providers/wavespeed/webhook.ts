@@ -10,7 +10,10 @@ const SIGNATURE_VERSION = 'v3';
 const badSignature = (message: string) => new ProviderError('wavespeed', 'bad_signature', `wavespeed webhook: ${message}`);
 
 export function webhookSignature(secret: string, id: string, timestamp: string, rawBody: Buffer | string): string {
-  return createHmac('sha256', secret.replace(/^whsec_/, '')).update(`${id}.${timestamp}.`).update(rawBody).digest('hex');
+  return createHmac('sha256', secret.replace(/^whsec_/, ''))
+    .update(`${id}.${timestamp}.`)
+    .update(rawBody)
+    .digest('hex');
 }
 
 /** Throws 'bad_signature' unless the delivery is recent and signed with our secret. */

@@ -28,7 +28,12 @@ export function Alerts({ clients, alerts, canAck }: { clients: Api; alerts: Load
                 <div className="small muted">{formatDate(a.createdAt)}</div>
               </div>
               {canAck && (
-                <Busy busy={ack.busy && acking === a.id} className="secondary" aria-label={`Acknowledge ${a.type} (${a.subject})`} onClick={() => void ack.run(a.id)}>
+                <Busy
+                  busy={ack.busy && acking === a.id}
+                  className="secondary"
+                  aria-label={`Acknowledge ${a.type} (${a.subject})`}
+                  onClick={() => void ack.run(a.id)}
+                >
                   Acknowledge
                 </Busy>
               )}

@@ -44,7 +44,9 @@ function Dashboard({ clients, signOut }: { clients: ReturnType<typeof createApi>
   const unauthorized = [pools, stats].find((l) => l.error && (l.error.status === 401 || l.error.status === 403));
   return (
     <>
-      <a className="skip" href="#main">Skip to content</a>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <header className="top">
         <span className="brand">Tally admin</span>
         <nav className="sections" aria-label="Sections">
@@ -74,7 +76,13 @@ function Dashboard({ clients, signOut }: { clients: ReturnType<typeof createApi>
         )}
         <Overview stats={stats} pools={pools} margin={margin} />
         <Pools api={api} pools={pools} refills={refills} burn={burn} onChanged={refreshAll} />
-        <Suspense fallback={<section className="card chart" id="usage"><Loading label="Loading charts" /></section>}>
+        <Suspense
+          fallback={
+            <section className="card chart" id="usage">
+              <Loading label="Loading charts" />
+            </section>
+          }
+        >
           <Usage api={api} />
         </Suspense>
         <Providers api={api} providers={providers} onChanged={() => void providers.refresh()} />
@@ -96,7 +104,9 @@ function SignIn({ onKey }: { onKey: (key: string) => void }) {
     <main id="main" style={{ maxWidth: '32rem' }}>
       <section className="card" aria-labelledby="signin-title">
         <h1 id="signin-title">Tally admin</h1>
-        <p>Sign in with an admin API key (made by <code>tally keys create --role admin</code>; <code>tally start --demo</code> prints one).</p>
+        <p>
+          Sign in with an admin API key (made by <code>tally keys create --role admin</code>; <code>tally start --demo</code> prints one).
+        </p>
         <form
           onSubmit={async (e) => {
             e.preventDefault();

@@ -58,7 +58,11 @@ function Generation({ api, id }: { api: Api['api']; id: string }) {
           )}
         </dl>
         <figure style={{ margin: 0 }}>
-          {task.resultUrl ? <img src={task.resultUrl} alt={`Result of ${task.id}`} style={{ maxWidth: '100%', borderRadius: 6 }} /> : <p className="empty">No result image.</p>}
+          {task.resultUrl ? (
+            <img src={task.resultUrl} alt={`Result of ${task.id}`} style={{ maxWidth: '100%', borderRadius: 6 }} />
+          ) : (
+            <p className="empty">No result image.</p>
+          )}
           <figcaption>Result</figcaption>
         </figure>
       </div>
@@ -105,7 +109,10 @@ function Generation({ api, id }: { api: Api['api']; id: string }) {
 }
 
 export function Purchases({ clients, available }: { clients: Api; available: boolean | undefined }) {
-  const purchases = useLoaded(async () => (available ? unwrap(clients.future.GET('/v1/admin/purchases', { params: { query: { limit: 20 } } })) : undefined), [available]);
+  const purchases = useLoaded(
+    async () => (available ? unwrap(clients.future.GET('/v1/admin/purchases', { params: { query: { limit: 20 } } })) : undefined),
+    [available],
+  );
   const list = purchases.data?.purchases ?? [];
   return (
     <section className="card" id="purchases" aria-labelledby="purchases-title">

@@ -13,11 +13,21 @@ export function Overview({ stats, pools, margin }: { stats: Loaded<Stats>; pools
   const s = stats.data;
   const primary = pools.data?.pools.find((p) => p.provider === pools.data?.primaryProvider);
   const cards: { label: string; value: string; note: string; id: string }[] = [
-    { id: 'remaining', label: 'Credits remaining', value: s ? formatCount(s.platformCreditsRemaining) : '—', note: `${pools.data?.primaryProvider ?? 'primary'} pool units available` },
+    {
+      id: 'remaining',
+      label: 'Credits remaining',
+      value: s ? formatCount(s.platformCreditsRemaining) : '—',
+      note: `${pools.data?.primaryProvider ?? 'primary'} pool units available`,
+    },
     { id: 'sellable', label: 'Sellable user credits', value: primary ? formatCount(primary.sellableUserCredits) : '—', note: 'what packages may still sell' },
     { id: 'today', label: 'Credits consumed today', value: s ? formatCount(s.dailyUsage) : '—', note: 'spent from users’ buckets since 00:00 UTC' },
     { id: 'users', label: 'Users with credits', value: s ? formatCount(s.activeUsers) : '—', note: 'users with credits remaining' },
-    { id: 'cost', label: 'Provider cost this month', value: s ? formatMicroUsd(s.monthlyCostMicroUsd ?? Math.round(s.monthlyCost * 1_000_000)) : '—', note: 'what the providers charged us' },
+    {
+      id: 'cost',
+      label: 'Provider cost this month',
+      value: s ? formatMicroUsd(s.monthlyCostMicroUsd ?? Math.round(s.monthlyCost * 1_000_000)) : '—',
+      note: 'what the providers charged us',
+    },
     {
       id: 'margin',
       label: 'Margin (12 months)',

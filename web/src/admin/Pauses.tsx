@@ -15,7 +15,12 @@ export function Pauses({ api, available }: { api: Api['api']; available: boolean
   const [message, setMessage] = useState('');
   const [reason, setReason] = useState('');
   const pause = useAction(async () => {
-    const body = { scope, reason: reason.trim(), ...(provider ? { provider: provider as (typeof PROVIDERS)[number] } : {}), ...(message.trim() ? { message: message.trim() } : {}) };
+    const body = {
+      scope,
+      reason: reason.trim(),
+      ...(provider ? { provider: provider as (typeof PROVIDERS)[number] } : {}),
+      ...(message.trim() ? { message: message.trim() } : {}),
+    };
     await unwrap(api.POST('/v1/admin/pauses', { body }));
     setReason('');
     setMessage('');
@@ -45,7 +50,12 @@ export function Pauses({ api, available }: { api: Api['api']; available: boolean
                       {formatDate(p.createdAt)} by {p.createdBy}: {p.reason}
                     </div>
                   </div>
-                  <Busy busy={resume.busy} className="secondary" aria-label={`Resume ${p.scope}${p.provider ? ` on ${p.provider}` : ''}`} onClick={() => void resume.run(p.id)}>
+                  <Busy
+                    busy={resume.busy}
+                    className="secondary"
+                    aria-label={`Resume ${p.scope}${p.provider ? ` on ${p.provider}` : ''}`}
+                    onClick={() => void resume.run(p.id)}
+                  >
                     Resume
                   </Busy>
                 </li>

@@ -51,22 +51,36 @@ export function Pools(props: {
                   <tr key={p.provider} data-testid={`pool-${p.provider}`}>
                     <th scope="row">
                       {p.provider}
-                      {p.provider === data.primaryProvider && <span className="badge info" style={{ marginLeft: '.35rem' }}>primary</span>}
+                      {p.provider === data.primaryProvider && (
+                        <span className="badge info" style={{ marginLeft: '.35rem' }}>
+                          primary
+                        </span>
+                      )}
                       <div className="small muted">
                         {p.ratio} units per user credit · {formatMicroUsd(p.unitCostMicroUsd)} a unit
                       </div>
                     </th>
-                    <td data-label="Available" className="num" data-testid="available">{formatCount(p.available)}</td>
-                    <td data-label="Reserved" className="num">{formatCount(p.reserved)}</td>
-                    <td data-label="Consumed" className="num">{formatCount(p.consumed)}</td>
+                    <td data-label="Available" className="num" data-testid="available">
+                      {formatCount(p.available)}
+                    </td>
+                    <td data-label="Reserved" className="num">
+                      {formatCount(p.reserved)}
+                    </td>
+                    <td data-label="Consumed" className="num">
+                      {formatCount(p.consumed)}
+                    </td>
                     <td data-label="Emergency" className="num">
                       {formatCount(p.emergency)} / {formatCount(p.emergencyReserve)}
                     </td>
-                    <td data-label="Sellable user credits" className="num" data-testid="sellable">{formatCount(p.sellableUserCredits)}</td>
+                    <td data-label="Sellable user credits" className="num" data-testid="sellable">
+                      {formatCount(p.sellableUserCredits)}
+                    </td>
                     <td data-label="Level">
                       <span className={`badge ${level.tone}`}>{level.word}</span>
                     </td>
-                    <td data-label="Runs dry" className="num small">{p.available === 0 ? 'empty' : dry?.runsDryAt ? formatDate(dry.runsDryAt) : dry ? 'not soon' : '—'}</td>
+                    <td data-label="Runs dry" className="num small">
+                      {p.available === 0 ? 'empty' : dry?.runsDryAt ? formatDate(dry.runsDryAt) : dry ? 'not soon' : '—'}
+                    </td>
                     <td>
                       <div className="row" style={{ flexWrap: 'nowrap' }}>
                         <button
@@ -94,8 +108,12 @@ export function Pools(props: {
           </table>
         </div>
       )}
-      {action?.kind === 'refill' && <RefillForm key={action.provider} api={api} provider={action.provider} onDone={onChanged} onClose={() => setAction(undefined)} />}
-      {action?.kind === 'sync' && <SyncPanel key={action.provider} api={api} provider={action.provider} onDone={onChanged} onClose={() => setAction(undefined)} />}
+      {action?.kind === 'refill' && (
+        <RefillForm key={action.provider} api={api} provider={action.provider} onDone={onChanged} onClose={() => setAction(undefined)} />
+      )}
+      {action?.kind === 'sync' && (
+        <SyncPanel key={action.provider} api={api} provider={action.provider} onDone={onChanged} onClose={() => setAction(undefined)} />
+      )}
       <RefillRequests api={api} refills={refills} onChanged={onChanged} />
     </section>
   );
@@ -106,7 +124,9 @@ function RefillForm({ api, provider, onDone, onClose }: { api: Api['api']; provi
   const [reason, setReason] = useState('');
   const [done, setDone] = useState<string>();
   const refill = useAction(async () => {
-    const pool = await unwrap(api.POST('/v1/admin/pools/{provider}/refills', { params: { path: { provider } }, body: { amount: Number(amount), reason: reason.trim() || undefined } }));
+    const pool = await unwrap(
+      api.POST('/v1/admin/pools/{provider}/refills', { params: { path: { provider } }, body: { amount: Number(amount), reason: reason.trim() || undefined } }),
+    );
     setDone(`Booked: ${provider} now has ${formatCount(pool.available)} available, ${formatCount(pool.sellableUserCredits)} user credits sellable.`);
     setAmount('');
     await onDone();
@@ -169,15 +189,22 @@ function SyncPanel({ api, provider, onDone, onClose }: { api: Api['api']; provid
           <dl className="buckets" data-testid="sync-result" style={{ marginTop: '.75rem' }}>
             <div>
               <dt className="muted small">Real (provider)</dt>
-              <dd className="stat" style={{ margin: 0 }}>{formatCount(sync.real)}</dd>
+              <dd className="stat" style={{ margin: 0 }}>
+                {formatCount(sync.real)}
+              </dd>
             </div>
             <div>
               <dt className="muted small">Database</dt>
-              <dd className="stat" style={{ margin: 0 }}>{formatCount(sync.database)}</dd>
+              <dd className="stat" style={{ margin: 0 }}>
+                {formatCount(sync.database)}
+              </dd>
             </div>
             <div>
               <dt className="muted small">Drift</dt>
-              <dd className="stat" style={{ margin: 0 }} data-testid="drift">{sync.drift > 0 ? '+' : ''}{formatCount(sync.drift)}</dd>
+              <dd className="stat" style={{ margin: 0 }} data-testid="drift">
+                {sync.drift > 0 ? '+' : ''}
+                {formatCount(sync.drift)}
+              </dd>
             </div>
           </dl>
           {sync.drift === 0 ? (
@@ -228,9 +255,13 @@ function RefillRequests({ api, refills, onChanged }: { api: Api['api']; refills:
               {requests.map((r) => (
                 <tr key={r.id}>
                   <td data-label="Pool">{r.provider}</td>
-                  <td data-label="Amount" className="num">{formatCount(r.amount)}</td>
+                  <td data-label="Amount" className="num">
+                    {formatCount(r.amount)}
+                  </td>
                   <td data-label="Reason">{r.reason}</td>
-                  <td data-label="Opened" className="small">{formatDate(r.createdAt)}</td>
+                  <td data-label="Opened" className="small">
+                    {formatDate(r.createdAt)}
+                  </td>
                   <td>
                     <div className="row">
                       <Busy busy={decide.busy} onClick={() => void decide.run(r.id, true)}>

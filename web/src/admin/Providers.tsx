@@ -48,13 +48,26 @@ export function Providers({ api, providers, onChanged }: { api: Api['api']; prov
                     {formatPercent(p.successRate)}
                     <div className="small muted">{formatCount(p.attempts24h)} attempts</div>
                   </td>
-                  <td data-label="Priority" className="num">{p.priority}</td>
-                  <td data-label="Rate limit/min" className="num">{formatCount(p.rateLimitPerMinute)}</td>
-                  <td data-label="Cost/request" className="num">{p.costMicroUsd === null ? 'catalogue' : formatMicroUsd(p.costMicroUsd)}</td>
-                  <td data-label="Last error" className="small" style={{ maxWidth: '16rem', overflowWrap: 'anywhere' }}>{p.lastError ?? '—'}</td>
+                  <td data-label="Priority" className="num">
+                    {p.priority}
+                  </td>
+                  <td data-label="Rate limit/min" className="num">
+                    {formatCount(p.rateLimitPerMinute)}
+                  </td>
+                  <td data-label="Cost/request" className="num">
+                    {p.costMicroUsd === null ? 'catalogue' : formatMicroUsd(p.costMicroUsd)}
+                  </td>
+                  <td data-label="Last error" className="small" style={{ maxWidth: '16rem', overflowWrap: 'anywhere' }}>
+                    {p.lastError ?? '—'}
+                  </td>
                   <td>
                     {EDITABLE.has(p.provider) ? (
-                      <button className="secondary compact" aria-label={`Edit ${p.provider}`} aria-expanded={editing === p.provider} onClick={() => setEditing(editing === p.provider ? undefined : p.provider)}>
+                      <button
+                        className="secondary compact"
+                        aria-label={`Edit ${p.provider}`}
+                        aria-expanded={editing === p.provider}
+                        onClick={() => setEditing(editing === p.provider ? undefined : p.provider)}
+                      >
                         Edit
                       </button>
                     ) : (
@@ -68,7 +81,13 @@ export function Providers({ api, providers, onChanged }: { api: Api['api']; prov
         </div>
       )}
       {editing && (
-        <ProviderForm key={editing} api={api} provider={list.find((p) => p.provider === editing)!} onSaved={() => (setEditing(undefined), onChanged())} onCancel={() => setEditing(undefined)} />
+        <ProviderForm
+          key={editing}
+          api={api}
+          provider={list.find((p) => p.provider === editing)!}
+          onSaved={() => (setEditing(undefined), onChanged())}
+          onCancel={() => setEditing(undefined)}
+        />
       )}
     </section>
   );
@@ -104,7 +123,12 @@ function ProviderForm({ api, provider, onSaved, onCancel }: { api: Api['api']; p
     onSaved();
   });
   return (
-    <form className="card" style={{ marginTop: '1rem' }} aria-label={`Settings of ${provider.provider}`} onSubmit={(e) => (e.preventDefault(), void save.run())}>
+    <form
+      className="card"
+      style={{ marginTop: '1rem' }}
+      aria-label={`Settings of ${provider.provider}`}
+      onSubmit={(e) => (e.preventDefault(), void save.run())}
+    >
       <h3>Settings of {provider.provider}</h3>
       <div className="cols">
         <div className="field">

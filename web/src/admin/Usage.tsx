@@ -35,8 +35,8 @@ export default function Usage({ api }: { api: Api['api'] }) {
       </div>
       {totals && (
         <p className="small muted" data-testid="usage-totals">
-          In {days} days: {formatCount(totals.requests)} requests ({formatCount(totals.succeeded)} succeeded, {formatCount(totals.failed)} failed, {formatCount(totals.degraded)} degraded),{' '}
-          {formatCount(totals.credits)} credits consumed, provider cost {formatMicroUsd(totals.costMicroUsd)}.
+          In {days} days: {formatCount(totals.requests)} requests ({formatCount(totals.succeeded)} succeeded, {formatCount(totals.failed)} failed,{' '}
+          {formatCount(totals.degraded)} degraded), {formatCount(totals.credits)} credits consumed, provider cost {formatMicroUsd(totals.costMicroUsd)}.
         </p>
       )}
       <h3>Success rate per provider ({days} days)</h3>
@@ -73,7 +73,9 @@ function summarise(days: Day[]) {
     degraded: total('degraded'),
     credits: total('creditsConsumed'),
     costMicroUsd: total('costMicroUsd'),
-    providers: [...providers].sort(([a], [b]) => a.localeCompare(b)).map(([provider, p]) => ({ provider, rate: p.attempts === 0 ? null : p.succeeded / p.attempts })),
+    providers: [...providers]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([provider, p]) => ({ provider, rate: p.attempts === 0 ? null : p.succeeded / p.attempts })),
   };
 }
 
@@ -89,7 +91,12 @@ function Chart({ data }: { data: Day[] }) {
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] } },
         axes: [
           // One tick a day (or a week on long windows), labelled by date: the bars are whole days.
-          { stroke: '#4d5560', space: 48, incrs: [DAY / 1000, (7 * DAY) / 1000], values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' })) },
+          {
+            stroke: '#4d5560',
+            space: 48,
+            incrs: [DAY / 1000, (7 * DAY) / 1000],
+            values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', timeZone: 'UTC' })),
+          },
           { stroke: '#4d5560', size: 56 },
         ],
         legend: { show: true },
@@ -98,7 +105,14 @@ function Chart({ data }: { data: Day[] }) {
           { label: 'Succeeded', stroke: '#1f7a3f', width: 2, points: { show: false } },
           { label: 'Failed', stroke: '#b3261e', width: 2, points: { show: false } },
           { label: 'Degraded', stroke: '#8a6d00', width: 2, dash: [4, 4], points: { show: false } },
-          { label: 'Credits consumed', stroke: '#1f5fbf', fill: 'rgba(31,95,191,0.15)', width: 1, paths: uPlot.paths.bars!({ size: [0.7, 40] }), points: { show: false } },
+          {
+            label: 'Credits consumed',
+            stroke: '#1f5fbf',
+            fill: 'rgba(31,95,191,0.15)',
+            width: 1,
+            paths: uPlot.paths.bars!({ size: [0.7, 40] }),
+            points: { show: false },
+          },
         ],
       },
       [
@@ -117,5 +131,11 @@ function Chart({ data }: { data: Day[] }) {
       plot.destroy();
     };
   }, [data]);
-  return <div ref={box} role="img" aria-label={`Chart: requests per day ${data.map((d) => d.requests).join(', ')}; credits consumed ${data.map((d) => d.creditsConsumed).join(', ')}`} />;
+  return (
+    <div
+      ref={box}
+      role="img"
+      aria-label={`Chart: requests per day ${data.map((d) => d.requests).join(', ')}; credits consumed ${data.map((d) => d.creditsConsumed).join(', ')}`}
+    />
+  );
 }

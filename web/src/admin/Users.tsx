@@ -18,7 +18,15 @@ export function Users({ api, onChanged }: { api: Api['api']; onChanged: () => Pr
       <form className="row" style={{ alignItems: 'flex-end' }} onSubmit={(e) => (e.preventDefault(), setUserId(query.trim() || undefined))}>
         <div className="field" style={{ flex: '1 1 16rem', marginBottom: 0 }}>
           <label htmlFor="user-id">User id</label>
-          <input id="user-id" type="text" value={query} onChange={(e) => setQuery(e.target.value)} placeholder="demo-user" pattern="[A-Za-z0-9_:.@\-]{1,200}" required />
+          <input
+            id="user-id"
+            type="text"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+            placeholder="demo-user"
+            pattern="[A-Za-z0-9_:.@\-]{1,200}"
+            required
+          />
         </div>
         <button type="submit">Open user</button>
       </form>
@@ -42,8 +50,12 @@ function User({ api, userId, onChanged }: { api: Api['api']; userId: string; onC
   const [done, setDone] = useState<string>();
   const adjust = useAction(async () => {
     setDone(undefined);
-    const after = await unwrap(api.POST('/v1/admin/users/{userId}/adjustments', { params: { path: { userId } }, body: { credits: Number(credits), reason: reason.trim() } }));
-    setDone(`${Number(credits) > 0 ? 'Granted' : 'Took back'} ${formatCount(Math.abs(Number(credits)))}; ${userId} now has ${formatCount(after.balance)} credits.`);
+    const after = await unwrap(
+      api.POST('/v1/admin/users/{userId}/adjustments', { params: { path: { userId } }, body: { credits: Number(credits), reason: reason.trim() } }),
+    );
+    setDone(
+      `${Number(credits) > 0 ? 'Granted' : 'Took back'} ${formatCount(Math.abs(Number(credits)))}; ${userId} now has ${formatCount(after.balance)} credits.`,
+    );
     setCredits('');
     setReason('');
     setVersion((v) => v + 1);
@@ -122,7 +134,9 @@ function Transfers({ api, accountId }: { api: Api['api']; accountId: string }) {
   }, [accountId]);
   const more = useAction(async () => {
     try {
-      const page = await unwrap(api.GET('/v1/admin/accounts/{accountId}/transfers', { params: { path: { accountId }, query: { limit: 20, cursor: cursor ?? undefined } } }));
+      const page = await unwrap(
+        api.GET('/v1/admin/accounts/{accountId}/transfers', { params: { path: { accountId }, query: { limit: 20, cursor: cursor ?? undefined } } }),
+      );
       setEntries((e) => [...e, ...page.entries]);
       setCursor(page.cursor);
     } catch (error) {
@@ -149,13 +163,22 @@ function Transfers({ api, accountId }: { api: Api['api']; accountId: string }) {
             <tbody>
               {entries.map((e) => (
                 <tr key={e.transfer.id}>
-                  <td data-label="When" className="small">{formatDate(e.transfer.createdAt)}</td>
-                  <td data-label="What" className="small" style={{ overflowWrap: 'anywhere' }}>{describe(e.transfer)}</td>
-                  <td data-label="Effect" className="num">{e.effect > 0 ? '+' : ''}{formatCount(e.effect)}</td>
+                  <td data-label="When" className="small">
+                    {formatDate(e.transfer.createdAt)}
+                  </td>
+                  <td data-label="What" className="small" style={{ overflowWrap: 'anywhere' }}>
+                    {describe(e.transfer)}
+                  </td>
+                  <td data-label="Effect" className="num">
+                    {e.effect > 0 ? '+' : ''}
+                    {formatCount(e.effect)}
+                  </td>
                   <td data-label="From → to" className="small" style={{ overflowWrap: 'anywhere' }}>
                     {e.transfer.debitAccountId} → {e.transfer.creditAccountId}
                   </td>
-                  <td data-label="State" className="small">{e.transfer.state}</td>
+                  <td data-label="State" className="small">
+                    {e.transfer.state}
+                  </td>
                 </tr>
               ))}
             </tbody>

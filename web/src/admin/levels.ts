@@ -17,4 +17,3 @@ export function bufferLevel(pool: PoolLevels, primary: boolean, levels: Record<s
   if (pool.available < (levels.ideal ?? 0)) return { word: 'comfortable', tone: 'ok' };
   return { word: 'ideal', tone: 'ok' };
 }
-

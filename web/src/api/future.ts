@@ -16,7 +16,16 @@ export interface FuturePaths {
         200: {
           content: {
             'application/json': {
-              purchases: { id: string; userId: string; packageId: string; credits: number; amount: number; currency: string; status: string; createdAt: string }[];
+              purchases: {
+                id: string;
+                userId: string;
+                packageId: string;
+                credits: number;
+                amount: number;
+                currency: string;
+                status: string;
+                createdAt: string;
+              }[];
             };
           };
         };

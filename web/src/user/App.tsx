@@ -34,7 +34,9 @@ export function App() {
 
   return (
     <>
-      <a className="skip" href="#main">Skip to content</a>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <header className="top">
         <span className="brand">Tally</span>
         {userToken() && !needsSignIn && (
@@ -72,8 +74,16 @@ function PauseNotices({ api }: { api: ReturnType<typeof createApi>['api'] }) {
   if (!purchases?.paused && !generations?.paused) return null;
   return (
     <div data-testid="paused" role="status">
-      {generations?.paused && <Notice kind="warn" title="Enhancements paused">{generations.message}</Notice>}
-      {purchases?.paused && <Notice kind="warn" title="Purchases paused">{purchases.message}</Notice>}
+      {generations?.paused && (
+        <Notice kind="warn" title="Enhancements paused">
+          {generations.message}
+        </Notice>
+      )}
+      {purchases?.paused && (
+        <Notice kind="warn" title="Purchases paused">
+          {purchases.message}
+        </Notice>
+      )}
     </div>
   );
 }
@@ -101,8 +111,8 @@ function Balance({ balance }: { balance: Schemas['CreditBalanceDetail'] | undefi
       </div>
       <p className="small muted">
         Plan <strong>{balance?.tier ?? '—'}</strong>
-        {balance?.nextTier ? ` (changes to ${balance.nextTier} at the reset)` : ''}. The allowance is renewed on {formatDate(balance?.resetsAt)}; purchased credits never
-        expire. Spent in this order: allowance, purchased, overflow.
+        {balance?.nextTier ? ` (changes to ${balance.nextTier} at the reset)` : ''}. The allowance is renewed on {formatDate(balance?.resetsAt)}; purchased
+        credits never expire. Spent in this order: allowance, purchased, overflow.
       </p>
     </section>
   );

@@ -7,7 +7,10 @@ import { Busy, Notice, ProblemNotice, asProblem, useAction } from '../shared/ui'
 type EnhancementType = NonNullable<Schemas['GenerationRequest']['enhancementType']>;
 type Task = Schemas['Task'];
 // `satisfies` makes this list exhaustive: a type added to the API breaks the build until it is named here.
-const TYPES = { lighting: 'Lighting', style: 'Style', background: 'Background', mood: 'Mood', custom: 'Custom (your prompt)' } satisfies Record<EnhancementType, string>;
+const TYPES = { lighting: 'Lighting', style: 'Style', background: 'Background', mood: 'Mood', custom: 'Custom (your prompt)' } satisfies Record<
+  EnhancementType,
+  string
+>;
 const POLL_MS = 1000;
 
 export function Enhance({ api, onSubmitted, onSettled }: { api: Api['api']; onSubmitted: () => void; onSettled: () => void }) {
@@ -226,7 +229,8 @@ function Progress({ task, problem, input }: { task: Task; problem: ApiProblem | 
             <img src={task.resultUrl} alt="Your image after the enhancement" />
             <figcaption className="row" style={{ justifyContent: 'space-between' }}>
               <span>
-                After · {task.provider === 'local' ? 'local adjustment (not AI)' : task.provider} · {task.creditsCharged} credit{task.creditsCharged === 1 ? '' : 's'}
+                After · {task.provider === 'local' ? 'local adjustment (not AI)' : task.provider} · {task.creditsCharged} credit
+                {task.creditsCharged === 1 ? '' : 's'}
               </span>
               <a className="button secondary" href={task.resultUrl} download={`enhanced-${task.id}`}>
                 Download

@@ -34,13 +34,27 @@ export function History({ api, version }: { api: Api['api']; version: number }) 
             <tbody>
               {tasks.map((t) => (
                 <tr key={t.id}>
-                  <td>{t.resultUrl ? <a href={t.resultUrl}><img className="thumb" src={t.resultUrl} alt={`Result of ${t.enhancementType ?? t.modelId}`} loading="lazy" /></a> : '—'}</td>
+                  <td>
+                    {t.resultUrl ? (
+                      <a href={t.resultUrl}>
+                        <img className="thumb" src={t.resultUrl} alt={`Result of ${t.enhancementType ?? t.modelId}`} loading="lazy" />
+                      </a>
+                    ) : (
+                      '—'
+                    )}
+                  </td>
                   <td data-label="Type">{t.enhancementType ?? t.modelId}</td>
                   <td data-label="Status">
-                    <span className={`badge ${t.status === 'completed' ? (t.degraded ? 'warn' : 'ok') : t.status === 'failed' ? 'bad' : 'info'}`}>{t.degraded ? 'basic only' : t.status}</span>
+                    <span className={`badge ${t.status === 'completed' ? (t.degraded ? 'warn' : 'ok') : t.status === 'failed' ? 'bad' : 'info'}`}>
+                      {t.degraded ? 'basic only' : t.status}
+                    </span>
                   </td>
-                  <td data-label="Credits" className="num">{t.creditsCharged}</td>
-                  <td data-label="When" className="small">{formatDate(t.createdAt)}</td>
+                  <td data-label="Credits" className="num">
+                    {t.creditsCharged}
+                  </td>
+                  <td data-label="When" className="small">
+                    {formatDate(t.createdAt)}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -38,7 +38,12 @@ export function Packages({ api, onBought }: { api: Api['api']; onBought: () => v
             <h3 style={{ textTransform: 'capitalize' }}>{p.id}</h3>
             <span className="num">{formatCount(p.credits)} credits</span>
             <span className="price num">{formatPrice(p.price, p.currency)}</span>
-            <Busy busy={buy.busy && buying === p.id} disabled={p.disabled || buy.busy} onClick={() => void buy.run(p.id)} aria-describedby={p.disabled ? `why-${p.id}` : undefined}>
+            <Busy
+              busy={buy.busy && buying === p.id}
+              disabled={p.disabled || buy.busy}
+              onClick={() => void buy.run(p.id)}
+              aria-describedby={p.disabled ? `why-${p.id}` : undefined}
+            >
               Buy {p.id}
             </Busy>
             {p.disabled && (

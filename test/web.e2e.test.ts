@@ -291,8 +291,12 @@ describe('the admin dashboard', () => {
 
   it('grants credits to a user with a reason, shows their ledger transfers, and opens a generation with its attempts', async () => {
     await signIn();
-    await page.getByLabel('User id').fill('demo-user');
-    await page.getByRole('button', { name: 'Open user' }).click();
+    // Found by the start of their id, then opened from the results.
+    await page.getByLabel('Id starts with').fill('demo-');
+    await page.getByRole('button', { name: 'Search users' }).click();
+    await page.getByTestId('user-results').waitFor();
+    expect(await page.getByTestId('user-results').locator('tbody tr').count()).toBe(1);
+    await page.getByRole('button', { name: 'Open demo-user' }).click();
     const purchased = page.getByTestId('bucket-purchased');
     await expect.poll(() => purchased.textContent()).toMatch(/\d/);
     const before = Number((await purchased.locator('strong').textContent())!);

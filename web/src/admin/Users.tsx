@@ -1,6 +1,6 @@
-// One user by id: their buckets (ledger accounts user:<id>:<bucket>, read as /v1/me acting for them), a grant or take-back with a
-// reason, and any bucket's ledger transfers page by page. Searching users needs a users list route,
-// which this server does not have yet: the id comes from the host app or a generation.
+// Users: found by id prefix and tier, or opened by id; one user's buckets (ledger accounts
+// user:<id>:<bucket>, read as /v1/me acting for them), a grant or take-back with a reason, and any
+// bucket's ledger transfers page by page.
 import { useState } from 'react';
 import { ApiProblem, unwrap, type Api, type Schemas } from '../api/client';
 import { formatCount, formatDate } from '../shared/format';
@@ -15,7 +15,15 @@ export function Users({ api, onChanged }: { api: Api['api']; onChanged: () => Pr
   return (
     <section className="card" id="users" aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
-      <form className="row" style={{ alignItems: 'flex-end' }} onSubmit={(e) => (e.preventDefault(), setUserId(query.trim() || undefined))}>
+      <UserSearch api={api} onOpen={setUserId} />
+      <form
+        className="row"
+        style={{ alignItems: 'flex-end', marginTop: '1rem' }}
+        onSubmit={(e) => {
+          e.preventDefault();
+          setUserId(query.trim() || undefined);
+        }}
+      >
         <div className="field" style={{ flex: '1 1 16rem', marginBottom: 0 }}>
           <label htmlFor="user-id">User id</label>
           <input
@@ -30,9 +38,85 @@ export function Users({ api, onChanged }: { api: Api['api']; onChanged: () => Pr
         </div>
         <button type="submit">Open user</button>
       </form>
-      <p className="small muted">Find a user by the id your app gives them (the token’s subject). A searchable list comes with the users route.</p>
       {userId && <User key={userId} api={api} userId={userId} onChanged={onChanged} />}
     </section>
+  );
+}
+
+/** Users by id prefix and tier, a page at a time (GET /v1/admin/users); a row opens the user. */
+function UserSearch({ api, onOpen }: { api: Api['api']; onOpen: (userId: string) => void }) {
+  const [prefix, setPrefix] = useState('');
+  const [tier, setTier] = useState('');
+  const [page, setPage] = useState<{ users: Schemas['AdminUser'][]; cursor: string | null }>();
+  const search = useAction(async (cursor?: string) => {
+    const query = { ...(prefix.trim() ? { q: prefix.trim() } : {}), ...(tier ? { tier } : {}), ...(cursor ? { cursor } : {}), limit: 20 };
+    const next = await unwrap(api.GET('/v1/admin/users', { params: { query } }));
+    setPage((previous) => (cursor && previous ? { users: [...previous.users, ...next.users], cursor: next.cursor } : next));
+  });
+  return (
+    <div className="stack">
+      <form
+        className="row"
+        style={{ alignItems: 'flex-end' }}
+        onSubmit={(e) => {
+          e.preventDefault();
+          void search.run();
+        }}
+      >
+        <div className="field" style={{ flex: '1 1 12rem', marginBottom: 0 }}>
+          <label htmlFor="user-prefix">Id starts with</label>
+          <input id="user-prefix" type="search" value={prefix} onChange={(e) => setPrefix(e.target.value)} maxLength={200} />
+        </div>
+        <div className="field" style={{ flex: '0 1 10rem', marginBottom: 0 }}>
+          <label htmlFor="user-tier">Tier</label>
+          <input id="user-tier" type="text" value={tier} onChange={(e) => setTier(e.target.value)} placeholder="any" maxLength={32} />
+        </div>
+        <Busy busy={search.busy} type="submit" className="secondary">
+          Search users
+        </Busy>
+      </form>
+      <ProblemNotice problem={search.problem} what="Searching users" />
+      {page && page.users.length === 0 && <p className="empty">No user matches.</p>}
+      {page && page.users.length > 0 && (
+        <table data-testid="user-results">
+          <thead>
+            <tr>
+              <th scope="col">User</th>
+              <th scope="col">Tier</th>
+              <th scope="col" className="num">
+                Credits
+              </th>
+              <th scope="col">Since</th>
+              <th scope="col">
+                <span className="sr-only">Open</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.users.map((u) => (
+              <tr key={u.id}>
+                <td style={{ overflowWrap: 'anywhere' }}>{u.id}</td>
+                <td>{u.nextTier ? `${u.tier} → ${u.nextTier}` : u.tier}</td>
+                <td className="num">{formatCount(u.balance)}</td>
+                <td>{formatDate(u.createdAt)}</td>
+                <td>
+                  <button className="secondary" aria-label={`Open ${u.id}`} onClick={() => onOpen(u.id)}>
+                    Open
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {page?.cursor && (
+        <div>
+          <Busy busy={search.busy} className="secondary" onClick={() => void search.run(page.cursor!)}>
+            More users
+          </Busy>
+        </div>
+      )}
+    </div>
   );
 }
 

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { bool, integer, list, secret } from './fields.ts';
 import { generationsSchema, providersSchema, storageSchema } from './generations.ts';
 import { paymentsSchema, refinePayments, withPaymentUrls } from './payments.ts';
-import { alertsSchema, jobsSchema, opsEnvVariables } from './ops.ts';
+import { envVariables } from './env.ts';
+import { alertsSchema, jobsSchema } from './ops.ts';
 
 /** 32 random bytes in base64 (`openssl rand -base64 32`), for AES-256-GCM. */
 const encryptionKey = z
@@ -257,95 +258,7 @@ export type AlertsConfig = Config['alerts'];
 export type JobsConfig = Config['jobs'];
 export type ConfigInput = z.input<typeof configSchema>;
 
-/** Environment variable -> path in the config object. Several names may feed one path (aliases). */
-export const envVariables: Record<string, string> = {
-  NODE_ENV: 'env',
-  HOST: 'http.host',
-  PORT: 'http.port',
-  DATABASE_URL: 'database.url',
-  TALLY_DB_POOL_SIZE: 'database.poolSize',
-  TALLY_PG_PORT: 'database.embeddedPort',
-  TALLY_DATA_DIR: 'dataDir',
-  TALLY_CORS_ORIGINS: 'http.corsOrigins',
-  TALLY_MAX_JSON_BYTES: 'http.maxJsonBytes',
-  TALLY_MAX_UPLOAD_BYTES: 'http.maxUploadBytes',
-  TALLY_MAX_WEBHOOK_BYTES: 'http.maxWebhookBytes',
-  TALLY_RATE_LIMIT_ENABLED: 'http.rateLimit.enabled',
-  TALLY_RATE_LIMIT_PER_MINUTE: 'http.rateLimit.perMinute',
-  JWT_SECRET: 'auth.jwtSecret',
-  SUPABASE_JWT_SECRET: 'auth.jwtSecret',
-  NEXT_PUBLIC_SUPABASE_URL: 'supabase.url',
-  SUPABASE_URL: 'supabase.url',
-  BUCKET_NAME: 'storage.s3.bucket',
-  TEST_USER_ID: 'smoke.userId',
-  JWT_JWKS_URL: 'auth.jwksUrl',
-  JWT_ISSUER: 'auth.issuer',
-  JWT_AUDIENCE: 'auth.audience',
-  JWT_REQUIRE_EXP: 'auth.requireExp',
-  TALLY_SESSION_COOKIE: 'auth.sessionCookie',
-  TALLY_ADMIN_API_KEY: 'auth.adminApiKey',
-  TALLY_ENCRYPTION_KEY: 'encryption.key',
-  TALLY_ENCRYPTION_KEY_OLD: 'encryption.oldKey',
-  TALLY_ADMIN_CLAIM: 'auth.adminClaim',
-  TALLY_ADMIN_USER_IDS: 'auth.adminUserIds',
-  BACKGROUND_JOB_TOKEN: 'auth.backgroundJobToken',
-  TALLY_METRICS_TOKEN: 'auth.metricsToken',
-  LOG_LEVEL: 'log.level',
-  LOG_FORMAT: 'log.format',
-  TALLY_LEDGER_BATCH_SIZE: 'ledger.batchSize',
-  TALLY_LEDGER_BATCH_CONCURRENCY: 'ledger.batchConcurrency',
-  TALLY_LEDGER_EXPIRE_INTERVAL_SECONDS: 'ledger.expireIntervalSeconds',
-  TALLY_PUBLIC_URL: 'publicUrl',
-  TALLY_URL_ALLOWLIST: 'urlAllowlist',
-  USE_MOCK_INFERENCE: 'providers.mockInference',
-  NANOBANANA_BASE_URL: 'providers.nanobanana.baseUrl',
-  NANOBANANA_API_KEY: 'providers.nanobanana.apiKey',
-  NANOBANAN_API_KEY: 'providers.nanobanana.apiKey',
-  KIE_BASE_URL: 'providers.kie.baseUrl',
-  KIE_API_KEY: 'providers.kie.apiKey',
-  KIE_WEBHOOK_HMAC_KEY: 'providers.kie.webhookHmacKey',
-  FAL_BASE_URL: 'providers.fal.baseUrl',
-  FAL_API_BASE_URL: 'providers.fal.apiBaseUrl',
-  FAL_JWKS_URL: 'providers.fal.jwksUrl',
-  FAL_API_KEY: 'providers.fal.apiKey',
-  FAL_KEY: 'providers.fal.apiKey',
-  FAL_ADMIN_KEY: 'providers.fal.adminKey',
-  GEMINI_BASE_URL: 'providers.gemini.baseUrl',
-  GEMINI_API_KEY: 'providers.gemini.apiKey',
-  WAVESPEED_BASE_URL: 'providers.wavespeed.baseUrl',
-  WAVESPEED_API_KEY: 'providers.wavespeed.apiKey',
-  WAVESPEED_WEBHOOK_SECRET: 'providers.wavespeed.webhookSecret',
-  TALLY_GENERATION_CONCURRENCY: 'generations.concurrency',
-  TALLY_GENERATION_TIMEOUT_SECONDS: 'generations.timeoutSeconds',
-  TALLY_WEBHOOK_CONCURRENCY: 'generations.webhookConcurrency',
-  TALLY_WEBHOOK_TIMEOUT_MS: 'generations.webhookTimeoutMs',
-  TALLY_WEBHOOK_BACKOFF_MS: 'generations.webhookBackoffMs',
-  TALLY_GENERATION_LEASE_SECONDS: 'generations.leaseSeconds',
-  TALLY_GENERATION_POLL_INTERVAL_MS: 'generations.pollIntervalMs',
-  TALLY_MAX_IMAGE_PIXELS: 'generations.maxImagePixels',
-  TALLY_TASK_VISIBILITY_GRACE_SECONDS: 'generations.taskVisibilityGraceSeconds',
-  TALLY_INFER_WAIT_SECONDS: 'generations.syncWaitSeconds',
-  TALLY_GENERATION_MAINTENANCE_SECONDS: 'generations.maintenanceSeconds',
-  TALLY_PROVIDER_HEALTH_CHECK_SECONDS: 'generations.healthCheckSeconds',
-  TALLY_STORAGE_DRIVER: 'storage.driver',
-  TALLY_STORAGE_DIR: 'storage.diskRoot',
-  TALLY_FILE_SIGNING_SECRET: 'storage.signingSecret',
-  S3_ENDPOINT: 'storage.s3.endpoint',
-  S3_REGION: 'storage.s3.region',
-  S3_BUCKET: 'storage.s3.bucket',
-  S3_ACCESS_KEY_ID: 'storage.s3.accessKeyId',
-  S3_SECRET_ACCESS_KEY: 'storage.s3.secretAccessKey',
-  S3_FORCE_PATH_STYLE: 'storage.s3.forcePathStyle',
-  TALLY_DEV_PURCHASES: 'payments.devPurchases',
-  TALLY_CHECKOUT_MINUTES: 'payments.checkoutMinutes',
-  STRIPE_SECRET_KEY: 'payments.stripe.secretKey',
-  STRIPE_WEBHOOK_SECRET: 'payments.stripe.webhookSecret',
-  STRIPE_API_BASE: 'payments.stripe.apiBase',
-  STRIPE_SUCCESS_URL: 'payments.stripe.successUrl',
-  STRIPE_CANCEL_URL: 'payments.stripe.cancelUrl',
-  STRIPE_PRICE_TIERS: 'payments.stripe.priceTiers',
-  ...opsEnvVariables,
-};
+export { envVariables } from './env.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

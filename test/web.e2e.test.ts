@@ -309,9 +309,15 @@ describe('the admin dashboard', () => {
     const balance = await get('/v1/credits/balance', userToken);
     expect(balance.purchased).toBe(before + 5);
 
+    // The user's completed generations, listed by filter, the newest opened from the list.
     const { tasks } = await get('/v1/generations?limit=1', userToken);
-    await page.getByLabel('Generation id').fill(tasks[0].id);
-    await page.getByRole('button', { name: 'Open generation' }).click();
+    await page.getByLabel('Status').selectOption('completed');
+    await page.locator('#generations').getByLabel('User').fill('demo-user');
+    await page.getByRole('button', { name: 'List generations' }).click();
+    const listed = page.getByTestId('generation-results');
+    await listed.waitFor();
+    expect(await listed.locator('tbody tr').first().textContent()).toContain('completed');
+    await page.getByRole('button', { name: `Open generation ${tasks[0].id}` }).click();
     await page.getByTestId('generation').getByText('demo-user').waitFor();
     const generation = page.getByTestId('generation');
     expect(await generation.textContent()).toContain('completed');

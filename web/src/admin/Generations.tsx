@@ -1,9 +1,9 @@
-// A generation by id with its owner, every provider attempt, and its result; and the purchases list,
-// which comes with the payments work (until the server lists it in /openapi.json: not available yet).
+// Generations listed by status, provider and user, or opened by id, with the owner, every provider
+// attempt and the result; and the purchases list.
 import { useState } from 'react';
-import { unwrap, type Api } from '../api/client';
+import { unwrap, type Api, type Schemas } from '../api/client';
 import { formatCount, formatDate, formatMicroUsd, formatPrice } from '../shared/format';
-import { Loading, Notice, ProblemNotice, useLoaded } from '../shared/ui';
+import { Busy, Loading, Notice, ProblemNotice, useAction, useLoaded } from '../shared/ui';
 
 export function Generations({ api }: { api: Api['api'] }) {
   const [query, setQuery] = useState('');
@@ -11,16 +11,129 @@ export function Generations({ api }: { api: Api['api'] }) {
   return (
     <section className="card" id="generations" aria-labelledby="generations-title">
       <h2 id="generations-title">Generations</h2>
-      <form className="row" style={{ alignItems: 'flex-end' }} onSubmit={(e) => (e.preventDefault(), setId(query.trim() || undefined))}>
+      <GenerationList api={api} onOpen={setId} />
+      <form
+        className="row"
+        style={{ alignItems: 'flex-end', marginTop: '1rem' }}
+        onSubmit={(e) => {
+          e.preventDefault();
+          setId(query.trim() || undefined);
+        }}
+      >
         <div className="field" style={{ flex: '1 1 16rem', marginBottom: 0 }}>
           <label htmlFor="generation-id">Generation id</label>
           <input id="generation-id" type="text" value={query} onChange={(e) => setQuery(e.target.value)} maxLength={100} required />
         </div>
         <button type="submit">Open generation</button>
       </form>
-      <p className="small muted">Filters and lists come with the analytics routes; a user’s ids are on their page and in their webhooks.</p>
       {id && <Generation key={id} api={api} id={id} />}
     </section>
+  );
+}
+
+const STATUSES = ['queued', 'processing', 'completed', 'failed'] as const;
+const PROVIDERS = ['local', 'nanobanana', 'kie', 'fal', 'gemini', 'wavespeed'] as const;
+
+/** Generations newest first, filtered by status, provider and user (GET /v1/admin/generations), a page at a time. */
+function GenerationList({ api, onOpen }: { api: Api['api']; onOpen: (id: string) => void }) {
+  const [status, setStatus] = useState('');
+  const [provider, setProvider] = useState('');
+  const [userId, setUserId] = useState('');
+  const [page, setPage] = useState<{ generations: Schemas['AdminGeneration'][]; cursor: string | null }>();
+  const list = useAction(async (cursor?: string) => {
+    const query = {
+      ...(status ? { status: status as (typeof STATUSES)[number] } : {}),
+      ...(provider ? { provider: provider as (typeof PROVIDERS)[number] } : {}),
+      ...(userId.trim() ? { userId: userId.trim() } : {}),
+      ...(cursor ? { cursor } : {}),
+      limit: 20,
+    };
+    const next = await unwrap(api.GET('/v1/admin/generations', { params: { query } }));
+    setPage((previous) => (cursor && previous ? { generations: [...previous.generations, ...next.generations], cursor: next.cursor } : next));
+  });
+  return (
+    <div className="stack">
+      <form
+        className="row"
+        style={{ alignItems: 'flex-end' }}
+        onSubmit={(e) => {
+          e.preventDefault();
+          void list.run();
+        }}
+      >
+        <div className="field" style={{ flex: '0 1 10rem', marginBottom: 0 }}>
+          <label htmlFor="generation-status">Status</label>
+          <select id="generation-status" value={status} onChange={(e) => setStatus(e.target.value)}>
+            <option value="">any</option>
+            {STATUSES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </div>
+        <div className="field" style={{ flex: '0 1 10rem', marginBottom: 0 }}>
+          <label htmlFor="generation-provider">Provider</label>
+          <select id="generation-provider" value={provider} onChange={(e) => setProvider(e.target.value)}>
+            <option value="">any</option>
+            {PROVIDERS.map((p) => (
+              <option key={p}>{p}</option>
+            ))}
+          </select>
+        </div>
+        <div className="field" style={{ flex: '1 1 12rem', marginBottom: 0 }}>
+          <label htmlFor="generation-user">User</label>
+          <input id="generation-user" type="text" value={userId} onChange={(e) => setUserId(e.target.value)} maxLength={200} />
+        </div>
+        <Busy busy={list.busy} type="submit" className="secondary">
+          List generations
+        </Busy>
+      </form>
+      <ProblemNotice problem={list.problem} what="Listing generations" />
+      {page && page.generations.length === 0 && <p className="empty">No generation matches.</p>}
+      {page && page.generations.length > 0 && (
+        <table data-testid="generation-results">
+          <thead>
+            <tr>
+              <th scope="col">Created</th>
+              <th scope="col">User</th>
+              <th scope="col">Status</th>
+              <th scope="col">Provider</th>
+              <th scope="col" className="num">
+                Credits
+              </th>
+              <th scope="col">
+                <span className="sr-only">Open</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.generations.map((g) => (
+              <tr key={g.id}>
+                <td>{formatDate(g.createdAt)}</td>
+                <td style={{ overflowWrap: 'anywhere' }}>{g.userId}</td>
+                <td>
+                  {g.status}
+                  {g.degraded ? ' (degraded)' : ''}
+                </td>
+                <td>{g.provider ?? '—'}</td>
+                <td className="num">{g.creditsCharged ?? g.creditsHeld}</td>
+                <td>
+                  <button className="secondary" aria-label={`Open generation ${g.id}`} onClick={() => onOpen(g.id)}>
+                    Open
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {page?.cursor && (
+        <div>
+          <Busy busy={list.busy} className="secondary" onClick={() => void list.run(page.cursor!)}>
+            More generations
+          </Busy>
+        </div>
+      )}
+    </div>
   );
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/db/embedded.ts';
 import { startCli, stopAllClis } from './support/cli.ts';
 import { waitForTask } from './support/generations.ts';
-import { AUDIENCE, createTestApp, JWT_SECRET, type TestApp } from './support/http.ts';
+import { createTestApp, type TestApp, processEnv } from './support/http.ts';
 import { startImageServer, type ImageServer } from './support/images.ts';
 
 const SUBMISSIONS = 500;
@@ -62,16 +62,11 @@ describe('two serve and two worker processes on one PostgreSQL', () => {
     const t = await createTestApp({ TALLY_URL_ALLOWLIST: '127.0.0.1/32' });
     await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
     const token = await fundedUser(t, 'scaled');
-    const env = {
-      DATABASE_URL: t.db.url,
-      JWT_SECRET,
-      JWT_AUDIENCE: AUDIENCE,
+    const env = processEnv(t, {
       TALLY_URL_ALLOWLIST: '127.0.0.1/32',
-      TALLY_DATA_DIR: t.config.dataDir,
       TALLY_RATE_LIMIT_ENABLED: 'false',
       TALLY_DB_POOL_SIZE: '8',
-      LOG_LEVEL: 'info',
-    };
+    });
     const ports = [await freePort(), await freePort()];
     const serves = ports.map((port) => startCli(['serve'], { ...env, PORT: String(port) }));
     const workers = [startCli(['worker'], env), startCli(['worker'], env)];

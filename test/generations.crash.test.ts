@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../src/db/embedded.ts';
 import { startNanoBananaFake, type NanoBananaFake } from './fakes/nanobanana.ts';
 import { startCli, stopAllClis } from './support/cli.ts';
-import { AUDIENCE, createTestApp, JWT_SECRET, type TestApp } from './support/http.ts';
+import { createTestApp, type TestApp, processEnv } from './support/http.ts';
 import { startImageServer, type ImageServer } from './support/images.ts';
 
 const IN_FLIGHT = 6;
@@ -28,15 +28,8 @@ beforeAll(async () => {
   };
   // The API runs here (it also takes the provider's callbacks); the workers are OS processes.
   t = await createTestApp(settings, {}, undefined, { listen: true });
-  env = {
-    ...settings,
-    DATABASE_URL: t.db.url,
-    JWT_SECRET,
-    JWT_AUDIENCE: AUDIENCE,
-    TALLY_DATA_DIR: t.config.dataDir,
-    TALLY_PUBLIC_URL: t.config.publicUrl,
-    LOG_LEVEL: 'info',
-  };
+  // Callbacks and file links name the in-process app, which takes the providers' callbacks.
+  env = processEnv(t, { ...settings, TALLY_PUBLIC_URL: t.config.publicUrl });
   await t.credits.refill({ provider: 'nanobanana', amount: 1000, reason: 'test' });
   await t.credits.purchase({ userId: 'victim', packageId: 'starter' });
   await t.credits.purchase({ userId: 'sync-victim', packageId: 'starter' });

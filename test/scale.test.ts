@@ -7,7 +7,7 @@ import { JOB_NAMES } from '../src/config/ops.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { runCli, startCli, stopAllClis } from './support/cli.ts';
 import { waitForTask } from './support/generations.ts';
-import { AUDIENCE, createTestApp, JWT_SECRET, type TestApp } from './support/http.ts';
+import { createTestApp, type TestApp, processEnv } from './support/http.ts';
 import { startImageServer, type ImageServer } from './support/images.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -33,18 +33,13 @@ describe('two API and two worker processes on one PostgreSQL', () => {
       `insert into job_schedules (name, since) select unnest($1::text[]), now() - interval '40 days' on conflict (name) do update set since = excluded.since`,
       [[...JOB_NAMES]],
     );
-    const env = {
-      DATABASE_URL: t.db.url,
-      JWT_SECRET,
-      JWT_AUDIENCE: AUDIENCE,
+    const env = processEnv(t, {
       TALLY_URL_ALLOWLIST: '127.0.0.1/32',
-      TALLY_DATA_DIR: t.config.dataDir,
       TALLY_RATE_LIMIT_ENABLED: 'false',
       TALLY_DEV_PURCHASES: 'true',
       TALLY_DB_POOL_SIZE: '6',
       TALLY_JOBS_TICK_SECONDS: '1',
-      LOG_LEVEL: 'info',
-    };
+    });
     const ports = [await freePort(), await freePort()];
     const serves = ports.map((port) => startCli(['serve'], { ...env, PORT: String(port) }));
     const workers = [startCli(['worker'], env), startCli(['worker'], env)];

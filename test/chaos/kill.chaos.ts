@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startNanoBananaFake, type NanoBananaFake } from '../fakes/nanobanana.ts';
 import { startCli, stopAllClis } from '../support/cli.ts';
-import { AUDIENCE, createTestApp, JWT_SECRET, type TestApp } from '../support/http.ts';
+import { createTestApp, type TestApp, processEnv } from '../support/http.ts';
 import { startImageServer, type ImageServer } from '../support/images.ts';
 
 const TRIALS = Number(process.env.CHAOS_TRIALS ?? 20);
@@ -29,15 +29,8 @@ beforeAll(async () => {
     TALLY_GENERATION_MAINTENANCE_SECONDS: '1',
   };
   t = await createTestApp(settings, {}, undefined, { listen: true });
-  env = {
-    ...settings,
-    DATABASE_URL: t.db.url,
-    JWT_SECRET,
-    JWT_AUDIENCE: AUDIENCE,
-    TALLY_DATA_DIR: t.config.dataDir,
-    TALLY_PUBLIC_URL: t.config.publicUrl,
-    LOG_LEVEL: 'info',
-  };
+  // Callbacks and file links name the in-process app, which takes the providers' callbacks.
+  env = processEnv(t, { ...settings, TALLY_PUBLIC_URL: t.config.publicUrl });
   await t.credits.refill({ provider: 'nanobanana', amount: 1_000_000, reason: 'chaos' });
 });
 afterAll(async () => {

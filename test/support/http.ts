@@ -117,3 +117,18 @@ export async function createTestApp(
 export function listRoutes(app: TestApp['app']): string[] {
   return [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`))].sort();
 }
+
+/**
+ * The environment a `tally` OS process needs to share a test app's database, auth and data folder,
+ * plus the test's own settings.
+ */
+export function processEnv(t: TestApp, settings: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: t.db.url,
+    JWT_SECRET,
+    JWT_AUDIENCE: AUDIENCE,
+    TALLY_DATA_DIR: t.config.dataDir,
+    LOG_LEVEL: 'info',
+    ...settings,
+  };
+}

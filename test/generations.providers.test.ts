@@ -12,6 +12,7 @@ import { startWaveSpeedFake, type WaveSpeedFake } from './fakes/wavespeed.ts';
 import { fetchResult, waitForTask } from './support/generations.ts';
 import { createTestApp, type TestApp } from './support/http.ts';
 import { startImageServer, type ImageServer } from './support/images.ts';
+import { waitFor } from './support/wait.ts';
 
 let t: TestApp;
 let nano: NanoBananaFake;
@@ -321,8 +322,11 @@ describe('router health', () => {
     const [first, second] = await Promise.all([enhance(), enhance()]);
     expect([first.provider, second.provider].sort()).toEqual(['nanobanana', 'wavespeed']);
     expect(nano.tasks.size).toBe(1);
-    const { rows } = await t.db.pool.query<{ cooldown_until: Date | null }>("select cooldown_until from provider_settings where provider = 'nanobanana'");
-    expect(rows[0]!.cooldown_until).toBeNull();
+    // The worker closes the circuit just after it completes the generation, so the test waits for it.
+    const cooldown = async () =>
+      (await t.db.pool.query<{ cooldown_until: Date | null }>("select cooldown_until from provider_settings where provider = 'nanobanana'")).rows[0]!
+        .cooldown_until;
+    expect(await waitFor(cooldown, (until) => until === null, { what: 'the circuit closed' })).toBeNull();
   });
 
   it('a failed probe opens the circuit again for a new cooldown', async () => {

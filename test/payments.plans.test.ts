@@ -55,6 +55,20 @@ describe('plans', () => {
     expect((await s.t.request('POST', '/v1/billing/portal', { auth })).status).toBe(404);
   });
 
+  it('a purchases pause refuses a new plan with 503 and the operator’s message, before anything reaches Stripe', async () => {
+    const auth = await s.t.userToken('uma');
+    const pause = await (
+      await s.t.request('POST', '/v1/admin/pauses', { auth: s.t.adminKey, body: { scope: 'purchases', message: 'Plans reopen tomorrow', reason: 'pricing' } })
+    ).json();
+    const sent = s.stripe.requests.length;
+    const refused = await s.t.request('POST', '/v1/billing/subscriptions/checkout', { auth, body: { tier: 'plus' } });
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ detail: 'Plans reopen tomorrow', paused: { scope: 'purchases' } });
+    expect(s.stripe.requests.length).toBe(sent);
+    await s.t.request('DELETE', `/v1/admin/pauses/${pause.id}`, { auth: s.t.adminKey });
+    expect((await s.t.request('POST', '/v1/billing/subscriptions/checkout', { auth, body: { tier: 'plus' } })).status).toBe(200);
+  });
+
   it('subscription created, upgraded, cancelled: the tier follows (upgrade now, downgrade at the reset); a stale event changes nothing', async () => {
     await s.t.request('POST', '/v1/billing/subscriptions/checkout', { auth: await s.t.userToken('rae'), body: { tier: 'plus' } });
     const customerId = (await s.t.db.pool.query('select customer_id from stripe_customers where user_id = $1', ['rae'])).rows[0].customer_id;

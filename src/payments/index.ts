@@ -71,6 +71,9 @@ export class Payments {
       throw new CreditsError('unknown_tier', `no tier "${input.tier}"; tiers: ${this.deps.credits.tiers().join(', ')}`, 'tier');
     const priceId = Object.entries(this.deps.config.payments.stripe.priceTiers).find(([, tier]) => tier === input.tier)?.[0];
     if (!priceId) throw new PaymentsError('no_plan_for_tier', `tier "${input.tier}" is not sold as a plan (STRIPE_PRICE_TIERS names no price for it)`, 'tier');
+    // A plan sells a monthly allowance: a purchases pause (by an operator or a pool that can back no
+    // sale) stops new plans too, before any customer or session is created at Stripe.
+    await this.deps.gate?.assertPurchasesOpen();
     const customerId = await this.customerFor(input.userId);
     const session = await gateway.createPlanCheckout({ userId: input.userId, tier: input.tier, priceId, customerId });
     this.deps.log.info({ userId: input.userId, tier: input.tier, session: session.id }, 'plan checkout open');

@@ -341,6 +341,10 @@ describe('the admin dashboard', () => {
     const notice = user.getByTestId('paused');
     await expect.poll(() => notice.textContent()).toContain('Back in ten minutes: provider maintenance');
     expect(await notice.textContent()).not.toContain('NanoBanana maintenance window'); // the reason is the operators'
+    // The page does not offer what the server would refuse: Enhance is disabled, with the message beside it.
+    const enhance = user.getByRole('button', { name: 'Enhance (1 credit)' });
+    expect(await enhance.isDisabled()).toBe(true);
+    expect(await user.getByTestId('enhance-paused').textContent()).toContain('Back in ten minutes: provider maintenance');
     await screenshots(user, 'user-paused');
     const refused = await fetch(`${base}/api/enhance-image`, {
       method: 'POST',
@@ -358,5 +362,6 @@ describe('the admin dashboard', () => {
     await user.reload();
     await user.getByTestId('balance').waitFor();
     expect(await user.getByTestId('paused').count()).toBe(0);
+    await expect.poll(() => user.getByRole('button', { name: 'Enhance (1 credit)' }).isEnabled()).toBe(true);
   });
 });

@@ -24,6 +24,12 @@ export function App() {
     }
     return unwrap(api.GET('/v1/credits/balance'));
   }, [signedIn]);
+  // What an operator paused (or the platform, while it is sold out), checked every 30 s and again when a
+  // submit or a purchase is refused as paused.
+  const status = useLoaded(() => unwrap(api.GET('/v1/status')), [], 30_000);
+  const { generations, purchases } = status.data ?? {};
+  const generationsPaused = generations?.paused ? (generations.message ?? 'New enhancements are paused for now; please try again later.') : undefined;
+  const purchasesPaused = purchases?.paused ? (purchases.message ?? 'Purchases are paused for now; please try again later.') : undefined;
   const [historyVersion, setHistoryVersion] = useState(0);
   const needsSignIn = balance.error && (balance.error.status === 401 || balance.error.status === 403);
 
@@ -46,7 +52,7 @@ export function App() {
         )}
       </header>
       <main id="main">
-        <PauseNotices api={api} />
+        <PauseNotices generations={generationsPaused} purchases={purchasesPaused} />
         {balance.loading && !balance.data ? (
           <Loading label="Loading your credits" />
         ) : needsSignIn ? (
@@ -56,9 +62,15 @@ export function App() {
             {balance.error && <ProblemNotice problem={balance.error} what="Loading your balance" />}
             <div className="cols">
               <Balance balance={balance.data} />
-              <Packages api={api} onBought={() => void balance.refresh()} />
+              <Packages api={api} paused={purchasesPaused} onBought={() => void balance.refresh()} onPaused={() => void status.refresh()} />
             </div>
-            <Enhance api={api} onSettled={() => (void balance.refresh(), setHistoryVersion((n) => n + 1))} onSubmitted={() => void balance.refresh()} />
+            <Enhance
+              api={api}
+              paused={generationsPaused}
+              onSettled={() => (void balance.refresh(), setHistoryVersion((n) => n + 1))}
+              onSubmitted={() => void balance.refresh()}
+              onPaused={() => void status.refresh()}
+            />
             <History api={api} version={historyVersion} />
           </div>
         )}
@@ -67,21 +79,19 @@ export function App() {
   );
 }
 
-/** What an operator paused (or the platform, while it is sold out), with the message meant for users; checked every 30 s. */
-function PauseNotices({ api }: { api: ReturnType<typeof createApi>['api'] }) {
-  const status = useLoaded(() => unwrap(api.GET('/v1/status')), [], 30_000);
-  const { purchases, generations } = status.data ?? {};
-  if (!purchases?.paused && !generations?.paused) return null;
+/** The pauses' messages meant for users (undefined: not paused). */
+function PauseNotices({ generations, purchases }: { generations: string | undefined; purchases: string | undefined }) {
+  if (generations === undefined && purchases === undefined) return null;
   return (
     <div data-testid="paused" role="status">
-      {generations?.paused && (
+      {generations !== undefined && (
         <Notice kind="warn" title="Enhancements paused">
-          {generations.message}
+          {generations}
         </Notice>
       )}
-      {purchases?.paused && (
+      {purchases !== undefined && (
         <Notice kind="warn" title="Purchases paused">
-          {purchases.message}
+          {purchases}
         </Notice>
       )}
     </div>

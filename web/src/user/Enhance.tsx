@@ -13,7 +13,20 @@ const TYPES = { lighting: 'Lighting', style: 'Style', background: 'Background', 
 >;
 const POLL_MS = 1000;
 
-export function Enhance({ api, onSubmitted, onSettled }: { api: Api['api']; onSubmitted: () => void; onSettled: () => void }) {
+/** `paused`: the operator's message while new generations are paused (the button is disabled then). */
+export function Enhance({
+  api,
+  paused,
+  onSubmitted,
+  onSettled,
+  onPaused,
+}: {
+  api: Api['api'];
+  paused: string | undefined;
+  onSubmitted: () => void;
+  onSettled: () => void;
+  onPaused: () => void;
+}) {
   const [source, setSource] = useState<'upload' | 'url'>('upload');
   const [file, setFile] = useState<File>();
   const [preview, setPreview] = useState<string>();
@@ -31,7 +44,14 @@ export function Enhance({ api, onSubmitted, onSettled }: { api: Api['api']; onSu
     setPreview(chosen ? URL.createObjectURL(chosen) : undefined);
   };
 
-  const submit = useAction(async () => {
+  const submit = useAction(() =>
+    sendSubmission().catch((error: unknown) => {
+      // A pause that began since the page last asked: refused with 503, so ask for the status again now.
+      if (asProblem(error).status === 503) onPaused();
+      throw error;
+    }),
+  );
+  const sendSubmission = async () => {
     setTask(undefined);
     setPollProblem(undefined);
     const fields = { enhancementType: type, prompt: prompt.trim() || undefined, strength };
@@ -49,7 +69,7 @@ export function Enhance({ api, onSubmitted, onSettled }: { api: Api['api']; onSu
     }
     setTask(accepted.task);
     onSubmitted();
-  });
+  };
 
   // Follow the task until it ends; a failed poll is shown and retried, never taken as the outcome.
   const ended = task && (task.status === 'completed' || task.status === 'failed');
@@ -137,9 +157,19 @@ export function Enhance({ api, onSubmitted, onSettled }: { api: Api['api']; onSu
           </label>
           <textarea id="prompt" maxLength={5000} value={prompt} onChange={(e) => setPrompt(e.target.value)} />
         </div>
-        <Busy busy={submit.busy} type="submit" disabled={Boolean(task && !ended)}>
+        <Busy
+          busy={submit.busy}
+          type="submit"
+          disabled={Boolean(task && !ended) || paused !== undefined}
+          aria-describedby={paused ? 'enhance-paused' : undefined}
+        >
           Enhance (1 credit)
         </Busy>
+        {paused && (
+          <span id="enhance-paused" className="small muted" data-testid="enhance-paused" style={{ marginLeft: '.5rem' }}>
+            {paused}
+          </span>
+        )}
       </form>
       {outOfCredits ? (
         <Notice kind="warn" title="You are out of credits.">

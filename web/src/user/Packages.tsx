@@ -4,13 +4,20 @@
 import { useState } from 'react';
 import { unwrap, type Api } from '../api/client';
 import { formatCount, formatPrice } from '../shared/format';
-import { Busy, Loading, Notice, ProblemNotice, newKey, useAction, useLoaded } from '../shared/ui';
+import { Busy, Loading, Notice, ProblemNotice, asProblem, newKey, useAction, useLoaded } from '../shared/ui';
 
-export function Packages({ api, onBought }: { api: Api['api']; onBought: () => void }) {
+/** `paused`: the operator's message while purchases are paused (every Buy button is disabled then). */
+export function Packages({ api, paused, onBought, onPaused }: { api: Api['api']; paused: string | undefined; onBought: () => void; onPaused: () => void }) {
   const packages = useLoaded(() => unwrap(api.GET('/v1/credits/packages')), []);
   const [bought, setBought] = useState<string>();
   const [buying, setBuying] = useState<string>();
-  const buy = useAction(async (packageId: string) => {
+  const buy = useAction((packageId: string) =>
+    purchase(packageId).catch((error: unknown) => {
+      if (asProblem(error).status === 503) onPaused(); // paused since the page last asked
+      throw error;
+    }),
+  );
+  const purchase = async (packageId: string) => {
     setBuying(packageId);
     setBought(undefined);
     const answer = (await unwrap(api.POST('/v1/credits/purchases', { body: { packageId }, params: { header: { 'idempotency-key': newKey() } } }))) as {
@@ -24,7 +31,7 @@ export function Packages({ api, onBought }: { api: Api['api']; onBought: () => v
     setBought(`${formatCount(answer.granted)} credits added to your balance.`);
     onBought();
     await packages.refresh();
-  });
+  };
 
   return (
     <section className="card" aria-labelledby="packages-title" id="packages">
@@ -40,15 +47,15 @@ export function Packages({ api, onBought }: { api: Api['api']; onBought: () => v
             <span className="price num">{formatPrice(p.price, p.currency)}</span>
             <Busy
               busy={buy.busy && buying === p.id}
-              disabled={p.disabled || buy.busy}
+              disabled={p.disabled || paused !== undefined || buy.busy}
               onClick={() => void buy.run(p.id)}
-              aria-describedby={p.disabled ? `why-${p.id}` : undefined}
+              aria-describedby={p.disabled || paused ? `why-${p.id}` : undefined}
             >
               Buy {p.id}
             </Busy>
-            {p.disabled && (
+            {(p.disabled || paused) && (
               <span id={`why-${p.id}`} className="small muted" data-testid={`why-${p.id}`}>
-                {p.message ?? 'Not available right now.'}
+                {paused ?? p.message ?? 'Not available right now.'}
               </span>
             )}
           </li>

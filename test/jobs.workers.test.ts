@@ -1,8 +1,11 @@
 // Several worker processes on one database (each its own OS process, as in production): a scheduled
 // job never runs twice at once, each slot runs once, and the monthly reset on the 1st runs once.
 import { spawn } from 'node:child_process';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { Jobs } from '../src/jobs/index.ts';
 import { createTestApp } from './support/http.ts';
+import { waitFor } from './support/wait.ts';
 
 function worker(
   url: string,
@@ -27,6 +30,49 @@ function worker(
     }),
   );
 }
+
+describe('a job run’s lease', () => {
+  it('is renewed while its process lives (no one else runs the job), and freed within seconds when the process is killed', async () => {
+    const t = await createTestApp();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/job-worker.ts', 'long'], {
+      env: { ...process.env, DATABASE_URL: t.db.url, LOG_LEVEL: 'silent' },
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('started') && resolve());
+      child.on('exit', (code) => reject(new Error(`the worker exited (${code}) before its job started`)));
+    });
+    const quick = {
+      name: 'long',
+      schedule: '0 0 1 1 *',
+      description: 'the same job, quick',
+      enabled: true,
+      maxRunSeconds: 900,
+      run: async () => ({ quick: true }),
+    };
+    const jobs = new Jobs({ pool: t.db.pool }, { log: pino({ level: 'silent' }), definitions: [quick], heartbeatSeconds: 1 });
+    const lease = async () =>
+      (
+        await t.db.pool.query<{ alive_for: number }>(
+          "select extract(epoch from lease_until - started_at)::float8 as alive_for from job_runs where name = 'long'",
+        )
+      ).rows[0]!.alive_for;
+    // Three heartbeats' worth past its start: the lease was renewed, and the job is still refused to others.
+    await waitFor(lease, (seconds) => seconds > 3, { what: 'the lease renewed past three heartbeats' });
+    expect(await jobs.run('long', { trigger: 'cli' })).toEqual({ ran: false, reason: 'busy' });
+    child.kill('SIGKILL');
+    await exited;
+    // Nobody renews it now: within about a heartbeat the run is taken for dead and the job runs again.
+    const rerun = await waitFor(
+      () => jobs.run('long', { trigger: 'cli' }),
+      (result) => result?.ran === true,
+      { what: 'the job claimed again after its process died' },
+    );
+    expect(rerun).toMatchObject({ ran: true, run: { outcome: 'succeeded', summary: { quick: true } } });
+    const { rows } = await t.db.pool.query("select outcome from job_runs where name = 'long' order by started_at");
+    expect(rows.map((r) => r.outcome)).toEqual(['abandoned', 'succeeded']);
+  });
+});
 
 describe('two worker processes', () => {
   it('never run the same scheduled job at once, and run each slot once', async () => {

@@ -26,7 +26,7 @@ export interface JobDeps {
 interface Spec {
   schedule: string;
   description: string;
-  leaseSeconds?: number;
+  maxRunSeconds?: number;
   run(deps: JobDeps, context: JobContext): Promise<Summary>;
 }
 
@@ -83,7 +83,7 @@ const SPECS: Record<JobName, Spec> = {
   'monthly-credit-reset': {
     schedule: '0 0 1 * *',
     description: "Expire last month's allowance (its backing back to the pool), apply downgrades, grant this month's allowance",
-    leaseSeconds: 6 * 3600,
+    maxRunSeconds: 6 * 3600,
     async run({ credits }, { now, progress }) {
       const period = periodOf(now);
       await credits.openPlatformAccounts();
@@ -109,7 +109,7 @@ export function createJobDefinitions(deps: JobDeps): JobDefinition[] {
       schedule,
       description: spec.description,
       enabled: override?.enabled ?? true,
-      leaseSeconds: spec.leaseSeconds ?? 900,
+      maxRunSeconds: spec.maxRunSeconds ?? 900,
       run: (context) => spec.run(deps, context),
     };
   });

@@ -13,6 +13,8 @@ export interface JobsOptions {
   /** Replaces the registry (tests of the runner with their own jobs). */
   definitions?: JobDefinition[];
   tickSeconds?: number;
+  /** A run's lease, renewed while it runs (default 60 s; tests shorten it). */
+  heartbeatSeconds?: number;
   onFinished?(run: JobRun): void;
 }
 
@@ -79,6 +81,7 @@ export class Jobs {
     return {
       pool: this.deps.pool,
       clock: this.clock,
+      heartbeatSeconds: this.options.heartbeatSeconds,
       onProgress: (job: string, message: string) => log.debug({ job }, message),
       onFinished: (run: JobRun) => {
         if (run.outcome === 'failed') log.error({ job: run.name, runId: run.id, error: run.error }, 'job failed');

@@ -22,8 +22,11 @@ export interface JobDefinition {
   schedule: string;
   description: string;
   enabled: boolean;
-  /** After this long an unfinished run is taken for dead (its process stopped) and may be run again. */
-  leaseSeconds: number;
+  /**
+   * The longest a run may take: its process renews the run's lease until then, after which the run is
+   * taken for hung and may be run again (a dead process stops renewing, so its run is freed sooner).
+   */
+  maxRunSeconds: number;
   run(context: JobContext): Promise<Summary>;
 }
 
@@ -43,6 +46,8 @@ export type RunResult = { ran: true; run: JobRun } | { ran: false; reason: 'busy
 
 export interface RunnerDeps {
   pool: Pool;
+  /** A run's lease, renewed every third of it while the run lives (default 60 s). */
+  heartbeatSeconds?: number;
   clock: () => Date;
   onProgress?(job: string, message: string): void;
   onFinished?(run: JobRun): void;
@@ -55,6 +60,7 @@ export async function runJob(
   input: { trigger: Trigger; now?: Date; scheduledFor?: Date; progress?: (message: string) => void },
 ): Promise<RunResult> {
   const now = input.now ?? deps.clock();
+  const heartbeat = Math.min(deps.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS, job.maxRunSeconds);
   // Leases are about real processes, so they run on the database's clock, not the run's (which tests move).
   await deps.pool.query(
     `update job_runs set finished_at = greatest(now(), started_at), outcome = 'abandoned', error = 'its lease ran out: the process running it stopped or hung'
@@ -64,7 +70,7 @@ export async function runJob(
   const { rows } = await deps.pool.query(
     `insert into job_runs (id, name, trigger, scheduled_for, started_at, lease_until)
      values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) on conflict do nothing returning id`,
-    [newId('run'), job.name, input.trigger, input.scheduledFor ?? null, now, job.leaseSeconds],
+    [newId('run'), job.name, input.trigger, input.scheduledFor ?? null, now, heartbeat],
   );
   if (!rows[0]) {
     const busy = await deps.pool.query('select 1 from job_runs where name = $1 and finished_at is null', [job.name]);
@@ -73,10 +79,13 @@ export async function runJob(
   const id: string = rows[0].id;
   let summary: Summary | null = null;
   let error: Error | undefined;
+  const renewal = keepLease(deps.pool, id, heartbeat, job.maxRunSeconds);
   try {
     summary = await job.run({ now, progress: (message) => (input.progress ?? ((m) => deps.onProgress?.(job.name, m)))(message) });
   } catch (caught) {
     error = caught instanceof Error ? caught : new Error(String(caught));
+  } finally {
+    clearInterval(renewal);
   }
   const finished = await deps.pool.query(
     `update job_runs set finished_at = greatest($2::timestamptz, started_at), outcome = $3, summary = $4, error = $5 where id = $1 returning *`,
@@ -96,6 +105,27 @@ export async function runJob(
   const run = fromRow(finished.rows[0]);
   deps.onFinished?.(run);
   return { ran: true, run };
+}
+
+const DEFAULT_HEARTBEAT_SECONDS = 60;
+
+/**
+ * Renews the run's lease every third of `heartbeat` while its process lives, up to `maxRunSeconds`
+ * from the start; a failed renewal (the database briefly away) is retried at the next beat.
+ */
+function keepLease(pool: Pool, runId: string, heartbeat: number, maxRunSeconds: number): NodeJS.Timeout {
+  const until = Date.now() + maxRunSeconds * 1000;
+  const timer = setInterval(
+    () => {
+      if (Date.now() + heartbeat * 1000 > until) return clearInterval(timer);
+      pool
+        .query('update job_runs set lease_until = now() + make_interval(secs => $2) where id = $1 and finished_at is null', [runId, heartbeat])
+        .catch(() => undefined);
+    },
+    (heartbeat * 1000) / 3,
+  );
+  timer.unref();
+  return timer;
 }
 
 /** When the scheduler first knew each job (slots before that are not "missed"). */

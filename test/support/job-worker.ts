@@ -2,6 +2,7 @@
 // printing what it ran as one JSON line. Modes:
 //   reset <iso>          one round of the real monthly-credit-reset job
 //   probe <iso> <count>  rounds at <count> consecutive minutes of a job that records when it ran
+//   long                 runs a job named "long" (1 s heartbeat) that prints "started" and never ends
 import pino from 'pino';
 import { loadConfig } from '../../src/config/index.ts';
 import { createPool } from '../../src/db/pool.ts';
@@ -25,7 +26,7 @@ if (mode === 'reset') {
     schedule: '* * * * *',
     description: 'records its own run',
     enabled: true,
-    leaseSeconds: 60,
+    maxRunSeconds: 60,
     async run({ now }) {
       await pool.query(`insert into probe_runs (pid, slot, started_at) values ($1, $2, clock_timestamp())`, [process.pid, now]);
       await pool.query('select pg_sleep(0.05)');
@@ -35,6 +36,19 @@ if (mode === 'reset') {
   };
   const jobs = new Jobs({ pool }, { log, definitions: [probe] });
   for (let i = 0; i < Number(count); i++) results.push(...(await jobs.tick(new Date(Date.parse(iso!) + i * 60_000))));
+} else if (mode === 'long') {
+  const long: JobDefinition = {
+    name: 'long',
+    schedule: '0 0 1 1 *',
+    description: 'runs until its process is killed',
+    enabled: true,
+    maxRunSeconds: 900,
+    run: () => {
+      process.stdout.write('started\n');
+      return new Promise(() => setInterval(() => undefined, 60_000)); // never settles; the process is killed
+    },
+  };
+  await new Jobs({ pool }, { log, definitions: [long], heartbeatSeconds: 1 }).run('long', { trigger: 'cli' });
 }
 process.stdout.write(`${JSON.stringify(results.map((r) => (r.ran ? { ran: true, name: r.run.name, outcome: r.run.outcome, error: r.run.error } : r)))}\n`);
 await pool.end();

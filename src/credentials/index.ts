@@ -142,12 +142,15 @@ export class ProviderCredentials {
       `select coalesce(max(version), 0) || ':' || count(*) as fingerprint from provider_credentials`,
     );
     const fingerprint = rows[0]!.fingerprint;
+    const first = this.seen === undefined;
     const changed = this.seen?.fingerprint !== fingerprint;
     this.seen = { at: Date.now(), fingerprint };
     if (!changed) return;
     const fresh = createAdapters(await this.effectiveProviders());
     this.adapters.clear();
     for (const [name, adapter] of fresh) this.adapters.set(name, adapter);
+    // Each process says so in its own log: an operator who changed a key sees every process pick it up.
+    if (!first) this.deps.log.info({ providers: [...fresh.keys()] }, 'provider credentials changed; adapters rebuilt');
   }
 
   /** The providers' config with stored credentials filled in where the environment sets no key. */

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startKieFake, type KieFake } from './fakes/kie.ts';
 import { startCli, stopAllClis, type RunningCli } from './support/cli.ts';
-import { waitForTask } from './support/generations.ts';
+import { enhanceAs as enhance } from './support/generations.ts';
 import { createTestApp, processEnv, type TestApp } from './support/http.ts';
 import { startImageServer, type ImageServer } from './support/images.ts';
 
@@ -32,16 +32,7 @@ afterAll(async () => {
   await Promise.all([kie.close(), images.close()]);
 });
 
-async function enhanceAs(user: string) {
-  await t.credits.purchase({ userId: user, packageId: 'starter' });
-  const token = await t.userToken(user);
-  const submitted = await t.request('POST', '/api/enhance-image', {
-    auth: token,
-    body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' },
-  });
-  expect(submitted.status).toBe(202);
-  return waitForTask(t, token, ((await submitted.json()) as { taskId: string }).taskId);
-}
+const enhanceAs = (user: string) => enhance(t, user, `${images.url}/photo.png`);
 
 it('a worker process started without provider keys uses a key stored through another process, and then its replacement', async () => {
   kie.apiKey = FIRST;

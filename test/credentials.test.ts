@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { ProviderCredentials } from '../src/credentials/index.ts';
 import { startKieFake, type KieFake } from './fakes/kie.ts';
 import { runCli } from './support/cli.ts';
-import { waitForTask } from './support/generations.ts';
+import { enhanceAs as enhance } from './support/generations.ts';
 import { createTestApp, type TestApp } from './support/http.ts';
 import { startImageServer, type ImageServer } from './support/images.ts';
 
@@ -45,16 +45,7 @@ async function call(method: string, path: string, body?: unknown) {
   return response;
 }
 
-async function enhanceAs(user: string) {
-  await t.credits.purchase({ userId: user, packageId: 'starter' });
-  const token = await t.userToken(user);
-  const submitted = await t.request('POST', '/api/enhance-image', {
-    auth: token,
-    body: { inputImageUrl: `${images.url}/photo.png`, enhancementType: 'lighting' },
-  });
-  expect(submitted.status).toBe(202);
-  return waitForTask(t, token, ((await submitted.json()) as { taskId: string }).taskId);
-}
+const enhanceAs = (user: string) => enhance(t, user, `${images.url}/photo.png`);
 
 describe('provider credentials at run time', () => {
   it('a key stored through the API is used at once, unreadable in the database, and shown only by its last 4', async () => {

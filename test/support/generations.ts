@@ -17,6 +17,15 @@ export async function waitForTask(t: Pick<TestApp, 'request'>, token: string, ta
   }
 }
 
+/** A user buys the starter package, submits an enhancement of `imageUrl` and waits until it ends. */
+export async function enhanceAs(t: Pick<TestApp, 'request' | 'credits' | 'userToken'>, user: string, imageUrl: string): Promise<Task> {
+  await t.credits.purchase({ userId: user, packageId: 'starter' });
+  const token = await t.userToken(user);
+  const submitted = await t.request('POST', '/api/enhance-image', { auth: token, body: { inputImageUrl: imageUrl, enhancementType: 'lighting' } });
+  expect(submitted.status).toBe(202);
+  return waitForTask(t, token, ((await submitted.json()) as { taskId: string }).taskId);
+}
+
 /** Fetches a result link served by the app itself (disk store) and returns the bytes. */
 export async function fetchResult(t: Pick<TestApp, 'request'>, resultUrl: string): Promise<{ status: number; type: string | null; data: Buffer }> {
   const url = new URL(resultUrl);

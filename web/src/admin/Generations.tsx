@@ -3,29 +3,16 @@
 import { useState } from 'react';
 import { unwrap, type Api, type Schemas } from '../api/client';
 import { formatCount, formatDate, formatMicroUsd, formatPrice } from '../shared/format';
-import { Busy, Loading, Notice, ProblemNotice, useAction, useLoaded } from '../shared/ui';
+import { Busy, Loading, Notice, ProblemNotice, useLoaded } from '../shared/ui';
+import { OpenById, SearchResults, usePagedSearch } from './search';
 
 export function Generations({ api }: { api: Api['api'] }) {
-  const [query, setQuery] = useState('');
   const [id, setId] = useState<string>();
   return (
     <section className="card" id="generations" aria-labelledby="generations-title">
       <h2 id="generations-title">Generations</h2>
       <GenerationList api={api} onOpen={setId} />
-      <form
-        className="row"
-        style={{ alignItems: 'flex-end', marginTop: '1rem' }}
-        onSubmit={(e) => {
-          e.preventDefault();
-          setId(query.trim() || undefined);
-        }}
-      >
-        <div className="field" style={{ flex: '1 1 16rem', marginBottom: 0 }}>
-          <label htmlFor="generation-id">Generation id</label>
-          <input id="generation-id" type="text" value={query} onChange={(e) => setQuery(e.target.value)} maxLength={100} required />
-        </div>
-        <button type="submit">Open generation</button>
-      </form>
+      <OpenById id="generation-id" label="Generation id" button="Open generation" onOpen={setId} maxLength={100} />
       {id && <Generation key={id} api={api} id={id} />}
     </section>
   );
@@ -39,8 +26,7 @@ function GenerationList({ api, onOpen }: { api: Api['api']; onOpen: (id: string)
   const [status, setStatus] = useState('');
   const [provider, setProvider] = useState('');
   const [userId, setUserId] = useState('');
-  const [page, setPage] = useState<{ generations: Schemas['AdminGeneration'][]; cursor: string | null }>();
-  const list = useAction(async (cursor?: string) => {
+  const results = usePagedSearch<Schemas['AdminGeneration']>(async (cursor) => {
     const query = {
       ...(status ? { status: status as (typeof STATUSES)[number] } : {}),
       ...(provider ? { provider: provider as (typeof PROVIDERS)[number] } : {}),
@@ -48,8 +34,8 @@ function GenerationList({ api, onOpen }: { api: Api['api']; onOpen: (id: string)
       ...(cursor ? { cursor } : {}),
       limit: 20,
     };
-    const next = await unwrap(api.GET('/v1/admin/generations', { params: { query } }));
-    setPage((previous) => (cursor && previous ? { generations: [...previous.generations, ...next.generations], cursor: next.cursor } : next));
+    const { generations, cursor: next } = await unwrap(api.GET('/v1/admin/generations', { params: { query } }));
+    return { items: generations, cursor: next };
   });
   return (
     <div className="stack">
@@ -58,7 +44,7 @@ function GenerationList({ api, onOpen }: { api: Api['api']; onOpen: (id: string)
         style={{ alignItems: 'flex-end' }}
         onSubmit={(e) => {
           e.preventDefault();
-          void list.run();
+          results.search();
         }}
       >
         <div className="field" style={{ flex: '0 1 10rem', marginBottom: 0 }}>
@@ -83,56 +69,42 @@ function GenerationList({ api, onOpen }: { api: Api['api']; onOpen: (id: string)
           <label htmlFor="generation-user">User</label>
           <input id="generation-user" type="text" value={userId} onChange={(e) => setUserId(e.target.value)} maxLength={200} />
         </div>
-        <Busy busy={list.busy} type="submit" className="secondary">
+        <Busy busy={results.busy} type="submit" className="secondary">
           List generations
         </Busy>
       </form>
-      <ProblemNotice problem={list.problem} what="Listing generations" />
-      {page && page.generations.length === 0 && <p className="empty">No generation matches.</p>}
-      {page && page.generations.length > 0 && (
-        <table data-testid="generation-results">
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">User</th>
-              <th scope="col">Status</th>
-              <th scope="col">Provider</th>
-              <th scope="col" className="num">
-                Credits
-              </th>
-              <th scope="col">
-                <span className="sr-only">Open</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.generations.map((g) => (
-              <tr key={g.id}>
-                <td>{formatDate(g.createdAt)}</td>
-                <td style={{ overflowWrap: 'anywhere' }}>{g.userId}</td>
-                <td>
-                  {g.status}
-                  {g.degraded ? ' (degraded)' : ''}
-                </td>
-                <td>{g.provider ?? '—'}</td>
-                <td className="num">{g.creditsCharged ?? g.creditsHeld}</td>
-                <td>
-                  <button className="secondary" aria-label={`Open generation ${g.id}`} onClick={() => onOpen(g.id)}>
-                    Open
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {page?.cursor && (
-        <div>
-          <Busy busy={list.busy} className="secondary" onClick={() => void list.run(page.cursor!)}>
-            More generations
-          </Busy>
-        </div>
-      )}
+      <SearchResults
+        results={results}
+        what="generations"
+        testId="generation-results"
+        columns={
+          <>
+            <th scope="col">Created</th>
+            <th scope="col">User</th>
+            <th scope="col">Status</th>
+            <th scope="col">Provider</th>
+            <th scope="col" className="num">
+              Credits
+            </th>
+          </>
+        }
+        row={(g) => ({
+          key: g.id,
+          open: { label: `Open generation ${g.id}`, onClick: () => onOpen(g.id) },
+          cells: (
+            <>
+              <td>{formatDate(g.createdAt)}</td>
+              <td style={{ overflowWrap: 'anywhere' }}>{g.userId}</td>
+              <td>
+                {g.status}
+                {g.degraded ? ' (degraded)' : ''}
+              </td>
+              <td>{g.provider ?? '—'}</td>
+              <td className="num">{g.creditsCharged ?? g.creditsHeld}</td>
+            </>
+          ),
+        })}
+      />
     </div>
   );
 }

@@ -5,39 +5,18 @@ import { useState } from 'react';
 import { ApiProblem, unwrap, type Api, type Schemas } from '../api/client';
 import { formatCount, formatDate } from '../shared/format';
 import { Busy, Loading, Notice, ProblemNotice, asProblem, useAction, useLoaded } from '../shared/ui';
+import { OpenById, SearchResults, usePagedSearch } from './search';
 
 const BUCKETS = ['allowance', 'purchased', 'overflow'] as const;
 type Bucket = (typeof BUCKETS)[number];
 
 export function Users({ api, onChanged }: { api: Api['api']; onChanged: () => Promise<void> }) {
-  const [query, setQuery] = useState('');
   const [userId, setUserId] = useState<string>();
   return (
     <section className="card" id="users" aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
       <UserSearch api={api} onOpen={setUserId} />
-      <form
-        className="row"
-        style={{ alignItems: 'flex-end', marginTop: '1rem' }}
-        onSubmit={(e) => {
-          e.preventDefault();
-          setUserId(query.trim() || undefined);
-        }}
-      >
-        <div className="field" style={{ flex: '1 1 16rem', marginBottom: 0 }}>
-          <label htmlFor="user-id">User id</label>
-          <input
-            id="user-id"
-            type="text"
-            value={query}
-            onChange={(e) => setQuery(e.target.value)}
-            placeholder="demo-user"
-            pattern="[A-Za-z0-9_:.@\-]{1,200}"
-            required
-          />
-        </div>
-        <button type="submit">Open user</button>
-      </form>
+      <OpenById id="user-id" label="User id" button="Open user" onOpen={setUserId} placeholder="demo-user" pattern="[A-Za-z0-9_:.@\-]{1,200}" />
       {userId && <User key={userId} api={api} userId={userId} onChanged={onChanged} />}
     </section>
   );
@@ -47,11 +26,10 @@ export function Users({ api, onChanged }: { api: Api['api']; onChanged: () => Pr
 function UserSearch({ api, onOpen }: { api: Api['api']; onOpen: (userId: string) => void }) {
   const [prefix, setPrefix] = useState('');
   const [tier, setTier] = useState('');
-  const [page, setPage] = useState<{ users: Schemas['AdminUser'][]; cursor: string | null }>();
-  const search = useAction(async (cursor?: string) => {
+  const results = usePagedSearch<Schemas['AdminUser']>(async (cursor) => {
     const query = { ...(prefix.trim() ? { q: prefix.trim() } : {}), ...(tier ? { tier } : {}), ...(cursor ? { cursor } : {}), limit: 20 };
-    const next = await unwrap(api.GET('/v1/admin/users', { params: { query } }));
-    setPage((previous) => (cursor && previous ? { users: [...previous.users, ...next.users], cursor: next.cursor } : next));
+    const { users, cursor: next } = await unwrap(api.GET('/v1/admin/users', { params: { query } }));
+    return { items: users, cursor: next };
   });
   return (
     <div className="stack">
@@ -60,7 +38,7 @@ function UserSearch({ api, onOpen }: { api: Api['api']; onOpen: (userId: string)
         style={{ alignItems: 'flex-end' }}
         onSubmit={(e) => {
           e.preventDefault();
-          void search.run();
+          results.search();
         }}
       >
         <div className="field" style={{ flex: '1 1 12rem', marginBottom: 0 }}>
@@ -71,51 +49,37 @@ function UserSearch({ api, onOpen }: { api: Api['api']; onOpen: (userId: string)
           <label htmlFor="user-tier">Tier</label>
           <input id="user-tier" type="text" value={tier} onChange={(e) => setTier(e.target.value)} placeholder="any" maxLength={32} />
         </div>
-        <Busy busy={search.busy} type="submit" className="secondary">
+        <Busy busy={results.busy} type="submit" className="secondary">
           Search users
         </Busy>
       </form>
-      <ProblemNotice problem={search.problem} what="Searching users" />
-      {page && page.users.length === 0 && <p className="empty">No user matches.</p>}
-      {page && page.users.length > 0 && (
-        <table data-testid="user-results">
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">Tier</th>
-              <th scope="col" className="num">
-                Credits
-              </th>
-              <th scope="col">Since</th>
-              <th scope="col">
-                <span className="sr-only">Open</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.users.map((u) => (
-              <tr key={u.id}>
-                <td style={{ overflowWrap: 'anywhere' }}>{u.id}</td>
-                <td>{u.nextTier ? `${u.tier} → ${u.nextTier}` : u.tier}</td>
-                <td className="num">{formatCount(u.balance)}</td>
-                <td>{formatDate(u.createdAt)}</td>
-                <td>
-                  <button className="secondary" aria-label={`Open ${u.id}`} onClick={() => onOpen(u.id)}>
-                    Open
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {page?.cursor && (
-        <div>
-          <Busy busy={search.busy} className="secondary" onClick={() => void search.run(page.cursor!)}>
-            More users
-          </Busy>
-        </div>
-      )}
+      <SearchResults
+        results={results}
+        what="users"
+        testId="user-results"
+        columns={
+          <>
+            <th scope="col">User</th>
+            <th scope="col">Tier</th>
+            <th scope="col" className="num">
+              Credits
+            </th>
+            <th scope="col">Since</th>
+          </>
+        }
+        row={(u) => ({
+          key: u.id,
+          open: { label: `Open ${u.id}`, onClick: () => onOpen(u.id) },
+          cells: (
+            <>
+              <td style={{ overflowWrap: 'anywhere' }}>{u.id}</td>
+              <td>{u.nextTier ? `${u.tier} → ${u.nextTier}` : u.tier}</td>
+              <td className="num">{formatCount(u.balance)}</td>
+              <td>{formatDate(u.createdAt)}</td>
+            </>
+          ),
+        })}
+      />
     </div>
   );
 }

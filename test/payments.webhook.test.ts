@@ -106,6 +106,41 @@ describe('payment', () => {
   });
 });
 
+describe('sessions Tally did not open', () => {
+  it('grant nothing: a payment naming a failed purchase by client_reference_id, or its id in metadata at another price', async () => {
+    // A purchase whose checkout failed to open: listed to its owner by id, with no session.
+    s.stripe.failWith = 500;
+    const { body } = await s.buy('ned', 'studio').finally(() => (s.stripe.failWith = null));
+    const [failed] = (await (await s.t.request('GET', '/v1/credits/purchases', { auth: await s.t.userToken('ned') })).json()).purchases;
+    expect(failed).toMatchObject({ status: 'failed' });
+    expect(body.code).toBe('bad_gateway');
+    // The buyer pays a cheap Payment Link of the same Stripe account, naming that purchase where a payer can.
+    const foreign = (overrides: object) => ({
+      id: `cs_foreign_${Math.random().toString(36).slice(2)}`,
+      object: 'checkout.session',
+      mode: 'payment',
+      status: 'complete',
+      payment_status: 'paid',
+      amount_total: 100,
+      currency: 'eur',
+      metadata: {},
+      client_reference_id: failed.id,
+      payment_intent: `pi_foreign_${Math.random().toString(36).slice(2)}`,
+      ...overrides,
+    });
+    const deliverPaid = async (session: object) => {
+      expect((await s.deliver(s.stripe.event('checkout.session.completed', session))).status).toBe(200); // answered, so Stripe stops retrying
+      return (await s.t.credits.balance('ned')).purchased;
+    };
+    expect(await deliverPaid(foreign({}))).toBe(0);
+    // Even with its id in the metadata, a failed purchase is not granted, nor an open one at another price.
+    expect(await deliverPaid(foreign({ metadata: { purchaseId: failed.id } }))).toBe(0);
+    const open = await s.buy('ned', 'pro');
+    expect(await deliverPaid(foreign({ metadata: { purchaseId: open.body.purchaseId }, client_reference_id: null }))).toBe(0);
+    expect(await s.purchase(open.body.purchaseId)).toMatchObject({ status: 'pending', grantedAt: null });
+  });
+});
+
 describe('refunds and disputes', () => {
   it('a partial then a full refund after partial spend: unspent credits clawed back in proportion, never below zero, never twice', async () => {
     const { purchaseId, paid } = await checkoutPaid(s, 'lu', 'creative'); // 50 credits for 39.99

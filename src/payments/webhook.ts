@@ -75,19 +75,26 @@ async function dispatch(deps: WebhookDeps, tx: Client, type: string, object: Str
 
 const idOf = (value: string | { id: string } | null | undefined): string | null => (typeof value === 'string' ? value : (value?.id ?? null));
 
+/**
+ * The purchase a payment session pays for, only when Tally opened that session for it: named by the
+ * metadata Tally wrote (a payer can set `client_reference_id` on a Payment Link, never the metadata),
+ * for exactly its price, and the session Tally stored — or, when the process stopped before storing
+ * it, a purchase still waiting for one (not one that failed to open).
+ */
 async function purchaseOfSession(tx: Client, session: Stripe.Checkout.Session): Promise<PurchaseRow | undefined> {
-  const purchaseId = session.metadata?.purchaseId ?? session.client_reference_id;
+  const purchaseId = session.metadata?.purchaseId;
   if (session.mode !== 'payment' || !purchaseId) return undefined;
   const purchase = await lockPurchase(tx, purchaseId);
-  // A session Tally did not open for this purchase is not its payment.
-  if (!purchase || purchase.mode !== 'stripe' || (purchase.checkout_session_id !== null && purchase.checkout_session_id !== session.id)) return undefined;
-  return purchase;
+  if (!purchase || purchase.mode !== 'stripe') return undefined;
+  const forItsPrice = session.amount_total === purchase.amount && session.currency?.toLowerCase() === purchase.currency.toLowerCase();
+  const itsSession = purchase.checkout_session_id === null ? purchase.status !== 'failed' : purchase.checkout_session_id === session.id;
+  return forItsPrice && itsSession ? purchase : undefined;
 }
 
 async function onCheckoutCompleted(deps: WebhookDeps, tx: Client, session: Stripe.Checkout.Session, asyncSucceeded: boolean): Promise<string> {
   const customerId = idOf(session.customer);
   if (session.mode === 'subscription') {
-    const userId = session.metadata?.userId ?? session.client_reference_id;
+    const userId = session.metadata?.userId; // Tally's own metadata: a payer may set client_reference_id
     if (userId && customerId) await rememberCustomer(tx, { userId, customerId });
     return 'subscription checkout: customer recorded (the tier follows the subscription events)';
   }

@@ -115,7 +115,7 @@ describe('sessions Tally did not open', () => {
     expect(failed).toMatchObject({ status: 'failed' });
     expect(body.code).toBe('bad_gateway');
     // The buyer pays a cheap Payment Link of the same Stripe account, naming that purchase where a payer can.
-    const foreign = (overrides: object) => ({
+    const foreign = (overrides: Record<string, unknown>): Record<string, unknown> => ({
       id: `cs_foreign_${Math.random().toString(36).slice(2)}`,
       object: 'checkout.session',
       mode: 'payment',
@@ -128,7 +128,7 @@ describe('sessions Tally did not open', () => {
       payment_intent: `pi_foreign_${Math.random().toString(36).slice(2)}`,
       ...overrides,
     });
-    const deliverPaid = async (session: object) => {
+    const deliverPaid = async (session: Record<string, unknown>) => {
       expect((await s.deliver(s.stripe.event('checkout.session.completed', session))).status).toBe(200); // answered, so Stripe stops retrying
       return (await s.t.credits.balance('ned')).purchased;
     };
@@ -167,8 +167,13 @@ describe('refunds and disputes', () => {
     expect((await ledgerCheck(s)).ok).toBe(true);
   });
 
-  it('a dispute takes the unspent credits back; lost, it stands; won, they return', async () => {
-    for (const outcome of ['lost', 'won'] as const) {
+  it('a dispute takes the unspent credits back; lost, it stands; won, or an inquiry closed without a chargeback, they return', async () => {
+    const cases = [
+      { opening: 'needs_response', outcome: 'lost', restored: false },
+      { opening: 'needs_response', outcome: 'won', restored: true },
+      { opening: 'warning_needs_response', outcome: 'warning_closed', restored: true },
+    ] as const;
+    for (const { opening, outcome, restored } of cases) {
       const user = `mo-${outcome}`;
       const { purchaseId, paid } = await checkoutPaid(s, user, 'starter');
       await s.deliver(s.stripe.event('checkout.session.completed', paid));
@@ -180,16 +185,16 @@ describe('refunds and disputes', () => {
         currency: 'eur',
         charge: 'ch_x',
         payment_intent: paid.payment_intent,
-        status: 'needs_response',
+        status: opening,
       };
       const opened = s.stripe.event('charge.dispute.created', dispute);
       await Promise.all([s.deliver(opened), s.deliver(opened)]);
       expect((await s.t.credits.balance(user)).purchased).toBe(0);
       expect(await s.purchase(purchaseId)).toMatchObject({ status: 'disputed', creditsClawedBack: 7, creditsSpentBeforeClawback: 3 });
       await s.deliver(s.stripe.event('charge.dispute.closed', { ...dispute, status: outcome }));
-      expect((await s.t.credits.balance(user)).purchased).toBe(outcome === 'won' ? 7 : 0);
+      expect((await s.t.credits.balance(user)).purchased).toBe(restored ? 7 : 0);
       expect(await s.purchase(purchaseId)).toMatchObject(
-        outcome === 'won' ? { status: 'paid', creditsRestored: 7, disputeStatus: 'won' } : { status: 'disputed', disputeStatus: 'lost' },
+        restored ? { status: 'paid', creditsRestored: 7, disputeStatus: outcome } : { status: 'disputed', disputeStatus: outcome },
       );
     }
     expect((await ledgerCheck(s)).ok).toBe(true);

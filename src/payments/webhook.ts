@@ -181,23 +181,26 @@ async function onDisputeOpened(deps: WebhookDeps, tx: Client, purchase: Purchase
   return `dispute: ${plan.take} credits clawed back, ${plan.spent} already spent`;
 }
 
+const CLOSED_DISPUTE = new Set(['won', 'lost', 'warning_closed']);
+
 async function onDisputeClosed(deps: WebhookDeps, tx: Client, purchase: PurchaseRow, dispute: Stripe.Dispute): Promise<string> {
   if (purchase.dispute_id !== dispute.id) {
     // Closed before we saw it open: take back as the opening would have, then settle as closed.
     await onDisputeOpened(deps, tx, purchase, { ...dispute, status: 'needs_response' });
     purchase = (await lockPurchase(tx, purchase.id))!;
   }
-  if (purchase.dispute_status === 'won' || purchase.dispute_status === 'lost') return 'dispute already closed';
-  if (dispute.status !== 'won') {
+  if (CLOSED_DISPUTE.has(purchase.dispute_status ?? '')) return 'dispute already closed';
+  // Won, or an inquiry closed without becoming a chargeback: no money left, so the credits return.
+  if (dispute.status !== 'won' && dispute.status !== 'warning_closed') {
     await updatePurchase(tx, purchase.id, { dispute_status: dispute.status });
     return `dispute closed (${dispute.status}): the clawback stands`;
   }
   await restoreCredits(deps, tx, purchase, { credits: purchase.dispute_clawed_back, step: `dispute-${dispute.id}-won` });
   await updatePurchase(tx, purchase.id, {
-    dispute_status: 'won',
+    dispute_status: dispute.status,
     dispute_credits_due: 0,
     credits_restored: purchase.credits_restored + purchase.dispute_clawed_back,
     status: purchase.amount_refunded > 0 ? statusAfterRefund({ price: purchase.amount, amountRefunded: purchase.amount_refunded }) : 'paid',
   });
-  return `dispute won: ${purchase.dispute_clawed_back} credits restored`;
+  return `dispute ${dispute.status === 'won' ? 'won' : 'inquiry closed'}: ${purchase.dispute_clawed_back} credits restored`;
 }

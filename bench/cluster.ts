@@ -104,6 +104,7 @@ export interface SubmitResult {
   acceptedPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** `accepted`: 202 answers received inside the measured window (after the warm-up second); p50/p99 are theirs. */
   /** Submissions answered with something other than 202 (each is a failure of the run). */
   refused: number;
   drainSeconds: number;
@@ -142,7 +143,7 @@ export async function submitLoad(cluster: Cluster, seconds: number, warmupMs = 1
           break;
         }
         ids.push((JSON.parse(body) as { task: { id: string } }).task.id);
-        if (t0 >= measureFrom && t1 <= until) latencies.push(t1 - t0);
+        if (t1 >= measureFrom && t1 <= until) latencies.push(t1 - t0); // ended inside the measured window
       }
     }),
   );
@@ -165,6 +166,101 @@ export async function submitLoad(cluster: Cluster, seconds: number, warmupMs = 1
       completedPerSecond: ids.length / ((performance.now() - started) / 1000),
     },
   };
+}
+
+/**
+ * Warm-up before any measured round (a fresh process's first requests run cold: JIT, connections,
+ * caches): every client submits `perClient` generations, then the queue drains. Returns their ids, so
+ * the proof covers them too.
+ */
+export async function warmUp(cluster: Cluster, perClient = 10): Promise<string[]> {
+  const ids: string[] = [];
+  await Promise.all(
+    cluster.users.map(async (user, i) => {
+      for (let k = 0; k < perClient; k++) ids.push(await submitOne(cluster.apis[(i + k) % cluster.apis.length]!, user.token));
+    }),
+  );
+  await drain(cluster.pool, 600_000);
+  return ids;
+}
+
+async function submitOne(api: string, token: string): Promise<string> {
+  const response = await fetch(`${api}/v1/generations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: SUBMIT_BODY,
+  });
+  const body = await response.text();
+  if (response.status !== 202) throw new Error(`a submission was refused: ${response.status} ${body}`);
+  return (JSON.parse(body) as { task: { id: string } }).task.id;
+}
+
+export interface OverheadResult {
+  calls: number;
+  directP50Ms: number;
+  directP99Ms: number;
+  throughP50Ms: number;
+  throughP99Ms: number;
+  overheadP50Ms: number;
+  overheadP99Ms: number;
+}
+
+/**
+ * Tally's sync overhead: `calls` sequential POST /api/infer (call k through API k mod n) against the
+ * same generation asked of the provider directly, in `rounds` alternating rounds after a warm-up.
+ * Returns the percentiles and the ids of the generations made (for the proof).
+ */
+export async function syncOverhead(cluster: Cluster, calls: number, rounds = 4): Promise<{ result: OverheadResult; ids: string[] }> {
+  const ids: string[] = [];
+  const token = cluster.users[0]!.token;
+  let k = 0;
+  const through = async () => {
+    const response = await fetch(`${cluster.apis[k++ % cluster.apis.length]}/api/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ modelId: 'nano_banana_image', inputs: { prompt: 'a lighthouse at dusk' } }),
+    });
+    const body = await response.text();
+    if (response.status !== 200) throw new Error(`/api/infer answered ${response.status}: ${body}`);
+    ids.push((JSON.parse(body) as { generationId: string }).generationId);
+  };
+  const direct = async () => {
+    const response = await fetch(`${cluster.fakeUrl}/v1beta/models/gemini-2.5-flash-image:generateContent`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': cluster.fakeKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ contents: [{ parts: [{ text: 'a lighthouse at dusk' }] }], generationConfig: { responseModalities: ['TEXT', 'IMAGE'] } }),
+    });
+    if (response.status !== 200) throw new Error(`the provider fake answered ${response.status}`);
+    await response.arrayBuffer();
+  };
+  const timed = async (n: number, call: () => Promise<void>, into: number[]) => {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await call();
+      into.push(performance.now() - t0);
+    }
+  };
+  await timed(Math.max(20, cluster.apis.length * 10), through, []); // warm-up, every process
+  await timed(20, direct, []);
+  const directMs: number[] = [];
+  const throughMs: number[] = [];
+  const perRound = Math.max(1, Math.ceil(calls / rounds));
+  for (let r = 0; r < rounds; r++) {
+    await timed(perRound, direct, directMs);
+    await timed(perRound, through, throughMs);
+  }
+  directMs.sort((a, b) => a - b);
+  throughMs.sort((a, b) => a - b);
+  const result = {
+    calls: throughMs.length,
+    directP50Ms: percentile(directMs, 50),
+    directP99Ms: percentile(directMs, 99),
+    throughP50Ms: percentile(throughMs, 50),
+    throughP99Ms: percentile(throughMs, 99),
+    overheadP50Ms: percentile(throughMs, 50) - percentile(directMs, 50),
+    overheadP99Ms: percentile(throughMs, 99) - percentile(directMs, 99),
+  };
+  return { result, ids };
 }
 
 /** Waits until no generation is open (queued or processing). A benchmark polls: there is no event to await across processes. */

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { migrate } from '../src/db/migrate.ts';
 import { createPool, withTransaction } from '../src/db/pool.ts';
 import { Ledger } from '../src/ledger/index.ts';
-import { CREDITS_PER_USER, startCluster, submitLoad, type SubmitResult } from './cluster.ts';
+import { CREDITS_PER_USER, startCluster, submitLoad, warmUp, type SubmitResult } from './cluster.ts';
 import { loadAverage, log, onCleanup, percentile, positive, round, runMain, startPostgres, UsageError, withDatabase, writeResult } from './lib.ts';
 import { formatProof, proveGenerations, type Proof } from './proof.ts';
 
@@ -63,7 +63,7 @@ async function main(): Promise<number> {
 
   const submits: SubmitResult[] = [];
   const pairs: PairsResult[] = [];
-  const ids: string[] = [];
+  const ids: string[] = await warmUp(cluster);
   for (let r = 0; r < opts.rounds; r++) {
     const run = await submitLoad(cluster, opts.seconds);
     submits.push(run.result);

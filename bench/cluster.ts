@@ -100,11 +100,11 @@ export async function startCluster(serverUrl: string, input: { database: string;
 export interface SubmitResult {
   clients: number;
   seconds: number;
+  /** 202 answers received inside the measured window (after the warm-up second); p50/p99 are theirs. */
   accepted: number;
   acceptedPerSecond: number;
   p50Ms: number;
   p99Ms: number;
-  /** `accepted`: 202 answers received inside the measured window (after the warm-up second); p50/p99 are theirs. */
   /** Submissions answered with something other than 202 (each is a failure of the run). */
   refused: number;
   drainSeconds: number;

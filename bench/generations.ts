@@ -263,8 +263,10 @@ async function main() {
   };
   // Both freshly started: warmed up alike, then measured in alternating rounds, so a swing in the
   // machine's speed (this VM's is ±40 % by the hour) falls on both.
-  await timed(500, tallyCall, 0);
-  await timed(500, floorCall, 0);
+  // 500 calls each by default; fewer for a short run (--calls below 500), so a quick check stays quick.
+  const warmUpCalls = Math.min(500, Math.max(50, opts.calls));
+  await timed(warmUpCalls, tallyCall, 0);
+  await timed(warmUpCalls, floorCall, 0);
   const apart: number[] = [];
   const floor: number[] = [];
   const directAgain: number[] = [];

@@ -61,6 +61,12 @@ describe('bench summary', () => {
     expect(rows['scale-out 1/2 processes: every proof clean']).toBe('MISS');
   });
 
+  it('does not pass a latency target when no submission was counted (p99 written as null)', () => {
+    const r = results();
+    const rows = verdicts(summarise({ ...r, submit: { ...r.submit, summary: { ...r.submit.summary, acceptedPerSecond: 0, p50Ms: null, p99Ms: null } } }));
+    expect(rows['submit p99 < 100 ms']).toBe('no result');
+  });
+
   it('says "no result" for a benchmark that wrote none, and prints one table row per target', () => {
     const rows = summarise({});
     expect(rows.map((r) => r.verdict)).toEqual(rows.map(() => 'no result'));

@@ -12,7 +12,7 @@
 //     Run: npx tsx bench/generations.ts --help
 import { serve } from '@hono/node-server';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,12 +27,14 @@ import { createApp } from '../src/http/app.ts';
 import { migrateQueue } from '../src/queue/index.ts';
 import { createServices, httpDependencies } from '../src/services.ts';
 import { startGeminiFake } from '../test/fakes/gemini.ts';
+import { loadAverage, writeResult } from './lib.ts';
 
 const HELP = `Usage: npx tsx bench/generations.ts [options]
 
   --seconds N     measured seconds of submissions (default 5, or BENCH_SECONDS)
   --clients N     concurrent submitting clients (default 32)
   --calls N       sequential calls for the overhead comparison (default 300)
+  --out FILE      write the JSON result there instead of bench/results/generations-<time>.json
 `;
 const JWT_SECRET = 'bench-secret-0123456789abcdef0123456789';
 const MAX_SUBMISSIONS = 200_000; // bounds a very fast machine's run
@@ -54,6 +56,7 @@ function options() {
       seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
       clients: { type: 'string', default: '32' },
       calls: { type: 'string', default: '300' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -66,11 +69,17 @@ function options() {
     if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer from 1 to ${max}`);
     return n;
   };
-  return { seconds: int('seconds', values.seconds, 600), clients: int('clients', values.clients, 1000), calls: int('calls', values.calls, 100_000) };
+  return {
+    seconds: int('seconds', values.seconds, 600),
+    clients: int('clients', values.clients, 1000),
+    calls: int('calls', values.calls, 100_000),
+    out: values.out,
+  };
 }
 
 async function main() {
   const opts = options();
+  const loadBefore = loadAverage();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-gen-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const pgDir = mkdtempSync(path.join(os.tmpdir(), 'tally-bench-gen-pg-'));
@@ -254,8 +263,10 @@ async function main() {
   };
   // Both freshly started: warmed up alike, then measured in alternating rounds, so a swing in the
   // machine's speed (this VM's is ±40 % by the hour) falls on both.
-  await timed(500, tallyCall, 0);
-  await timed(500, floorCall, 0);
+  // 500 calls each by default; fewer for a short run (--calls below 500), so a quick check stays quick.
+  const warmUpCalls = Math.min(500, Math.max(50, opts.calls));
+  await timed(warmUpCalls, tallyCall, 0);
+  await timed(warmUpCalls, floorCall, 0);
   const apart: number[] = [];
   const floor: number[] = [];
   const directAgain: number[] = [];
@@ -283,12 +294,18 @@ async function main() {
 
   const report = await services.ledger.checkInvariants(services.credits.invariantChecks());
   console.log(report.ok ? 'ledger invariants hold' : 'LEDGER INVARIANTS VIOLATED');
-  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `generations-${new Date().toISOString().replace(/:/g, '-')}.json`);
-  writeFileSync(
-    file,
-    `${JSON.stringify({ at: new Date().toISOString(), machine: { cpus: os.cpus().length, node: process.version }, options: opts, submit: submitResult, overhead: { ...overhead, separateProcess, floor: floorResult, ratioToFloor: ratio } }, null, 2)}\n`,
+  const loadAfter = loadAverage();
+  console.log(`load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}`);
+  const file = writeResult(
+    'generations',
+    {
+      loadAverage: { before: loadBefore, after: loadAfter },
+      options: opts,
+      submit: submitResult,
+      overhead: { ...overhead, separateProcess, floor: floorResult, ratioToFloor: ratio },
+      ledgerInvariantsOk: report.ok,
+    },
+    opts.out,
   );
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
   return report.ok ? 0 : 1;

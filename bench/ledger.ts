@@ -1,10 +1,9 @@
 // Ledger throughput benchmark: concurrent clients each loop hold→post pairs (the shape of one paid
 // generation) against a throwaway embedded PostgreSQL with default durability (synchronous_commit on),
 // so every shared commit pays a real WAL fsync. Run: npx tsx bench/ledger.ts --help
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { freePort, openEmbeddedPostgres } from '../src/db/embedded.ts';
@@ -12,6 +11,8 @@ import { migrate } from '../src/db/migrate.ts';
 import { createPool, withTransaction, type Pool } from '../src/db/pool.ts';
 import { Ledger, type OpenAccountInput, type TransferInput } from '../src/ledger/index.ts';
 import { formatReport } from '../src/ledger/invariants.ts';
+import { runBalanceReads, type BalanceReadResult } from './balances.ts';
+import { loadAverage, positive as positiveFlag, writeResult } from './lib.ts';
 
 const SCENARIOS = ['shared-pool', 'wallets-only'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -41,6 +42,11 @@ interface Options {
   batchSize: number;
   batchConcurrency: number;
   wallets: number;
+  /** Balance-read mode: seed this many posted transfers and compare reads at 10,000 and at this size. */
+  seedTransfers: number;
+  readClients: number;
+  rounds: number;
+  out?: string;
 }
 
 interface RunResult {
@@ -62,6 +68,13 @@ const HELP = `Usage: npx tsx bench/ledger.ts [options]
   --batch-size N           most operations per shared commit (default 512)
   --batch-concurrency N    batches in flight at once (default 2, the config default)
   --wallets N              pre-funded user wallets (default 10000)
+  --out FILE               write the JSON result there instead of bench/results/ledger-<time>.json
+
+Balance reads (instead of the pair runs above):
+  --seed-transfers N       seed N posted transfers (e.g. 10_000_000) and measure balance reads at
+                           10,000 and at N transfers in alternating rounds; prints the ratio (target 1.0)
+  --read-clients N         concurrent readers (default 8)
+  --rounds N               alternating rounds per size (default 4); --seconds is split over them
 `;
 
 function parseOptions(argv: string[]): Options {
@@ -75,6 +88,10 @@ function parseOptions(argv: string[]): Options {
         'batch-size': { type: 'string', default: '512' },
         'batch-concurrency': { type: 'string', default: '2' },
         wallets: { type: 'string', default: '10000' },
+        'seed-transfers': { type: 'string' },
+        'read-clients': { type: 'string', default: '8' },
+        rounds: { type: 'string', default: '4' },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -94,6 +111,10 @@ function parseOptions(argv: string[]): Options {
     batchSize: positive('--batch-size', values['batch-size'], 5000),
     batchConcurrency: positive('--batch-concurrency', values['batch-concurrency'], 64),
     wallets: positive('--wallets', values.wallets, 1_000_000),
+    seedTransfers: values['seed-transfers'] === undefined ? 0 : positiveFlag('--seed-transfers', values['seed-transfers'], 1_000_000_000),
+    readClients: positive('--read-clients', values['read-clients'], 256),
+    rounds: positive('--rounds', values.rounds, 100),
+    out: values.out,
   };
 }
 
@@ -154,7 +175,10 @@ async function main(): Promise<number> {
       `${options.wallets} wallets, ${options.seconds} s per run after ${WARMUP_MS / 1000} s warm-up\n`,
   );
 
+  if (options.seedTransfers > 0) return balanceReads(server.url, admin, options, version);
+
   const results: RunResult[] = [];
+  const loadBefore = loadAverage();
   let violated = false;
   for (const scenario of options.scenarios) {
     // A fresh database per scenario, so one scenario's rows do not slow the next.
@@ -191,10 +215,32 @@ async function main(): Promise<number> {
   }
 
   console.log(formatTable(results));
-  const file = writeResults(results, options, version, synchronousCommit);
+  const load = { before: loadBefore, after: loadAverage() };
+  console.log(`\nload average before ${load.before.join(' ')}, after ${load.after.join(' ')}`);
+  const file = writeResults(results, options, version, synchronousCommit, load);
   console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
   if (violated) console.error('\nLedger invariants were violated: see the report above.');
   return violated ? 1 : 0;
+}
+
+async function balanceReads(url: string, admin: Pool, options: Options, postgres: string): Promise<number> {
+  const loadBefore = loadAverage();
+  const result: BalanceReadResult = await runBalanceReads(url, admin, {
+    seedTransfers: options.seedTransfers,
+    wallets: options.wallets,
+    clients: options.readClients,
+    seconds: options.seconds,
+    rounds: options.rounds,
+  });
+  const loadAfter = loadAverage();
+  console.log(`load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')}`);
+  const file = writeResult(
+    'balances',
+    { postgres, loadAverage: { before: loadBefore, after: loadAfter }, config: { ...options, warmupSeconds: WARMUP_MS / 1000 }, balanceReads: result },
+    options.out,
+  );
+  console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  return result.invariantsOk ? 0 : 1;
 }
 
 /** Opens the accounts and funds them; returns the wallet ids. */
@@ -325,12 +371,14 @@ function formatTable(results: RunResult[]): string {
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
-function writeResults(results: RunResult[], options: Options, postgres: string, synchronousCommit: string): string {
-  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `ledger-${new Date().toISOString().replace(/:/g, '-')}.json`);
+function writeResults(
+  results: RunResult[],
+  options: Options,
+  postgres: string,
+  synchronousCommit: string,
+  load: { before: number[]; after: number[] },
+): string {
   const round = (n: number, digits: number) => Number(n.toFixed(digits));
-  const cpus = os.cpus();
   const body = {
     results: results.map((r) => ({
       ...r,
@@ -340,14 +388,8 @@ function writeResults(results: RunResult[], options: Options, postgres: string, 
       opsPerBatch: round(r.opsPerBatch, 2),
       lockedRerunShare: round(r.lockedRerunShare, 4),
     })),
-    machine: {
-      cpus: cpus.length,
-      cpuModel: cpus[0]?.model ?? 'unknown',
-      totalMemGiB: round(os.totalmem() / 2 ** 30, 1),
-      node: process.version,
-      postgres,
-      platform: `${process.platform} ${os.arch()} ${os.release()}`,
-    },
+    postgres,
+    loadAverage: load,
     config: {
       batchSize: options.batchSize,
       batchConcurrency: options.batchConcurrency,
@@ -358,8 +400,7 @@ function writeResults(results: RunResult[], options: Options, postgres: string, 
       synchronousCommit,
     },
   };
-  writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
-  return file;
+  return writeResult('ledger', body, options.out);
 }
 
 function withDatabase(url: string, database: string): string {

@@ -29,7 +29,7 @@ export async function callProvider(provider: ProviderName, options: HttpProvider
   let response: Response;
   let text: string;
   try {
-    response = await (options.fetch ?? fetch)(url, {
+    response = await fetch(url, {
       method: request.method ?? (request.body === undefined ? 'GET' : 'POST'),
       headers,
       body: request.body === undefined ? undefined : JSON.stringify(request.body),

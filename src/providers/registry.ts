@@ -8,14 +8,13 @@ import { createNanoBananaAdapter } from './nanobanana/index.ts';
 import type { ProviderAdapter, ProviderName } from './types.ts';
 import { createWaveSpeedAdapter } from './wavespeed/index.ts';
 
-export function createAdapters(config: ProvidersConfig, options: { fetch?: typeof fetch } = {}): Map<ProviderName, ProviderAdapter> {
+export function createAdapters(config: ProvidersConfig): Map<ProviderName, ProviderAdapter> {
   const adapters = new Map<ProviderName, ProviderAdapter>();
   const { nanobanana, kie, fal, gemini, wavespeed } = config;
   const common = (c: { baseUrl: string; apiKey?: string; timeoutMs: number }) => ({
     baseUrl: c.baseUrl,
     apiKey: c.apiKey!,
     timeoutMs: c.timeoutMs,
-    fetch: options.fetch,
   });
   if (nanobanana.apiKey) adapters.set('nanobanana', createNanoBananaAdapter(common(nanobanana)));
   if (kie.apiKey) adapters.set('kie', createKieAdapter({ ...common(kie), webhookHmacKey: kie.webhookHmacKey }));

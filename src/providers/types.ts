@@ -153,6 +153,4 @@ export interface HttpProviderOptions {
   apiKey: string;
   /** Per-request time limit. */
   timeoutMs: number;
-  /** Injected for tests; defaults to the global fetch. */
-  fetch?: typeof fetch;
 }

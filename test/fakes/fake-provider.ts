@@ -78,6 +78,20 @@ export interface FakeAnswer {
   hang?: boolean;
 }
 
+/**
+ * A canned answer a test sets in place of the protocol's own (`answerWith`): the error shapes, odd
+ * statuses and malformed envelopes a real provider sends now and then, which the protocol routes never
+ * produce on their own.
+ */
+export interface ScriptedAnswer {
+  status: number;
+  /** A string is sent as it is (an HTML error page, broken JSON); anything else as JSON. */
+  body: unknown;
+  headers?: Record<string, string>;
+  /** Only requests whose path (without the query) matches; absent: every request but result files. */
+  path?: RegExp;
+}
+
 export class FakeProviderServer {
   readonly controls: FakeControls = { ...DEFAULT_CONTROLS };
   readonly tasks = new Map<string, FakeTask>();
@@ -85,6 +99,7 @@ export class FakeProviderServer {
   /** Callbacks this fake POSTed: the exact bytes and headers, for replaying duplicates and stale ones. */
   readonly callbacksSent: { url: string; body: string; headers: Record<string, string>; status: number | undefined }[] = [];
   private readonly routes: { method: string; pattern: RegExp; handler: Handler }[] = [];
+  private readonly scripted: ScriptedAnswer[] = [];
   private server?: Server;
   private readonly hung = new Set<ServerResponse>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -113,6 +128,7 @@ export class FakeProviderServer {
     this.requests.length = 0;
     this.callbacksSent.length = 0;
     this.resultsExpired = false;
+    this.scripted.length = 0;
   }
 
   async start(): Promise<this> {
@@ -207,7 +223,9 @@ export class FakeProviderServer {
     const route = this.routes.find((r) => r.method === req.method && r.pattern.test(url.pathname));
     let answer: FakeAnswer;
     try {
-      answer = route ? await route.handler(req, body, url) : { status: 404, json: { error: `no route ${req.method} ${url.pathname}` } };
+      answer =
+        this.scriptedAnswer(url.pathname) ??
+        (route ? await route.handler(req, body, url) : { status: 404, json: { error: `no route ${req.method} ${url.pathname}` } });
     } catch (error) {
       answer = { status: 500, json: { error: (error as Error).message } };
     }
@@ -223,6 +241,19 @@ export class FakeProviderServer {
     };
     if (this.controls.latencyMs > 0) this.later(send, this.controls.latencyMs);
     else send();
+  }
+
+  /** Until reset, requests matching `answer.path` get this answer instead of the protocol's; the latest set wins. */
+  answerWith(answer: ScriptedAnswer): void {
+    this.scripted.unshift(answer);
+  }
+
+  private scriptedAnswer(pathname: string): FakeAnswer | undefined {
+    const found = this.scripted.find((s) => (s.path ? s.path.test(pathname) : !pathname.startsWith('/files/')));
+    if (!found) return undefined;
+    const text = typeof found.body === 'string' ? found.body : JSON.stringify(found.body);
+    const type = text.trimStart().startsWith('<') ? 'text/html; charset=utf-8' : 'application/json';
+    return { status: found.status, body: Buffer.from(text), headers: { 'content-type': type, ...found.headers } };
   }
 
   private async serveFile(url: URL): Promise<FakeAnswer> {

@@ -87,31 +87,33 @@ describe('fal errors', () => {
   });
 
   it('tells an exhausted balance from a refused key, both 403', async () => {
-    const forbidden = (detail: string) => async () => new Response(JSON.stringify({ detail }), { status: 403 });
-    expect((await failure(adapterFor({ fetch: forbidden('User is locked. Reason: Exhausted balance. Top up.') }).submit(request()))).kind).toBe(
-      'insufficient_balance',
-    );
-    expect((await failure(adapterFor({ fetch: forbidden('Forbidden') }).submit(request()))).kind).toBe('unauthorized');
+    fake.answerWith({ status: 403, body: { detail: 'User is locked. Reason: Exhausted balance. Top up.' } });
+    expect((await failure(adapterFor().submit(request()))).kind).toBe('insufficient_balance');
+    fake.answerWith({ status: 403, body: { detail: 'Forbidden' } });
+    expect((await failure(adapterFor().submit(request()))).kind).toBe('unauthorized');
   });
 
   it('a stored model error is the task failing; a bare gateway error on the result is only a hiccup', async () => {
-    const completed = new Response(JSON.stringify({ status: 'COMPLETED', request_id: 'r1' }), { status: 200 });
-    const answers = (result: () => Response) => async (url: string | URL | Request) => (String(url).endsWith('/status') ? completed.clone() : result());
     const taskId = 'fal-ai/nano-banana/requests/r1';
-    const crashed = adapterFor({ fetch: answers(() => new Response(JSON.stringify({ detail: 'boom', error_type: 'runner_disconnected' }), { status: 503 })) });
-    expect(await crashed.status(taskId)).toMatchObject({ state: 'failed', error: { kind: 'generation_failed' } });
-    const refused = adapterFor({
-      fetch: answers(() => new Response(JSON.stringify({ detail: [{ loc: ['body'], msg: 'no', type: 'content_policy_violation' }] }), { status: 422 })),
+    fake.answerWith({ path: /\/requests\/r1\/status$/, status: 200, body: { status: 'COMPLETED', request_id: 'r1' } });
+    /** The status route keeps answering COMPLETED; the result route answers this. */
+    const result = (status: number, body: unknown) => {
+      fake.answerWith({ path: /\/requests\/r1$/, status, body });
+      return adapterFor();
+    };
+    expect(await result(503, { detail: 'boom', error_type: 'runner_disconnected' }).status(taskId)).toMatchObject({
+      state: 'failed',
+      error: { kind: 'generation_failed' },
     });
+    const refused = result(422, { detail: [{ loc: ['body'], msg: 'no', type: 'content_policy_violation' }] });
     expect(await refused.status(taskId)).toMatchObject({ state: 'failed', error: { kind: 'content_policy', retryable: false } });
-    const gateway = adapterFor({ fetch: answers(() => new Response('<html>Bad Gateway</html>', { status: 502 })) });
-    expect((await failure(gateway.status(taskId))).kind).toBe('unavailable');
-    const empty = adapterFor({ fetch: answers(() => new Response(JSON.stringify({ images: [] }), { status: 200 })) });
-    expect((await failure(empty.status(taskId))).kind).toBe('protocol');
+    expect((await failure(result(502, '<html>Bad Gateway</html>').status(taskId))).kind).toBe('unavailable');
+    expect((await failure(result(200, { images: [] }).status(taskId))).kind).toBe('protocol');
   });
 
   it('an unreadable status answer is a protocol error, not a TypeError', async () => {
-    const adapter = adapterFor({ fetch: async () => new Response('not json', { status: 200 }) });
+    fake.answerWith({ status: 200, body: 'not json' });
+    const adapter = adapterFor();
     expect((await failure(adapter.status('fal-ai/nano-banana/requests/r1'))).kind).toBe('protocol');
     expect((await failure(adapter.submit(request()))).kind).toBe('protocol');
     expect((await failure(adapter.balance!())).kind).toBe('protocol');

@@ -57,7 +57,6 @@ export function createFalAdapter(options: FalOptions): ProviderAdapter {
     jwksUrl: options.jwksUrl ?? FAL_DEFAULT_JWKS_URL,
     cacheMs: options.jwksCacheMs,
     timeoutMs: options.timeoutMs,
-    fetch: options.fetch,
     now: options.now,
   });
   const get = (url: string, call?: CallOptions, headers: Record<string, string> = auth) => callProvider('fal', options, { url, headers, signal: call?.signal });

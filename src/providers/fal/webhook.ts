@@ -44,7 +44,7 @@ export interface WebhookVerifier {
 }
 
 export function createWebhookVerifier(
-  options: Pick<HttpProviderOptions, 'timeoutMs' | 'fetch'> & { jwksUrl: string; cacheMs?: number; now?: () => number },
+  options: Pick<HttpProviderOptions, 'timeoutMs'> & { jwksUrl: string; cacheMs?: number; now?: () => number },
 ): WebhookVerifier {
   const now = options.now ?? Date.now;
   const cacheMs = options.cacheMs ?? FAL_JWKS_CACHE_MS;
@@ -78,13 +78,9 @@ export function createWebhookVerifier(
 }
 
 /** The Ed25519 keys of a JWKS; other key types are skipped, none at all is a protocol error. */
-async function loadJwks(options: Pick<HttpProviderOptions, 'timeoutMs' | 'fetch'> & { jwksUrl: string }): Promise<KeyObject[]> {
+async function loadJwks(options: Pick<HttpProviderOptions, 'timeoutMs'> & { jwksUrl: string }): Promise<KeyObject[]> {
   // The JWKS is public: our key is not sent to it.
-  const response = await callProvider(
-    'fal',
-    { baseUrl: options.jwksUrl, apiKey: '', timeoutMs: options.timeoutMs, fetch: options.fetch },
-    { url: options.jwksUrl },
-  );
+  const response = await callProvider('fal', { baseUrl: options.jwksUrl, apiKey: '', timeoutMs: options.timeoutMs }, { url: options.jwksUrl });
   if (response.status !== 200) throw falError(response);
   const entries = asRecord(response.json).keys;
   const keys = (Array.isArray(entries) ? entries : [])

@@ -120,14 +120,17 @@ describe('gemini adapter against its fake', () => {
 });
 
 describe('gemini adapter reading answers', () => {
-  const answering = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-    createGeminiAdapter({
-      baseUrl: 'http://gemini.test',
-      apiKey: 'k',
-      timeoutMs: 1_000,
-      fetch: async () =>
-        new Response(typeof body === 'string' ? body : JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } }),
-    });
+  let fake: FakeProviderServer;
+  beforeAll(async () => {
+    fake = await startGeminiFake();
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => fake.reset());
+  /** The adapter, its fake now giving this answer to every call. */
+  const answering = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+    fake.answerWith({ status, body, headers });
+    return createGeminiAdapter({ baseUrl: fake.url, apiKey: fake.apiKey, timeoutMs: 2_000 });
+  };
   const googleError = (code: number, status: string, details: unknown[] = []) => ({ error: { code, status, message: 'm', details } });
   const retryInfo = (retryDelay: unknown) => ({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay });
   const kindOf = async (status: number, body: unknown, headers?: Record<string, string>) => failureOf(answering(status, body, headers).submit(request()));

@@ -44,8 +44,11 @@ const errorOf = (promise: Promise<unknown>): Promise<ProviderError> =>
     },
   );
 
-const answering = (body: string, status = 200) =>
-  createKieAdapter({ baseUrl: 'http://kie.invalid', apiKey: 'k', timeoutMs: 1_000, fetch: async () => new Response(body, { status }) });
+/** The adapter, its fake now giving this answer to every call. */
+function answering(body: string, status = 200): ProviderAdapter {
+  fake.answerWith({ status, body });
+  return adapter;
+}
 
 /** A callback as Kie would POST it, signed with `key` at `timestamp` unless told otherwise. */
 function callback(data: Record<string, unknown>, sign: { key?: string; timestamp?: string; taskId?: string } | null = {}, code = 200): CallbackRequest {

@@ -48,9 +48,11 @@ const errorOf = (promise: Promise<unknown>): Promise<ProviderError> =>
     },
   );
 
-/** An adapter whose every call gets this answer. */
-const answering = (body: string, status = 200) =>
-  createNanoBananaAdapter({ baseUrl: 'http://nanobanana.invalid', apiKey: 'k', timeoutMs: 1_000, fetch: async () => new Response(body, { status }) });
+/** The adapter, its fake now giving this answer to every call. */
+function answering(body: string, status = 200): ProviderAdapter {
+  fake.answerWith({ status, body });
+  return adapter;
+}
 
 describe('submit', () => {
   it('sends IMAGETOIAMGE with the input images and the callback URL, TEXTTOIAMGE without images', async () => {

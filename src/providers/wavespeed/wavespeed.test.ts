@@ -26,10 +26,11 @@ const failure = (promise: Promise<unknown>) =>
     () => expect.unreachable('expected a failure'),
     (error: unknown) => error as ProviderError,
   );
-const answering =
-  (status: number, json: unknown, headers: Record<string, string> = {}) =>
-  async () =>
-    new Response(JSON.stringify(json), { status, headers });
+/** An adapter whose fake now gives this answer to every call. */
+function answering(status: number, body: unknown, headers: Record<string, string> = {}): ProviderAdapter {
+  fake.answerWith({ status, body, headers });
+  return adapterFor();
+}
 
 function webhook(prediction: Record<string, unknown>, options: { timestamp?: number; headers?: Record<string, string> } = {}): CallbackRequest {
   const rawBody = JSON.stringify(prediction);
@@ -55,29 +56,24 @@ describe('WaveSpeed envelope codes', () => {
   });
 
   it('knows balance and content refusals by their message when the code is generic', async () => {
-    expect(
-      (await failure(adapterFor({ fetch: answering(400, { code: 400, message: 'Your balance is not enough', data: null }) }).submit(request()))).kind,
-    ).toBe('insufficient_balance');
-    expect(
-      (await failure(adapterFor({ fetch: answering(200, { code: 400, message: 'Prompt flagged as sensitive content', data: null }) }).submit(request()))).kind,
-    ).toBe('content_policy');
+    expect((await failure(answering(400, { code: 400, message: 'Your balance is not enough', data: null }).submit(request()))).kind).toBe(
+      'insufficient_balance',
+    );
+    expect((await failure(answering(200, { code: 400, message: 'Prompt flagged as sensitive content', data: null }).submit(request()))).kind).toBe(
+      'content_policy',
+    );
   });
 
   it('a failed prediction is still code 200: the task fails, the call does not', async () => {
-    const failed = adapterFor({
-      fetch: answering(200, { code: 200, message: 'success', data: { id: 'p1', status: 'failed', outputs: [], error: 'Internal error' } }),
-    });
+    const failed = answering(200, { code: 200, message: 'success', data: { id: 'p1', status: 'failed', outputs: [], error: 'Internal error' } });
     expect(await failed.status('p1')).toMatchObject({ state: 'failed', error: { kind: 'generation_failed', retryable: true } });
   });
 
   it('takes a lone output URL string, and calls an unreadable answer a protocol error', async () => {
-    const lone = adapterFor({ fetch: answering(200, { code: 200, data: { id: 'p1', status: 'completed', outputs: 'https://cdn.example/p1.png' } }) });
+    const lone = answering(200, { code: 200, data: { id: 'p1', status: 'completed', outputs: 'https://cdn.example/p1.png' } });
     expect(await lone.status('p1')).toEqual({ state: 'completed', outputs: [{ url: 'https://cdn.example/p1.png' }] });
-    for (const adapter of [
-      adapterFor({ fetch: async () => new Response('<html>', { status: 200 }) }),
-      adapterFor({ fetch: answering(200, { code: 200, data: { id: 'p1', status: 'weird' } }) }),
-    ]) {
-      expect((await failure(adapter.status('p1'))).kind).toBe('protocol');
+    for (const body of ['<html>', { code: 200, data: { id: 'p1', status: 'weird' } }]) {
+      expect((await failure(answering(200, body).status('p1'))).kind).toBe('protocol');
     }
   });
 

@@ -214,14 +214,12 @@ function junk(op: Operation, valid: fc.Arbitrary<FuzzRequest>): fc.Arbitrary<Fuz
     },
     { requiredKeys: [] },
   );
-  return fc
-    .tuple(valid, hasBody ? fc.option(rawBody, { nil: undefined }) : fc.constant(undefined), headers)
-    .map(([request, body, extra]) => ({
-      ...request,
-      mode: 'junk' as const,
-      body: body ?? request.body,
-      headers: { ...request.headers, ...onlyHeaderSafe(extra) },
-    }));
+  return fc.tuple(valid, hasBody ? fc.option(rawBody, { nil: undefined }) : fc.constant(undefined), headers).map(([request, body, extra]) => ({
+    ...request,
+    mode: 'junk' as const,
+    body: body ?? request.body,
+    headers: { ...request.headers, ...onlyHeaderSafe(extra) },
+  }));
 }
 
 function onlyHeaderSafe(headers: Record<string, string | undefined>): Record<string, string> {

@@ -87,7 +87,7 @@ export async function createWorld(): Promise<World> {
   ]) {
     const response = await t.request('POST', '/v1/generations', { auth: credentials.bearer.user, body });
     if (response.status !== 202) throw new Error(`the world's generation was refused: ${response.status} ${await response.text()}`);
-    generationIds.push(((await response.json()) as { taskId: string }).taskId);
+    generationIds.push(((await response.json()) as { task: { id: string } }).task.id);
   }
   const pause = await t.services.controls.pause({ scope: 'generations', provider: 'kie', reason: 'fuzz world', actor: 'fuzz' });
   await t.services.controls.resume({ id: pause.id, actor: 'fuzz' });
@@ -129,7 +129,13 @@ export async function createWorld(): Promise<World> {
   };
   byName.imageUrl = byName.inputImageUrl!;
   byName.image_urls = fc.array(byName.inputImageUrl!, { maxLength: 1 });
-  const hints: Hints = (name: string, _schema: Schema) => byName[name];
+  byName.taskId = ids(...generationIds);
+  // Analytics' plain-text days; where the document gives a pattern or a format, the schema's own values serve.
+  const day = fc
+    .date({ min: new Date('2026-01-01T00:00:00Z'), max: new Date('2026-12-31T00:00:00Z'), noInvalidDate: true })
+    .map((d) => d.toISOString().slice(0, 10));
+  const hints: Hints = (name: string, schema: Schema) =>
+    (name === 'from' || name === 'to') && !schema.pattern && !schema.format && !schema.anyOf ? day : byName[name];
 
   const upload = fc.oneof(
     { arbitrary: fc.constant(new Upload(new Uint8Array(images.png), 'image/png', 'in.png')), weight: 4 },

@@ -91,7 +91,7 @@ async function hold(
           model_id: modelId,
           enhancement_type: input.enhancementType ?? null,
           prompt: input.prompt,
-          strength: input.strength ?? null,
+          strength: storableStrength(input.strength),
           input_url: input.inputUrl ?? null,
           input_key: image?.key ?? null,
           input_mime: image?.mime ?? null,
@@ -141,4 +141,13 @@ async function takeInput(deps: ProcessorDeps, input: SubmitInput & { generationI
     if (error instanceof InvalidImageError) throw new GenerationError('bad_input', `The input is not a usable image: ${error.message}`, field);
     throw error;
   }
+}
+
+/**
+ * The strength as its column (`real`, about 7 significant digits) can hold it: rounded to 6 decimals.
+ * A tiny value such as 5e-324 is in range for the API (0..1) but underflows `real`, and PostgreSQL
+ * refuses it; rounded, it is 0, which is what it means.
+ */
+export function storableStrength(strength: number | undefined): number | null {
+  return strength === undefined ? null : Math.round(strength * 1e6) / 1e6;
 }

@@ -7,7 +7,7 @@ import { cors } from 'hono/cors';
 import { authenticate, securitySchemes } from './access.ts';
 import type { AppDependencies, AppEnv } from './context.ts';
 import { ApiError, handleError, problemResponse, validationError } from './errors.ts';
-import { bodyRules, rateLimit, requestContext } from './middleware.ts';
+import { bodyRules, rateLimit, refuseNulText, requestContext } from './middleware.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerAdminCreditRoutes } from './routes/admin-credits.ts';
 import { registerAnalyticsRoutes } from './routes/analytics.ts';
@@ -47,6 +47,7 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
   app.use('*', authenticate);
   app.use('*', rateLimit(http.rateLimit));
   app.use('*', bodyRules(http));
+  app.use('*', refuseNulText);
 
   registerSystemRoutes(app);
   registerAccountRoutes(app);
@@ -96,7 +97,8 @@ export function createApp(deps: AppDependencies): OpenAPIHono<AppEnv> {
 }
 
 function targetName(target: string): string {
-  return target === 'param' ? 'path' : target === 'json' ? 'body' : target;
+  // A multipart form is the body too: its fields are named `body.<field>` like JSON's.
+  return target === 'param' ? 'path' : target === 'json' || target === 'form' ? 'body' : target;
 }
 
 // The API reference is Swagger UI served from the swagger-ui-dist package, so /docs works offline.

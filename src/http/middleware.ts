@@ -136,3 +136,75 @@ export function rateLimit(options: { enabled: boolean; perMinute: number }) {
     return next();
   });
 }
+
+/**
+ * PostgreSQL text cannot hold the NUL character (U+0000): a value carrying one fails the query itself,
+ * which used to surface as a 500. It is a client's mistake, so it is refused up front with a 400 naming
+ * the field, wherever it came: a path segment, a query parameter, a JSON body (keys too) or a form field.
+ * Runs after bodyRules, so the body it reads is already within the size limit; the parsed body is
+ * cached by the request, and an unreadable one is left for the route's validator to refuse.
+ */
+export const refuseNulText = createMiddleware<AppEnv>(async (c, next) => {
+  const url = new URL(c.req.url);
+  const fields: string[] = [];
+  if (decodedOrRaw(url.pathname).includes('\u0000')) fields.push(...nulSegments(url.pathname, matchedRoute(c)));
+  for (const [name, value] of url.searchParams) if (`${name}${value}`.includes('\u0000')) fields.push(`query.${name.replace(/\u0000/g, '\\0')}`);
+  const type = c.req.header('content-type') ?? '';
+  const json = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type);
+  const form = /^multipart\/form-data\s*;/i.test(type);
+  if (c.req.raw.body !== null && (json || form)) {
+    // The bytes, cached: signature checks (webhooks) and the validator later read these same bytes.
+    const bytes = await c.req.arrayBuffer();
+    if (json) {
+      const text = new TextDecoder().decode(bytes);
+      // JSON carries a NUL only as the escape \u0000 (a raw control character is not valid JSON).
+      if (/\\u0000/i.test(text)) fields.push(...nulPaths(parseOrUndefined(text), 'body'));
+    } else {
+      const parsed = await new Response(bytes, { headers: { 'content-type': type } }).formData().catch(() => undefined);
+      for (const [name, value] of parsed ?? [])
+        if (typeof value === 'string' && `${name}${value}`.includes('\u0000')) fields.push(`body.${name.replace(/\u0000/g, '\\0')}`);
+    }
+  }
+  if (fields.length > 0) {
+    const message = 'must not contain the NUL character (U+0000)';
+    throw new ApiError('validation_failed', fields.map((f) => `${f}: ${message}`).join('; '), { errors: fields.map((path) => ({ path, message })) });
+  }
+  await next();
+});
+
+/** The path parameters holding a NUL (`path.keyId`), by the route's pattern; `path` when it has none there. */
+function nulSegments(pathname: string, pattern: string): string[] {
+  const names = pattern.split('/');
+  const found = pathname
+    .split('/')
+    .map((segment, i) => (decodedOrRaw(segment).includes('\u0000') ? names[i] : undefined))
+    .filter((name) => name !== undefined);
+  const params = found.filter((name) => name.startsWith(':')).map((name) => `path.${name.slice(1)}`);
+  return params.length === found.length && params.length > 0 ? params : ['path'];
+}
+
+function decodedOrRaw(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path; // a bad escape is the router's to refuse (404)
+  }
+}
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where NULs sit in a parsed JSON value, as field paths (`body.inputs.prompt`). */
+function nulPaths(value: unknown, at: string): string[] {
+  if (typeof value === 'string') return value.includes('\u0000') ? [at] : [];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, inner]) => {
+    const here = `${at}.${key.replace(/\u0000/g, '\\0')}`;
+    return key.includes('\u0000') ? [here] : nulPaths(inner, here);
+  });
+}

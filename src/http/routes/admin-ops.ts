@@ -101,7 +101,8 @@ const jobs = createRoute({
             schedule: z.string(),
             description: z.string(),
             enabled: z.boolean(),
-            lastRun: JobRunBody.nullable(),
+            // A union, not .nullable(): on a named schema that renders as allOf [JobRun, object|null], which null fails.
+            lastRun: z.union([JobRunBody, z.null()]),
             nextRunAt: z.string().nullable(),
           }),
         ),

@@ -124,7 +124,7 @@ const billingPortal = createRoute({
   tags: ['credits'],
   summary: 'A Stripe Billing Portal link for your plan, invoices and payment methods',
   ...guard('user'),
-  responses: { 200: json(z.object({ url: z.string() }), 'Portal link'), ...problems(401, 403, 404, 429, 502, 503) },
+  responses: { 200: json(z.object({ url: z.string() }), 'Portal link'), ...problems(400, 401, 403, 404, 429, 502, 503) },
 });
 
 export function registerPaymentRoutes(app: OpenAPIHono<AppEnv>) {

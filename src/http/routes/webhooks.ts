@@ -76,7 +76,7 @@ const getWebhook = createRoute({
   tags: ['webhooks'],
   summary: 'Your result webhook and how its deliveries fare',
   ...guard('user'),
-  responses: { 200: json(WebhookStatus, 'The webhook'), ...problems(401, 403, 404, 429) },
+  responses: { 200: json(WebhookStatus, 'The webhook'), ...problems(400, 401, 403, 404, 429) },
 });
 const deleteWebhook = createRoute({
   method: 'delete',
@@ -84,7 +84,7 @@ const deleteWebhook = createRoute({
   tags: ['webhooks'],
   summary: 'Stop result webhooks',
   ...guard('user'),
-  responses: { 204: { description: 'Removed' }, ...problems(401, 403, 404, 429) },
+  responses: { 204: { description: 'Removed' }, ...problems(400, 401, 403, 404, 429) },
 });
 
 export function registerWebhookRoutes(app: OpenAPIHono<AppEnv>) {

@@ -69,9 +69,17 @@ beforeAll(async () => {
   pool = createPool(server.url, 10);
   await migrate(pool);
   await migrateQueue(pool);
-  // A provider call that gets no answer gives up after 3 s; the chaos load must not trip the per-minute limit.
+  // A provider call that gets no answer gives up after 3 s; the chaos load must not trip the per-minute
+  // limit; the circuit counts failures over 10 s and cools down for 3 s, so a hostile trial's failures
+  // open it and it closes again within the next trial, as it would over minutes in production.
   const configFile = path.join(root, 'tally.config.json');
-  writeFileSync(configFile, JSON.stringify({ providers: { nanobanana: { timeoutMs: 3000, rateLimitPerMinute: 1_000_000 } } }));
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      providers: { nanobanana: { timeoutMs: 3000, rateLimitPerMinute: 1_000_000 } },
+      generations: { circuit: { windowSeconds: 10, cooldownSeconds: 3 } },
+    }),
+  );
   const balancer = await startBalancer();
   env = {
     DATABASE_URL: server.url,

@@ -56,6 +56,7 @@ export class Cluster {
   kills = { api: 0, worker: 0 };
   /** Processes that exited without being killed, with their output: each one fails the trial. */
   readonly deaths: string[] = [];
+  private readonly starting = new Set<Member>();
 
   constructor(
     private readonly env: Record<string, string>,
@@ -82,9 +83,10 @@ export class Cluster {
     await member.cli.exited;
   }
 
-  /** Stops everything cleanly (SIGINT), as an operator would at the end. */
+  /** Stops everything cleanly (SIGINT), as an operator would at the end; processes still starting too. */
   async stop(): Promise<void> {
-    const members = [...this.apis.splice(0), ...this.workers.splice(0)];
+    const members = [...this.apis.splice(0), ...this.workers.splice(0), ...this.starting];
+    this.starting.clear();
     this.balancer.targets.clear();
     await Promise.all(
       members.map((m) => {
@@ -98,15 +100,24 @@ export class Cluster {
   private async startApi(): Promise<void> {
     const port = await freePort();
     const member = this.watch(startCli(['serve'], { ...this.env, HOST: '127.0.0.1', PORT: String(port) }), port);
-    await member.cli.waitFor(/HTTP API listening/);
+    await this.started(member, /HTTP API listening/);
     this.apis.push(member);
     this.balancer.targets.add(port);
   }
 
   private async startWorker(): Promise<void> {
     const member = this.watch(startCli(['worker'], this.env));
-    await member.cli.waitFor(/worker started/);
+    await this.started(member, /worker started/);
     this.workers.push(member);
+  }
+
+  private async started(member: Member, line: RegExp): Promise<void> {
+    this.starting.add(member);
+    try {
+      await member.cli.waitFor(line);
+    } finally {
+      this.starting.delete(member);
+    }
   }
 
   private watch(cli: RunningCli, port?: number): Member {

@@ -112,7 +112,7 @@ beforeAll(async () => {
   }
   cluster = new Cluster(env, balancer);
   await cluster.fill(2, 2);
-}, 120_000);
+}, 300_000); // four processes starting at once on a busy machine
 afterAll(async () => {
   await cluster?.stop();
   await cluster?.balancer.close();

@@ -78,19 +78,23 @@ export class Hostile {
       const status = [500, 502, 503][Math.floor(this.random() * 3)]!;
       return { kind: 'refuse', status, body: status === 502 ? '<html><body>Bad Gateway</body></html>' : '{"error":"upstream exploded"}', headers: {} };
     }
-    if (take(r.timeout)) return this.counts.timeouts++, { kind: 'hang' };
+    if (take(r.timeout)) return (this.counts.timeouts++, { kind: 'hang' });
     if (take(r.rateLimited)) {
       this.counts.rateLimited++;
       return { kind: 'refuse', status: 429, body: '{"error":"slow down"}', headers: { 'retry-after': String(r.retryAfterSeconds) } };
     }
-    if (take(r.garbage)) return this.counts.garbage++, { kind: 'garbage' };
-    if (take(r.drip)) return this.counts.drips++, { kind: 'drip' };
+    if (take(r.garbage)) return (this.counts.garbage++, { kind: 'garbage' });
+    if (take(r.drip)) return (this.counts.drips++, { kind: 'drip' });
     return { kind: 'honest' };
   }
 
   /** Bytes that are no answer at all: truncated JSON, binary noise, or HTML. */
   garbage(): Buffer {
-    const kinds = [() => Buffer.from('{"code":200,"data":{"taskId":'), () => Buffer.from(Array.from({ length: 64 }, () => Math.floor(this.random() * 256))), () => Buffer.from('<html>oops</html>')];
+    const kinds = [
+      () => Buffer.from('{"code":200,"data":{"taskId":'),
+      () => Buffer.from(Array.from({ length: 64 }, () => Math.floor(this.random() * 256))),
+      () => Buffer.from('<html>oops</html>'),
+    ];
     return kinds[Math.floor(this.random() * kinds.length)]!();
   }
 

@@ -177,14 +177,17 @@ export async function voidQuietly(ledger: Ledger, holdKey: string): Promise<void
 /** A development purchase: granted at once, no payment, recorded as such (only when enabled; see index.ts). */
 export async function grantDevelopmentPurchase(
   deps: Omit<CheckoutDeps, 'gateway' | 'checkoutMinutes'>,
-  input: { userId: string; packageId: string },
+  input: { userId: string; packageId: string; purchaseId?: string },
 ): Promise<PurchaseAnswer> {
   const pkg = packageOf(deps.creditsConfig, input.packageId);
-  const id = newId('pur');
+  // A keyed request's id is stable across its retries: a rerun finds this row and the ledger's grant
+  // under the same key, and grants nothing twice.
+  const id = input.purchaseId ?? newId('pur');
   const provider = deps.creditsConfig.primaryProvider;
   await deps.credits.ensureUser(input.userId);
   await deps.pool.query(
-    `insert into purchases (id, user_id, mode, package_id, credits, amount, currency, status, provider, backing) values ($1, $2, 'development', $3, $4, 0, $5, 'pending', $6, $7)`,
+    `insert into purchases (id, user_id, mode, package_id, credits, amount, currency, status, provider, backing) values ($1, $2, 'development', $3, $4, 0, $5, 'pending', $6, $7)
+     on conflict (id) do nothing`,
     [id, input.userId, pkg.id, pkg.credits, pkg.currency, provider, pkg.credits * deps.creditsConfig.pools[provider]!.ratio],
   );
   try {

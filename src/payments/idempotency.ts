@@ -7,10 +7,22 @@ import { PaymentsError } from './errors.ts';
 /** A retry that arrives while the first request runs waits this long for its answer (then 409, retry later). */
 const WAIT_FOR_FIRST_MS = 10_000;
 
-/** A request whose first run died without an answer may be taken over after this long. */
-const ABANDONED_AFTER_SECONDS = 300;
+/**
+ * A request whose first run died without storing its answer (its process killed, or the database gone
+ * between the grant and the answer) may be taken over after this long. Taking over is safe because the
+ * work is keyed by the request (see `requestId`): a second run finds the first one's grant and buys nothing.
+ */
+const ABANDONED_AFTER_SECONDS = 30;
 
-export async function withIdempotencyKey<T>(pool: Pool, input: { userId: string; key: string | undefined; body: unknown }, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` once per (caller, key). `work` gets an id stable across retries of one keyed request, to key
+ * what it writes, so a takeover of an abandoned run repeats nothing (undefined without a key).
+ */
+export async function withIdempotencyKey<T>(
+  pool: Pool,
+  input: { userId: string; key: string | undefined; body: unknown },
+  work: (requestId?: string) => Promise<T>,
+): Promise<T> {
   if (input.key === undefined) return work();
   const fingerprint = createHash('sha256').update(JSON.stringify(input.body)).digest('hex');
   const claimed = await pool.query(
@@ -22,11 +34,16 @@ export async function withIdempotencyKey<T>(pool: Pool, input: { userId: string;
   );
   if (claimed.rowCount === 0) return storedAnswer<T>(pool, { ...input, key: input.key, fingerprint });
   try {
-    const answer = await work();
+    const requestId = `pur_${createHash('sha256')
+      .update(JSON.stringify([input.userId, input.key]))
+      .digest('hex')
+      .slice(0, 26)}`;
+    const answer = await work(requestId);
     await pool.query('update purchase_requests set response = $3 where user_id = $1 and key = $2', [input.userId, input.key, JSON.stringify(answer)]);
     return answer;
   } catch (error) {
-    // A refused purchase changed nothing: retrying under the key is a fresh attempt.
+    // A refused purchase changed nothing: a retry under the key runs again (a refusal the ledger recorded,
+    // such as sale_blocked, is answered the same way under the same key; a new key is a new purchase).
     await pool.query('delete from purchase_requests where user_id = $1 and key = $2 and response is null', [input.userId, input.key]);
     throw error;
   }

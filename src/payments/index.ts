@@ -55,12 +55,12 @@ export class Payments {
     const { pool, ledger, credits, config, log } = this.deps;
     const common = { pool, ledger, credits, creditsConfig: config.credits, log };
     // A replay still gets its first answer; a new purchase is refused while paused, before anything is held.
-    return withIdempotencyKey(pool, { userId: input.userId, key: input.idempotencyKey, body: { packageId: input.packageId } }, async () => {
+    return withIdempotencyKey(pool, { userId: input.userId, key: input.idempotencyKey, body: { packageId: input.packageId } }, async (requestId) => {
       packageOf(config.credits, input.packageId); // a client's mistake is a 400 even while paused
       await this.deps.gate?.assertPurchasesOpen();
       return this.gateway
         ? openCheckout({ ...common, gateway: this.gateway, checkoutMinutes: config.payments.checkoutMinutes }, input)
-        : grantDevelopmentPurchase(common, input);
+        : grantDevelopmentPurchase(common, { ...input, purchaseId: requestId });
     });
   }
 

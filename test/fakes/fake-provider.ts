@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
+import type { Hostile } from './hostile.ts';
 
 /** How a fake misbehaves while `failure` is set (for a `failureRate` share of submits). */
 export type FakeFailure =
@@ -108,6 +109,8 @@ export class FakeProviderServer {
   url = '';
   /** The key the fake accepts; anything else is refused the way the provider refuses a bad key. */
   apiKey = 'fake-key';
+  /** When set, the fake turns hostile (test/fakes/hostile.ts): 5xx, hangs, 429s, garbage, drips, odd callbacks. */
+  hostile?: Hostile;
 
   constructor(readonly name: string) {
     this.route('GET', /^\/files\/([\w.-]+)$/, (_req, _body, url) => this.serveFile(url));
@@ -139,6 +142,7 @@ export class FakeProviderServer {
   }
 
   async close(): Promise<void> {
+    this.hostile?.stop();
     for (const timer of this.timers) clearTimeout(timer);
     for (const res of this.hung) res.destroy();
     this.server?.closeAllConnections();
@@ -194,6 +198,11 @@ export class FakeProviderServer {
 
   /** POSTs a callback and remembers exactly what was sent. Failures to deliver are recorded, not thrown. */
   async sendCallback(url: string, payload: unknown, headers: Record<string, string> = {}, rawBody?: string): Promise<void> {
+    if (this.hostile) return this.hostile.callback(() => this.deliverCallback(url, payload, headers, rawBody));
+    return this.deliverCallback(url, payload, headers, rawBody);
+  }
+
+  private async deliverCallback(url: string, payload: unknown, headers: Record<string, string>, rawBody?: string): Promise<void> {
     const body = rawBody ?? JSON.stringify(payload);
     const sent = { url, body, headers: { 'content-type': 'application/json', ...headers }, status: undefined as number | undefined };
     try {
@@ -220,6 +229,8 @@ export class FakeProviderServer {
     const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', this.url);
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body });
+    const verdict = this.hostile?.verdict() ?? { kind: 'honest' };
+    if (verdict.kind === 'refuse') return void res.writeHead(verdict.status, { 'content-type': 'application/json', ...verdict.headers }).end(verdict.body);
     const route = this.routes.find((r) => r.method === req.method && r.pattern.test(url.pathname));
     let answer: FakeAnswer;
     try {
@@ -229,7 +240,7 @@ export class FakeProviderServer {
     } catch (error) {
       answer = { status: 500, json: { error: (error as Error).message } };
     }
-    if (answer.hang) {
+    if (answer.hang || verdict.kind === 'hang') {
       this.hung.add(res);
       res.on('close', () => this.hung.delete(res));
       return;
@@ -237,7 +248,9 @@ export class FakeProviderServer {
     const send = () => {
       const payload = answer.body ?? (answer.json === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(answer.json)));
       res.writeHead(answer.status, { 'content-type': answer.body ? 'image/png' : 'application/json', ...answer.headers });
-      res.end(payload);
+      if (verdict.kind === 'garbage') res.end(this.hostile!.garbage());
+      else if (verdict.kind === 'drip') this.hostile!.drip(res, payload);
+      else res.end(payload);
     };
     if (this.controls.latencyMs > 0) this.later(send, this.controls.latencyMs);
     else send();

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadAverage, positive, ROOT, UsageError, writeResult } from './lib.ts';
+import { loadAverage, positive, ROOT, readFlags, UsageError, writeResult } from './lib.ts';
 import { summarise, formatSummary } from './summary.ts';
 
 const HELP = `Usage: npx tsx bench/all.ts [options]   (npm run bench -- [options])
@@ -25,26 +25,21 @@ const BENCHES = ['ledger', 'balances', 'generations', 'submit', 'scale'] as cons
 type Bench = (typeof BENCHES)[number];
 
 function options() {
-  let values;
-  try {
-    values = parseArgs({
-      args: process.argv.slice(2),
-      options: {
-        seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '3' },
-        'seed-transfers': { type: 'string', default: '1000000' },
-        processes: { type: 'string', default: '1,2,4' },
-        calls: { type: 'string', default: '150' },
-        only: { type: 'string', default: BENCHES.join(',') },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    process.exit(0);
-  }
+  const values = readFlags(
+    () =>
+      parseArgs({
+        args: process.argv.slice(2),
+        options: {
+          seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '3' },
+          'seed-transfers': { type: 'string', default: '1000000' },
+          processes: { type: 'string', default: '1,2,4' },
+          calls: { type: 'string', default: '150' },
+          only: { type: 'string', default: BENCHES.join(',') },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      }),
+    HELP,
+  );
   const only = values.only.split(',').map((b) => b.trim());
   for (const b of only)
     if (!(BENCHES as readonly string[]).includes(b)) throw new UsageError(`--only: unknown benchmark "${b}" (expected ${BENCHES.join(', ')})`);

@@ -56,6 +56,21 @@ export function runMain(main: () => Promise<number>): void {
 
 export class UsageError extends Error {}
 
+/** A bench's flags from `parse` (node:util parseArgs): an unknown or malformed flag is a usage error with the help; --help prints it and exits. */
+export function readFlags<T extends { help?: boolean }>(parse: () => { values: T }, help: string): T {
+  let values: T;
+  try {
+    values = parse().values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${help}`);
+  }
+  if (values.help) {
+    process.stdout.write(help);
+    process.exit(0);
+  }
+  return values;
+}
+
 /** An integer flag from 1 to `max`, or a usage error naming it. */
 export function positive(flag: string, text: string, max: number): number {
   const value = Number(text.replace(/_/g, ''));

@@ -8,7 +8,7 @@
 //   Run: npx tsx bench/scale.ts --help
 import { parseArgs } from 'node:util';
 import { CREDITS_PER_USER, startCluster, submitLoad, syncOverhead, warmUp, type OverheadResult, type SubmitResult } from './cluster.ts';
-import { loadAverage, positive, round, runMain, startPostgres, UsageError, writeResult } from './lib.ts';
+import { loadAverage, positive, round, runMain, startPostgres, readFlags, writeResult } from './lib.ts';
 import { formatProof, proveGenerations, type Proof } from './proof.ts';
 
 const HELP = `Usage: npx tsx bench/scale.ts [options]
@@ -30,26 +30,21 @@ export interface ScaleRun {
 }
 
 function options() {
-  let values;
-  try {
-    values = parseArgs({
-      args: process.argv.slice(2),
-      options: {
-        processes: { type: 'string', default: '1,2,4' },
-        seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
-        clients: { type: 'string', default: '32' },
-        calls: { type: 'string', default: '100' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    process.exit(0);
-  }
+  const values = readFlags(
+    () =>
+      parseArgs({
+        args: process.argv.slice(2),
+        options: {
+          processes: { type: 'string', default: '1,2,4' },
+          seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
+          clients: { type: 'string', default: '32' },
+          calls: { type: 'string', default: '100' },
+          out: { type: 'string' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      }),
+    HELP,
+  );
   return {
     processes: values.processes.split(',').map((n) => positive('--processes', n.trim(), 16)),
     seconds: positive('--seconds', values.seconds, 3600),

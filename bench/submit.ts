@@ -11,7 +11,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { createPool, withTransaction } from '../src/db/pool.ts';
 import { Ledger } from '../src/ledger/index.ts';
 import { CREDITS_PER_USER, startCluster, submitLoad, warmUp, type SubmitResult } from './cluster.ts';
-import { loadAverage, log, onCleanup, percentile, positive, round, runMain, startPostgres, UsageError, withDatabase, writeResult } from './lib.ts';
+import { loadAverage, log, onCleanup, percentile, positive, round, runMain, startPostgres, readFlags, withDatabase, writeResult } from './lib.ts';
 import { formatProof, proveGenerations, type Proof } from './proof.ts';
 
 const HELP = `Usage: npx tsx bench/submit.ts [options]
@@ -24,25 +24,20 @@ const HELP = `Usage: npx tsx bench/submit.ts [options]
 export const TARGETS = { acceptedPerSecond: 1500, p99Ms: 100 };
 
 function options() {
-  let values;
-  try {
-    values = parseArgs({
-      args: process.argv.slice(2),
-      options: {
-        seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
-        clients: { type: 'string', default: '32' },
-        rounds: { type: 'string', default: '2' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    process.exit(0);
-  }
+  const values = readFlags(
+    () =>
+      parseArgs({
+        args: process.argv.slice(2),
+        options: {
+          seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
+          clients: { type: 'string', default: '32' },
+          rounds: { type: 'string', default: '2' },
+          out: { type: 'string' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      }),
+    HELP,
+  );
   return {
     seconds: positive('--seconds', values.seconds, 3600),
     clients: positive('--clients', values.clients, 1000),
